@@ -1,0 +1,307 @@
+/*
+ * lispd attach: the user's terminal in raw mode, relayed to and from the
+ * session. Every byte passes unchanged except the detach key.
+ */
+
+#include "config.h"
+
+#include <sys/ioctl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <curses.h>
+#include <term.h>
+
+#include "lispd.h"
+
+#define ATTACH_KEY_WAIT	50	/* ms to wait for the rest of a detach key */
+
+static struct termios	 attach_saved;
+static int		 attach_raw;
+static int		 attach_sigpipe[2] = { -1, -1 };
+
+static void
+attach_signal(int sig)
+{
+	int		saved = errno;
+	unsigned char	c = sig;
+
+	(void)!write(attach_sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+static void
+attach_putstr(const char *cap)
+{
+	char	*s;
+
+	s = tigetstr((char *)cap);
+	if (s != NULL && s != (char *)-1)
+		(void)!write(STDOUT_FILENO, s, strlen(s));
+}
+
+/* Give the terminal back as we found it, with attributes and cursor reset. */
+static void
+attach_restore(void)
+{
+	if (!attach_raw)
+		return;
+	attach_putstr("sgr0");
+	attach_putstr("cnorm");
+	tcsetattr(STDIN_FILENO, TCSADRAIN, &attach_saved);
+	attach_raw = 0;
+}
+
+static __attribute__((noreturn, format(printf, 2, 3))) void
+attach_exit(int status, const char *fmt, ...)
+{
+	va_list	ap;
+
+	attach_restore();
+	va_start(ap, fmt);
+	fputc('\n', stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(status);
+}
+
+static void
+attach_winsize(u_short *rows, u_short *cols)
+{
+	struct winsize	ws;
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == -1 || ws.ws_row == 0) {
+		ws.ws_row = 24;
+		ws.ws_col = 80;
+	}
+	*rows = ws.ws_row;
+	*cols = ws.ws_col;
+}
+
+static int
+attach_write(const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(STDOUT_FILENO, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= n;
+	}
+	return (0);
+}
+
+static void
+attach_notice(const char *fmt, ...)
+{
+	va_list	ap;
+	char	buf[600];
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf)
+		n = sizeof buf - 1;
+	attach_write("\r\n[lispd: ", 10);
+	attach_write(buf, n);
+	attach_write("]\r\n", 3);
+}
+
+/* Frames from the server. Returns only if the session goes on. */
+static void
+attach_dispatch(struct client *c, const struct proto_msg *m)
+{
+	uint64_t	dropped;
+	uint32_t	status;
+	char		how[64];
+
+	switch (m->type) {
+	case PROTO_OUTPUT:
+		if (attach_write(m->data, m->len) == -1)
+			attach_exit(EXIT_FAIL, "lispd: cannot write to the "
+			    "terminal: %s", strerror(errno));
+		break;
+	case PROTO_DROPPED:
+		if (proto_get64(m, 0, &dropped) == 0)
+			attach_notice("%llu bytes of output were dropped while "
+			    "this terminal was not reading",
+			    (unsigned long long)dropped);
+		break;
+	case PROTO_NOTICE:
+		attach_notice("%.*s", (int)m->len, m->data);
+		break;
+	case PROTO_EXIT:
+		if (proto_get32(m, 0, &status) != 0)
+			attach_exit(EXIT_PROTO, "lispd: malformed exit message");
+		client_describe_exit(status, how, sizeof how);
+		attach_exit(client_exit_status(status), "[%s: the image %s]",
+		    c->name, how);
+	case PROTO_ERROR:
+		if (proto_get32(m, 0, &status) != 0)
+			status = EXIT_PROTO;
+		attach_exit(status, "lispd: session %s: %.*s", c->name,
+		    m->len > 4 ? (int)m->len - 4 : 0, m->data + 4);
+	default:
+		break;
+	}
+}
+
+static void
+attach_send(struct client *c, uint32_t type, const void *data, size_t len)
+{
+	if (client_send(c, type, data, len) == -1)
+		attach_exit(EXIT_FAIL, "lispd: lost session %s: %s", c->name,
+		    strerror(errno));
+}
+
+static void
+attach_resize(struct client *c)
+{
+	uint8_t	msg[4];
+	u_short	rows, cols;
+
+	attach_winsize(&rows, &cols);
+	proto_put16(msg, rows);
+	proto_put16(msg + 2, cols);
+	attach_send(c, PROTO_RESIZE, msg, sizeof msg);
+}
+
+int
+attach_main(const struct dir *d, const char *name,
+    const struct attach_opts *opts)
+{
+	struct client	 c;
+	struct key	 key;
+	struct termios	 raw;
+	struct sigaction sa;
+	struct pollfd	 pfd[3];
+	struct proto_msg m;
+	uint8_t		 msg[12], in[4096], out[4096 + KEY_MAXLEN];
+	u_short		 rows, cols;
+	size_t		 outlen;
+	ssize_t		 n;
+	int		 found, sig, rc;
+	const int	 sigs[] = { SIGWINCH, SIGTERM, SIGHUP, SIGINT,
+			     SIGQUIT, SIGCONT };
+	u_int		 i;
+
+	if (key_parse(&key, opts->detach, getenv("TERM")) == -1)
+		die(EXIT_USAGE, "bad detach key '%s': write it as C-x, M-x or "
+		    "F1..F12 (for example C-\\ or C-])", opts->detach);
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		die(EXIT_USAGE, "attach needs a terminal: run it in one, or "
+		    "use 'ssh -t' (for typed input without one, see 'lispd "
+		    "send')");
+	if (tcgetattr(STDIN_FILENO, &attach_saved) == -1)
+		die(EXIT_FAIL, "cannot read the terminal settings: %s",
+		    strerror(errno));
+
+	client_connect(&c, d, name);
+
+	if (pipe2(attach_sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		die(EXIT_FAIL, "pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = attach_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	raw = attach_saved;
+	cfmakeraw(&raw);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == -1)
+		die(EXIT_FAIL, "cannot put the terminal in raw mode: %s",
+		    strerror(errno));
+	attach_raw = 1;
+
+	attach_winsize(&rows, &cols);
+	proto_put32(msg, opts->readonly ? PROTO_ATTACH_READONLY : 0);
+	proto_put16(msg + 4, rows);
+	proto_put16(msg + 6, cols);
+	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history : rows);
+	attach_send(&c, PROTO_ATTACH, msg, sizeof msg);
+
+	pfd[0].fd = STDIN_FILENO;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = c.fd;
+	pfd[1].events = POLLIN;
+	pfd[2].fd = attach_sigpipe[0];
+	pfd[2].events = POLLIN;
+	for (;;) {
+		rc = poll(pfd, 3, key.nheld != 0 ? ATTACH_KEY_WAIT : -1);
+		if (rc == -1) {
+			if (errno == EINTR)
+				continue;
+			attach_exit(EXIT_FAIL, "lispd: poll: %s",
+			    strerror(errno));
+		}
+		if (rc == 0) {
+			/* The rest of the detach key did not come: type it. */
+			outlen = key_flush(&key, out);
+			attach_send(&c, PROTO_INPUT, out, outlen);
+			continue;
+		}
+		if (pfd[2].revents & POLLIN) {
+			while (read(attach_sigpipe[0], in, 1) == 1) {
+				sig = in[0];
+				if (sig == SIGWINCH)
+					attach_resize(&c);
+				else if (sig == SIGCONT) {
+					tcsetattr(STDIN_FILENO, TCSADRAIN,
+					    &raw);
+					attach_resize(&c);
+				} else
+					attach_exit(128 + sig, "[lispd: "
+					    "detached from %s by SIG%s]", name,
+					    sigabbrev_np(sig));
+			}
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = client_read(&c);
+			if (n == 0 || (n == -1 && errno != EAGAIN))
+				attach_exit(EXIT_FAIL, "lispd: lost session "
+				    "%s: its server went away", name);
+			while (client_next(&c, &m))
+				attach_dispatch(&c, &m);
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(STDIN_FILENO, in, sizeof in);
+			if (n == 0 || (n == -1 && errno != EINTR &&
+			    errno != EAGAIN))
+				attach_exit(EXIT_FAIL, "[lispd: detached from "
+				    "%s: the terminal went away]", name);
+			if (n > 0) {
+				found = key_scan(&key, in, n, out, &outlen);
+				if (outlen != 0)
+					attach_send(&c, PROTO_INPUT, out,
+					    outlen);
+				if (found) {
+					client_close(&c);
+					attach_exit(EXIT_OK,
+					    "[detached from %s]", name);
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,182 @@
+/*
+ * The client side of a connection to a session server: connect, say hello,
+ * and exchange frames. Used by every command but start and run.
+ */
+
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+#define CLIENT_BUFSIZE	(PROTO_HDRLEN + PROTO_MAXLEN)
+
+/*
+ * Connect to session name and exchange hellos. Errors are the user's to
+ * see: a missing session, a stale socket, a server that speaks no protocol
+ * we know.
+ */
+int
+client_connect(struct client *c, const struct dir *d, const char *name)
+{
+	struct proto_msg	m;
+	uint8_t			hello[4];
+	uint32_t		pid;
+
+	memset(c, 0, sizeof *c);
+	c->name = name;
+	c->fd = dir_connect(d, name);
+	if (c->fd == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			die(EXIT_NOSESSION, "no session %s in %s: start it with "
+			    "'lispd start -s %s', or see 'lispd ls'", name,
+			    d->path, name);
+		die(EXIT_FAIL, "cannot connect to session %s: %s", name,
+		    strerror(errno));
+	}
+	c->buf = xmalloc(CLIENT_BUFSIZE);
+	proto_put32(hello, PROTO_VERSION);
+	if (client_send(c, PROTO_HELLO, hello, sizeof hello) == -1)
+		die(EXIT_FAIL, "session %s: %s", name, strerror(errno));
+	if (client_recv(c, &m) != 1)
+		die(EXIT_NOSESSION, "session %s closed the connection: its "
+		    "server is exiting, or refused us (see the system log)",
+		    name);
+	if (m.type == PROTO_ERROR)
+		die(EXIT_PROTO, "session %s: %.*s", name,
+		    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+	if (m.type != PROTO_HELLO || proto_get32(&m, 0, &c->server_version) ||
+	    proto_get32(&m, 4, &pid))
+		die(EXIT_PROTO, "session %s answered %s (%u) to hello: it is "
+		    "not a lispd server of a version this one knows", name,
+		    proto_name(m.type), m.type);
+	c->server_pid = (pid_t)pid;
+	return (0);
+}
+
+void
+client_close(struct client *c)
+{
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+int
+client_send(struct client *c, uint32_t type, const void *data, size_t len)
+{
+	uint8_t		 hdr[PROTO_HDRLEN];
+	struct iovec	 iov[2];
+	ssize_t		 n;
+	int		 i = 0, cnt = len != 0 ? 2 : 1;
+
+	proto_header(hdr, type, len);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof hdr;
+	iov[1].iov_base = (void *)data;
+	iov[1].iov_len = len;
+	while (i < cnt) {
+		n = writev(c->fd, iov + i, cnt - i);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		while (i < cnt && (size_t)n >= iov[i].iov_len)
+			n -= iov[i++].iov_len;
+		if (i < cnt) {
+			iov[i].iov_base = (char *)iov[i].iov_base + n;
+			iov[i].iov_len -= n;
+		}
+	}
+	return (0);
+}
+
+/* Read what the socket has. Returns bytes read, 0 at EOF, -1 on error. */
+int
+client_read(struct client *c)
+{
+	ssize_t	n;
+
+	if (c->off != 0) {
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	do
+		n = read(c->fd, c->buf + c->len, CLIENT_BUFSIZE - c->len);
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		c->len += n;
+	return ((int)n);
+}
+
+/*
+ * The next whole frame already read: 1 with m filled, 0 if none yet. A
+ * frame over the size limit means the server is broken: exit.
+ */
+int
+client_next(struct client *c, struct proto_msg *m)
+{
+	int	n;
+
+	n = proto_parse(c->buf + c->off, c->len - c->off, m);
+	if (n == -1)
+		die(EXIT_PROTO, "session %s sent a frame over the size limit",
+		    c->name);
+	if (n == 0)
+		return (0);
+	c->off += n;
+	return (1);
+}
+
+/* Block for the next frame: 1, or 0 at EOF. */
+int
+client_recv(struct client *c, struct proto_msg *m)
+{
+	int	n;
+
+	while (!client_next(c, m)) {
+		n = client_read(c);
+		if (n == 0 || (n == -1 && errno != EAGAIN))
+			return (0);
+	}
+	return (1);
+}
+
+/* A wait status as a shell would give it: the code, or 128 + signal. */
+int
+client_exit_status(int status)
+{
+	if (WIFEXITED(status))
+		return (WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		return (128 + WTERMSIG(status));
+	return (EXIT_FAIL);
+}
+
+void
+client_describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by SIG%s%s",
+		    sigabbrev_np(WTERMSIG(status)) != NULL ?
+		    sigabbrev_np(WTERMSIG(status)) : "?",
+		    WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "ended with wait status %#x", status);
+}

@@ -1,0 +1,219 @@
+/*
+ * The socket directory and the names in it: NAME.sock for clients and
+ * NAME.lock, held by the server for its whole life, so that two starts of
+ * one name make one session and a socket left by a killed server is known
+ * to be stale.
+ */
+
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+#define DIR_LONGEST_SUFFIX	".swank"
+
+/* Open (creating if needed) and vet the socket directory. */
+int
+dir_open(struct dir *d, const char *path)
+{
+	struct stat	 sb;
+	uid_t		 uid = geteuid();
+
+	if (path == NULL || *path == '\0')
+		path = getenv("LISPD_DIR");
+	if (path == NULL || *path == '\0')
+		xasprintf(&d->path, "/tmp/lispd-%ld", (long)uid);
+	else
+		d->path = xstrdup(path);
+
+	if (mkdir(d->path, 0700) == -1 && errno != EEXIST)
+		die(EXIT_DIR, "cannot create socket directory %s: %s: "
+		    "create it with mode 700, or name another with -S DIR",
+		    d->path, strerror(errno));
+	if (lstat(d->path, &sb) == -1)
+		die(EXIT_DIR, "socket directory %s: %s", d->path,
+		    strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		die(EXIT_DIR, "socket directory %s is not a directory: "
+		    "remove it, or name another with -S DIR", d->path);
+	if (sb.st_uid != uid)
+		die(EXIT_DIR, "socket directory %s belongs to uid %ld, not to "
+		    "you (uid %ld): name one of your own with -S DIR",
+		    d->path, (long)sb.st_uid, (long)uid);
+	if ((sb.st_mode & 077) != 0)
+		die(EXIT_DIR, "socket directory %s is open to group or others "
+		    "(mode %04o): chmod 700 %s", d->path,
+		    (unsigned)(sb.st_mode & 07777), d->path);
+	return (0);
+}
+
+static void
+dir_safe_copy(char *dst, size_t len, const char *src)
+{
+	size_t	i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < len; i++)
+		dst[i] = (src[i] > 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/* Names are [A-Za-z0-9._-]+ and must fit a socket path in the directory. */
+int
+dir_check_name(const struct dir *d, const char *name)
+{
+	struct sockaddr_un	 sun;
+	const char		*p;
+	char			 shown[64];
+	size_t			 room;
+
+	dir_safe_copy(shown, sizeof shown, name);
+	if (*name == '\0')
+		die(EXIT_USAGE, "empty session name: names are made of "
+		    "A-Z a-z 0-9 . _ -");
+	for (p = name; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		    *p == '-')
+			continue;
+		die(EXIT_USAGE, "bad session name '%s': names are made of "
+		    "A-Z a-z 0-9 . _ -", shown);
+	}
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		die(EXIT_USAGE, "bad session name '%s': choose a name other "
+		    "than . or ..", name);
+	room = sizeof sun.sun_path - 1;
+	if (strlen(d->path) + 1 + strlen(DIR_LONGEST_SUFFIX) >= room)
+		die(EXIT_DIR, "socket directory %s is too long for a socket "
+		    "path: name a shorter one with -S DIR", d->path);
+	room -= strlen(d->path) + 1 + strlen(DIR_LONGEST_SUFFIX);
+	if (strlen(name) > room)
+		die(EXIT_USAGE, "session name '%s' is too long for a socket in "
+		    "%s: use at most %zu characters, or a shorter -S DIR",
+		    shown, d->path, room);
+	return (0);
+}
+
+char *
+dir_path(const struct dir *d, const char *name, const char *suffix)
+{
+	char	*path;
+
+	xasprintf(&path, "%s/%s%s", d->path, name, suffix);
+	return (path);
+}
+
+/*
+ * Take NAME.lock. Returns the locked fd, or -1 with errno EWOULDBLOCK when
+ * a live server holds it. The inode is checked after locking because the
+ * previous owner may have unlinked the file between our open and flock.
+ */
+int
+dir_lock(const struct dir *d, const char *name)
+{
+	struct stat	 fsb, sb;
+	char		*path;
+	int		 fd = -1, saved;
+
+	path = dir_path(d, name, ".lock");
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+		if (fd == -1)
+			break;
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			saved = errno;
+			close(fd);
+			fd = -1;
+			errno = saved;
+			break;
+		}
+		if (fstat(fd, &fsb) == 0 && stat(path, &sb) == 0 &&
+		    fsb.st_dev == sb.st_dev && fsb.st_ino == sb.st_ino)
+			break;
+		close(fd);
+	}
+	free(path);
+	return (fd);
+}
+
+void
+dir_unlock(const struct dir *d, const char *name, int fd)
+{
+	char	*path;
+
+	path = dir_path(d, name, ".lock");
+	unlink(path);
+	free(path);
+	close(fd);
+}
+
+static int
+dir_address(const struct dir *d, const char *name, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun->sun_path, sizeof sun->sun_path, "%s/%s.sock",
+	    d->path, name) >= sizeof sun->sun_path) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+dir_connect(const struct dir *d, const char *name)
+{
+	struct sockaddr_un	sun;
+	int			fd, saved;
+
+	if (dir_address(d, name, &sun) == -1)
+		return (-1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Listen on NAME.sock; the caller holds the lock, so any old one is stale. */
+int
+dir_listen(const struct dir *d, const char *name)
+{
+	struct sockaddr_un	sun;
+	mode_t			mask;
+	int			fd, saved;
+
+	if (dir_address(d, name, &sun) == -1)
+		return (-1);
+	if (unlink(sun.sun_path) == -1 && errno != ENOENT)
+		return (-1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return (-1);
+	mask = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    chmod(sun.sun_path, 0600) == -1 || listen(fd, 128) == -1) {
+		saved = errno;
+		umask(mask);
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	umask(mask);
+	return (fd);
+}

@@ -1,0 +1,601 @@
+/*
+ * lispd: command line. Each command parses its own options; -S and -s are
+ * accepted before the command and after it.
+ */
+
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+static const char	*opt_dir;
+static const char	*opt_name;
+
+static const char usage_text[] =
+"usage: lispd [-S dir] [command [options] [args]]\n"
+"\n"
+"  lispd                      attach to session \"default\", starting it first\n"
+"  lispd start [-b bytes] [-s name] [-- command ...]\n"
+"                             start a session in the background (default: sbcl)\n"
+"  lispd run [-b bytes] [-s name] [-- command ...]\n"
+"                             the same in the foreground, for supervisors;\n"
+"                             exits with the image's status\n"
+"  lispd attach [-r] [-e key] [-n lines] [name]\n"
+"                             attach the terminal to the console; C-\\ detaches\n"
+"  lispd ls                   list sessions\n"
+"  lispd send [-n] [name] text ... | -\n"
+"                             type text (a newline is added unless -n; - reads\n"
+"                             stdin as it is)\n"
+"  lispd stop [-t seconds] [name]\n"
+"                             SIGTERM the image, SIGKILL after a timeout (10 s)\n"
+"  lispd kill [name]          SIGKILL the image now\n"
+"\n"
+"options:\n"
+"  -S dir     socket directory (else $LISPD_DIR, else /tmp/lispd-UID)\n"
+"  -s name    session name, [A-Za-z0-9._-]+ (default \"default\")\n"
+"  -b bytes   scrollback kept for attaching clients (default 65536)\n"
+"  -r         read-only: the server ignores this client's input\n"
+"  -e key     detach key, e.g. C-\\, C-], M-d, F12 (default C-\\)\n"
+"  -n lines   lines of history shown on attach (default: the screen's height)\n"
+"  -h, --help     this text;  -V, --version  the version\n"
+"\n"
+"exit status: 0 ok, 1 failed, 2 usage, 3 no such session, 4 session exists,\n"
+"5 protocol error, 6 unsafe socket directory, 126 command not executable,\n"
+"127 command not found; attach, run and stop: the image's status when it\n"
+"exits (128+N for signal N). Killing a server hangs up the pty and ends the\n"
+"image. See lispd(1).\n";
+
+static __attribute__((noreturn)) void
+usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "lispd: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": see 'lispd --help'\n");
+	exit(EXIT_USAGE);
+}
+
+static long
+number(const char *cmd, const char *what, const char *s, long min, long max)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		usage_error(cmd, "%s must be a number from %ld to %ld, not '%s'",
+		    what, min, max, s);
+	return (v);
+}
+
+/* getopt over a command's arguments; -S and -s are common to all. */
+static int
+command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
+{
+	char	opts[64];
+	int	ch;
+
+	snprintf(opts, sizeof opts, "+:S:s:%s", optstring);
+	for (;;) {
+		ch = getopt(argc, argv, opts);
+		switch (ch) {
+		case 'S':
+			opt_dir = optarg;
+			continue;
+		case 's':
+			opt_name = optarg;
+			continue;
+		case ':':
+			usage_error(cmd, "-%c needs an argument", optopt);
+		case '?':
+			usage_error(cmd, "unknown option -%c", optopt);
+		}
+		return (ch);
+	}
+}
+
+/* The session named by -s, or the first argument, or "default". */
+static const char *
+command_name(int *argc, char ***argv, int positional)
+{
+	if (opt_name != NULL)
+		return (opt_name);
+	if (positional && *argc > 0) {
+		(*argc)--;
+		return (*(*argv)++);
+	}
+	return (DEFAULT_SESSION);
+}
+
+static void
+command_terminal_size(u_short *rows, u_short *cols)
+{
+	struct winsize	ws;
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == -1 || ws.ws_row == 0 ||
+	    ws.ws_col == 0) {
+		ws.ws_row = 24;
+		ws.ws_col = 80;
+	}
+	*rows = ws.ws_row;
+	*cols = ws.ws_col;
+}
+
+/* Start a session; lockfd is the lock if the caller took it, else -1. */
+static int
+start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
+    int foreground, int lockfd)
+{
+	static char		*defv[] = { (char *)DEFAULT_COMMAND, NULL };
+	struct server_opts	 o;
+	char			 buf[600], *msg;
+	ssize_t			 n;
+	size_t			 len = 0;
+	int			 p[2], status, fd;
+
+	dir_check_name(d, name);
+	memset(&o, 0, sizeof o);
+	o.name = name;
+	o.argv = (cmdv != NULL && cmdv[0] != NULL) ? cmdv : defv;
+	o.scrollback = scrollback;
+	o.foreground = foreground;
+	command_terminal_size(&o.rows, &o.cols);
+
+	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
+		if (errno == EWOULDBLOCK)
+			die(EXIT_EXISTS, "session %s is already running: attach "
+			    "with 'lispd attach %s', or name another with -s",
+			    name, name);
+		die(EXIT_DIR, "cannot lock %s/%s.lock: %s", d->path, name,
+		    strerror(errno));
+	}
+
+	if (foreground) {
+		log_init(1, "lispd");
+		return (server_main(d, &o, lockfd, -1));
+	}
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		die(EXIT_FAIL, "pipe: %s", strerror(errno));
+	switch (fork()) {
+	case -1:
+		die(EXIT_FAIL, "fork: %s", strerror(errno));
+	case 0:
+		close(p[0]);
+		setsid();
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			if (fd > STDERR_FILENO)
+				close(fd);
+		}
+		log_init(0, "lispd");
+		_exit(server_main(d, &o, lockfd, p[1]));
+	}
+	close(p[1]);
+	close(lockfd);
+	while (len < sizeof buf - 1) {
+		n = read(p[0], buf + len, sizeof buf - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(p[0]);
+	buf[len] = '\0';
+	if (len == 0)
+		die(EXIT_FAIL, "the server of session %s exited before the "
+		    "image started: see the system log", name);
+	buf[strcspn(buf, "\n")] = '\0';
+	status = (int)strtol(buf, &msg, 10);
+	if (status != 0)
+		die(status, "%s", msg + (*msg == ' '));
+	return (EXIT_OK);
+}
+
+static int
+cmd_start(int argc, char **argv, int foreground)
+{
+	const char	*cmd = foreground ? "run" : "start";
+	struct dir	 d;
+	size_t		 scrollback = DEFAULT_SCROLLBACK;
+	int		 ch;
+
+	while ((ch = command_getopt(cmd, argc, argv, "b:")) != -1) {
+		switch (ch) {
+		case 'b':
+			scrollback = number(cmd, "-b", optarg, 1024,
+			    256L * 1024 * 1024);
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	dir_open(&d, opt_dir);
+	return (start_session(&d, opt_name != NULL ? opt_name :
+	    DEFAULT_SESSION, argc > 0 ? argv : NULL, scrollback, foreground,
+	    -1));
+}
+
+static int
+cmd_attach(int argc, char **argv, int autostart)
+{
+	struct attach_opts	 o = { 0, DEFAULT_DETACH, -1 };
+	struct dir		 d;
+	const char		*name;
+	int			 ch, fd, lockfd;
+
+	while ((ch = command_getopt("attach", argc, argv, "re:n:")) != -1) {
+		switch (ch) {
+		case 'r':
+			o.readonly = 1;
+			break;
+		case 'e':
+			o.detach = optarg;
+			break;
+		case 'n':
+			o.history = number("attach", "-n", optarg, 0, 1000000);
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error("attach", "unexpected argument '%s'", argv[0]);
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	if (autostart) {
+		if ((fd = dir_connect(&d, name)) != -1)
+			close(fd);
+		else if (errno == ENOENT || errno == ECONNREFUSED) {
+			/* Lost a race to another start: attach to its image. */
+			if ((lockfd = dir_lock(&d, name)) != -1)
+				start_session(&d, name, NULL,
+				    DEFAULT_SCROLLBACK, 0, lockfd);
+		}
+	}
+	return (attach_main(&d, name, &o));
+}
+
+/* Ask a session for its info; 0, or -1 if it is not there to ask. */
+static int
+session_info(const struct dir *d, const char *name, char *buf, size_t len)
+{
+	struct client		c;
+	struct proto_msg	m;
+	int			fd;
+
+	if ((fd = dir_connect(d, name)) == -1)
+		return (-1);
+	close(fd);
+	client_connect(&c, d, name);
+	if (client_send(&c, PROTO_LIST, NULL, 0) == -1 ||
+	    !client_recv(&c, &m) || m.type != PROTO_INFO) {
+		client_close(&c);
+		return (-1);
+	}
+	snprintf(buf, len, "%.*s", (int)m.len, m.data);
+	client_close(&c);
+	return (0);
+}
+
+static const char *
+info_get(const char *info, const char *key, char *out, size_t len)
+{
+	const char	*p = info;
+	size_t		 klen = strlen(key), n;
+
+	while (*p != '\0') {
+		n = strcspn(p, "\n");
+		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			snprintf(out, len, "%.*s", (int)(n - klen - 1),
+			    p + klen + 1);
+			return (out);
+		}
+		p += n + (p[n] == '\n');
+	}
+	snprintf(out, len, "-");
+	return (out);
+}
+
+static void
+format_uptime(long secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 3600)
+		snprintf(buf, len, "%ldm%02lds", secs / 60, secs % 60);
+	else if (secs < 86400)
+		snprintf(buf, len, "%ldh%02ldm", secs / 3600,
+		    (secs % 3600) / 60);
+	else
+		snprintf(buf, len, "%ldd%02ldh", secs / 86400,
+		    (secs % 86400) / 3600);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+static int
+cmd_ls(int argc, char **argv)
+{
+	struct dir	 d;
+	DIR		*dp;
+	struct dirent	*de;
+	char		**names = NULL, info[4096], v[6][256], up[32];
+	size_t		 n = 0, i, len;
+
+	if (command_getopt("ls", argc, argv, "") != -1 || optind < argc)
+		usage_error("ls", "takes no arguments");
+	dir_open(&d, opt_dir);
+	if ((dp = opendir(d.path)) == NULL)
+		die(EXIT_DIR, "cannot read %s: %s", d.path, strerror(errno));
+	while ((de = readdir(dp)) != NULL) {
+		len = strlen(de->d_name);
+		if (len <= 5 || strcmp(de->d_name + len - 5, ".sock") != 0)
+			continue;
+		names = xreallocarray(names, n + 1, sizeof *names);
+		names[n] = xstrdup(de->d_name);
+		names[n++][len - 5] = '\0';
+	}
+	closedir(dp);
+	if (n == 0) {
+		printf("no sessions in %s\n", d.path);
+		return (EXIT_OK);
+	}
+	qsort(names, n, sizeof *names, name_cmp);
+	printf("%-16s %7s %-8s %9s %7s  %s\n", "NAME", "PID", "STATE",
+	    "UPTIME", "CLIENTS", "COMMAND");
+	for (i = 0; i < n; i++) {
+		if (session_info(&d, names[i], info, sizeof info) == -1) {
+			printf("%-16s %7s %-8s %9s %7s  %s\n", names[i], "-",
+			    "stale", "-", "-", "(server gone: the next start "
+			    "replaces it)");
+			free(names[i]);
+			continue;
+		}
+		format_uptime((long)(time(NULL) -
+		    strtoll(info_get(info, "started", v[0], sizeof v[0]),
+		    NULL, 10)), up, sizeof up);
+		printf("%-16s %7s %-8s %9s %7s  %s\n", names[i],
+		    info_get(info, "pid", v[1], sizeof v[1]),
+		    info_get(info, "state", v[2], sizeof v[2]), up,
+		    info_get(info, "clients", v[3], sizeof v[3]),
+		    info_get(info, "command", v[4], sizeof v[4]));
+		free(names[i]);
+	}
+	free(names);
+	return (EXIT_OK);
+}
+
+static char *
+read_all(int fd, size_t max, size_t *lenp)
+{
+	char	*buf = xmalloc(max + 1);
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	for (;;) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			die(EXIT_FAIL, "send: reading stdin: %s",
+			    strerror(errno));
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max)
+			die(EXIT_USAGE, "send: more than %zu bytes on stdin: "
+			    "send it in parts", max);
+	}
+	*lenp = len;
+	return (buf);
+}
+
+/* Wait for the server's answer; a notice is shown, OK or EXIT ends it. */
+static int
+await_reply(struct client *c)
+{
+	struct proto_msg	m;
+	uint32_t		status;
+	char			how[64];
+
+	while (client_recv(c, &m)) {
+		switch (m.type) {
+		case PROTO_OK:
+			return (EXIT_OK);
+		case PROTO_NOTICE:
+			fprintf(stderr, "lispd: %s: %.*s\n", c->name,
+			    (int)m.len, m.data);
+			break;
+		case PROTO_ERROR:
+			if (proto_get32(&m, 0, &status) != 0)
+				status = EXIT_PROTO;
+			fprintf(stderr, "lispd: %.*s\n",
+			    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+			return (status);
+		case PROTO_EXIT:
+			if (proto_get32(&m, 0, &status) != 0)
+				return (EXIT_PROTO);
+			client_describe_exit(status, how, sizeof how);
+			fprintf(stderr, "lispd: %s: the image %s\n", c->name,
+			    how);
+			return (EXIT_OK);
+		}
+	}
+	die(EXIT_FAIL, "session %s closed the connection without an answer",
+	    c->name);
+}
+
+static int
+cmd_send(int argc, char **argv)
+{
+	struct client	 c;
+	struct dir	 d;
+	const char	*name;
+	char		*text;
+	size_t		 len = 0;
+	int		 ch, newline = 1, i, status;
+
+	while ((ch = command_getopt("send", argc, argv, "n")) != -1) {
+		if (ch == 'n')
+			newline = 0;
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, argc > 1);
+	if (argc == 0)
+		usage_error("send", "no text: give it as arguments, or - to "
+		    "read stdin");
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	if (argc == 1 && strcmp(argv[0], "-") == 0)
+		text = read_all(STDIN_FILENO, PROTO_MAXLEN, &len);
+	else {
+		for (i = 0; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		text = xcalloc(1, len + 1);
+		for (i = 0; i < argc; i++) {
+			if (i != 0)
+				strcat(text, " ");
+			strcat(text, argv[i]);
+		}
+		if (newline)
+			strcat(text, "\n");
+		len = strlen(text);
+		if (len > PROTO_MAXLEN)
+			die(EXIT_USAGE, "send: the text is %zu bytes, more than "
+			    "the %d one send takes: send it in parts", len,
+			    PROTO_MAXLEN);
+	}
+	client_connect(&c, &d, name);
+	if (client_send(&c, PROTO_SEND, text, len) == -1)
+		die(EXIT_FAIL, "send: %s", strerror(errno));
+	status = await_reply(&c);
+	client_close(&c);
+	free(text);
+	return (status);
+}
+
+static int
+cmd_stop(int argc, char **argv, int killnow)
+{
+	const char	*cmd = killnow ? "kill" : "stop";
+	struct client	 c;
+	struct dir	 d;
+	const char	*name;
+	uint8_t		 msg[4];
+	long		 timeout = DEFAULT_STOP_TIMEOUT;
+	int		 ch, status;
+
+	while ((ch = command_getopt(cmd, argc, argv, killnow ? "" : "t:")) !=
+	    -1) {
+		if (ch == 't')
+			timeout = number(cmd, "-t", optarg, 0, 86400);
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error(cmd, "unexpected argument '%s'", argv[0]);
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	client_connect(&c, &d, name);
+	proto_put32(msg, (uint32_t)timeout);
+	if (client_send(&c, killnow ? PROTO_KILL : PROTO_STOP, msg,
+	    killnow ? 0 : sizeof msg) == -1)
+		die(EXIT_FAIL, "%s: %s", cmd, strerror(errno));
+	status = await_reply(&c);
+	client_close(&c);
+	return (status);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*cmd;
+	int		 ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:hS:s:V", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return (EXIT_OK);
+		case 'S':
+			opt_dir = optarg;
+			break;
+		case 's':
+			opt_name = optarg;
+			break;
+		case 'V':
+			printf("lispd %s (protocol %d)\n", PACKAGE_VERSION,
+			    PROTO_VERSION);
+			return (EXIT_OK);
+		case ':':
+			usage_error("lispd", "-%c needs an argument", optopt);
+		default:
+			usage_error("lispd", "unknown option '%s'",
+			    argv[optind - 1]);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 1;	/* each command's getopt starts at its own argv[1] */
+
+	if (argc == 0) {
+		char	*none[] = { (char *)"attach", NULL };
+
+		return (cmd_attach(1, none, 1));
+	}
+	cmd = argv[0];
+	if (strcmp(cmd, "start") == 0)
+		return (cmd_start(argc, argv, 0));
+	if (strcmp(cmd, "run") == 0)
+		return (cmd_start(argc, argv, 1));
+	if (strcmp(cmd, "attach") == 0 || strcmp(cmd, "a") == 0)
+		return (cmd_attach(argc, argv, 0));
+	if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0)
+		return (cmd_ls(argc, argv));
+	if (strcmp(cmd, "send") == 0)
+		return (cmd_send(argc, argv));
+	if (strcmp(cmd, "stop") == 0)
+		return (cmd_stop(argc, argv, 0));
+	if (strcmp(cmd, "kill") == 0)
+		return (cmd_stop(argc, argv, 1));
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return (EXIT_OK);
+	}
+	usage_error("lispd", "unknown command '%s'", cmd);
+}

@@ -1,0 +1,237 @@
+/*
+ * lispd: keep a Lisp image alive on a pseudo-terminal, reachable through
+ * UNIX-domain sockets.
+ */
+
+#ifndef LISPD_H
+#define LISPD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "proto.h"
+
+#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+struct event;
+struct event_base;
+struct evbuffer;
+struct winsize;
+
+/* Exit statuses, as documented in lispd(1). */
+#define EXIT_OK		0
+#define EXIT_FAIL	1	/* the operation failed */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_NOSESSION	3	/* no such session */
+#define EXIT_EXISTS	4	/* session already running */
+#define EXIT_PROTO	5	/* the server spoke something we do not */
+#define EXIT_DIR	6	/* unsafe or unusable socket directory */
+#define EXIT_NOEXEC	126	/* command found but not executable */
+#define EXIT_NOTFOUND	127	/* command not found */
+
+#define DEFAULT_SESSION		"default"
+#define DEFAULT_COMMAND		"sbcl"
+#define DEFAULT_DETACH		"C-\\"
+#define DEFAULT_SCROLLBACK	(64 * 1024)
+#define DEFAULT_STOP_TIMEOUT	10	/* seconds */
+
+#define CLIENT_QUEUE_MAX	(1024 * 1024)	/* output held per client */
+#define INPUT_QUEUE_MAX		(1024 * 1024)	/* input held for the image */
+#define TTY_LINE_MAX		4095	/* N_TTY's canonical line */
+
+/* log.c */
+void	 log_init(int, const char *);
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn, format(printf, 1, 2)))
+void	 fatal(const char *, ...);
+__attribute__((noreturn, format(printf, 1, 2)))
+void	 fatalx(const char *, ...);
+__attribute__((noreturn, format(printf, 2, 3)))
+void	 die(int, const char *, ...);
+void	 warnmsg(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* xmalloc.c */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+int	 xasprintf(char **, const char *, ...)
+	     __attribute__((format(printf, 2, 3)));
+
+/* dir.c */
+struct dir {
+	char	*path;
+};
+int	 dir_open(struct dir *, const char *);
+int	 dir_check_name(const struct dir *, const char *);
+char	*dir_path(const struct dir *, const char *, const char *);
+int	 dir_lock(const struct dir *, const char *);
+void	 dir_unlock(const struct dir *, const char *, int);
+int	 dir_connect(const struct dir *, const char *);
+int	 dir_listen(const struct dir *, const char *);
+
+/* ring.c */
+struct ring {
+	char	*buf;
+	size_t	 size;
+	size_t	 used;
+	size_t	 head;		/* next byte written here */
+};
+void	 ring_init(struct ring *, size_t);
+void	 ring_free(struct ring *);
+void	 ring_add(struct ring *, const void *, size_t);
+size_t	 ring_tail(const struct ring *, u_int, const char **, size_t *,
+	     const char **, size_t *);
+
+/* key.c */
+#define KEY_MAXLEN	16
+struct key {
+	uint8_t	 seq[KEY_MAXLEN];
+	size_t	 len;
+	uint8_t	 held[KEY_MAXLEN];
+	size_t	 nheld;
+};
+int	 key_parse(struct key *, const char *, const char *);
+int	 key_set(struct key *, const uint8_t *, size_t);
+int	 key_scan(struct key *, const uint8_t *, size_t, uint8_t *,
+	     size_t *);
+size_t	 key_flush(struct key *, uint8_t *);
+
+/* pty.c */
+int	 pty_open(const struct winsize *, char *, size_t);
+pid_t	 pty_spawn(int, const char *, char *const *, int *);
+int	 pty_resize(int, u_short, u_short);
+int	 pty_canonical(int);
+
+/* server.c */
+struct server_opts {
+	const char	*name;
+	char *const	*argv;
+	size_t		 scrollback;
+	int		 foreground;
+	u_short		 rows;		/* the pty's size until a client's */
+	u_short		 cols;
+};
+
+struct server_client {
+	int			 fd;
+	struct event		*rd;
+	struct event		*wr;
+	struct evbuffer		*in;
+	struct evbuffer		*out;
+	int			 flags;
+#define SC_HELLO	0x1	/* said hello */
+#define SC_ATTACHED	0x2	/* receives console output */
+#define SC_READONLY	0x4
+#define SC_WAITEXIT	0x8	/* stop or kill: wants the exit status */
+#define SC_DROPPING	0x10	/* queue was full: dropping until drained */
+#define SC_CLOSING	0x20	/* close once the queue is written */
+#define SC_DEAD		0x40	/* to be freed by the reaper */
+#define SC_TOLDRO	0x80	/* told its input is ignored */
+	u_short			 rows;
+	u_short			 cols;
+	uint64_t		 dropped;
+	TAILQ_ENTRY(server_client) entry;
+};
+TAILQ_HEAD(server_clients, server_client);
+
+enum server_state {
+	SERVER_RUNNING,
+	SERVER_STOPPING,
+	SERVER_EXITED,
+};
+
+struct server {
+	struct event_base	*base;
+	const struct dir	*dir;
+	const char		*name;
+	char			*command;
+	int			 foreground;
+	int			 lockfd;
+	int			 listenfd;
+	struct event		*listen_ev;
+	struct event		*reap_ev;
+	struct event		*stop_ev;
+	struct event		*linger_ev;
+
+	int			 ptyfd;
+	struct event		*pty_rd;
+	struct event		*pty_wr;
+	struct evbuffer		*pty_in;
+	pid_t			 pid;
+	time_t			 started;
+	enum server_state	 state;
+	int			 status;
+	u_short			 rows;
+	u_short			 cols;
+	struct ring		 ring;
+
+	struct server_client	*active;	/* its size is the pty's */
+	struct server_clients	 clients;
+};
+extern struct server server;
+
+int	 server_main(struct dir *, const struct server_opts *, int, int);
+void	 server_input(struct server_client *, const void *, size_t);
+int	 server_input_room(size_t);
+void	 server_resize(struct server_client *);
+void	 server_stop(u_int);
+void	 server_kill(void);
+void	 server_info(struct evbuffer *);
+void	 server_reap(void);
+
+/* server-client.c */
+void	 server_client_create(int);
+void	 server_client_free(struct server_client *);
+void	 server_client_lost(struct server_client *);
+void	 server_client_write(struct server_client *, uint32_t, const void *,
+	     size_t);
+void	 server_client_error(struct server_client *, int, const char *, ...)
+	     __attribute__((format(printf, 3, 4)));
+void	 server_client_notice(struct server_client *, const char *, ...)
+	     __attribute__((format(printf, 2, 3)));
+void	 server_client_output(struct server_client *, const void *, size_t);
+void	 server_client_exit(struct server_client *, int);
+
+/* client.c */
+struct client {
+	int		 fd;
+	pid_t		 server_pid;
+	uint32_t	 server_version;
+	const char	*name;
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 off;
+};
+int	 client_connect(struct client *, const struct dir *, const char *);
+void	 client_close(struct client *);
+int	 client_send(struct client *, uint32_t, const void *, size_t);
+int	 client_recv(struct client *, struct proto_msg *);
+int	 client_read(struct client *);
+int	 client_next(struct client *, struct proto_msg *);
+int	 client_exit_status(int);
+void	 client_describe_exit(int, char *, size_t);
+
+/* attach.c */
+struct attach_opts {
+	int		 readonly;
+	const char	*detach;
+	int		 history;
+};
+int	 attach_main(const struct dir *, const char *,
+	     const struct attach_opts *);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * The wire format between lispd clients and a session server.
+ *
+ * A frame is an 8-byte header, type and payload length as 32-bit big-endian
+ * integers, followed by the payload. The first frame each way is
+ * PROTO_HELLO, which carries the protocol version. A server speaks every
+ * version from PROTO_VERSION_MIN to its own; a client that needs more than
+ * the server has runs the server's own binary (/proc/PID/exe) instead.
+ * Unknown types are ignored by both sides, so adding a message is not a
+ * protocol change.
+ */
+
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION		1
+#define PROTO_VERSION_MIN	1
+
+#define PROTO_HDRLEN		8
+#define PROTO_MAXLEN		65536	/* largest payload */
+
+enum proto_type {
+	/* Both ways: u32 version; server adds u32 pid. */
+	PROTO_HELLO = 1,
+
+	/* Client to server. */
+	PROTO_ATTACH = 2,	/* u32 flags, u16 rows, u16 cols, u32 lines */
+	PROTO_INPUT = 3,	/* bytes for the image */
+	PROTO_RESIZE = 4,	/* u16 rows, u16 cols */
+	PROTO_LIST = 5,		/* ask for PROTO_INFO */
+	PROTO_SEND = 6,		/* text typed into the console, all or none */
+	PROTO_STOP = 7,		/* u32 seconds before SIGKILL */
+	PROTO_KILL = 8,		/* SIGKILL now */
+
+	/* Server to client. */
+	PROTO_OUTPUT = 16,	/* console bytes */
+	PROTO_DROPPED = 17,	/* u64 bytes of output this client missed */
+	PROTO_EXIT = 18,	/* u32 wait status of the image */
+	PROTO_ERROR = 19,	/* u32 exit status, one line of text */
+	PROTO_OK = 20,		/* request done */
+	PROTO_INFO = 21,	/* "key=value\n" lines */
+	PROTO_NOTICE = 22,	/* one line for the user */
+};
+
+#define PROTO_ATTACH_READONLY	0x1
+
+struct proto_msg {
+	uint32_t	 type;
+	uint32_t	 len;
+	const uint8_t	*data;
+};
+
+/* proto.c */
+int	 proto_parse(const void *, size_t, struct proto_msg *);
+void	 proto_header(uint8_t *, uint32_t, uint32_t);
+int	 proto_get16(const struct proto_msg *, size_t, uint16_t *);
+int	 proto_get32(const struct proto_msg *, size_t, uint32_t *);
+int	 proto_get64(const struct proto_msg *, size_t, uint64_t *);
+void	 proto_put16(uint8_t *, uint16_t);
+void	 proto_put32(uint8_t *, uint32_t);
+void	 proto_put64(uint8_t *, uint64_t);
+const char *proto_name(uint32_t);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * The image's pseudo-terminal: a new one per image run, its termios set so
+ * that no keystroke stops or kills the image by accident.
+ */
+
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+/* Open a master (non-blocking, close-on-exec); the slave's name goes in name. */
+int
+pty_open(const struct winsize *ws, char *name, size_t len)
+{
+	int	fd;
+
+	fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1)
+		return (-1);
+	if (grantpt(fd) == -1 || unlockpt(fd) == -1 ||
+	    ptsname_r(fd, name, len) != 0 ||
+	    ioctl(fd, TIOCSWINSZ, ws) == -1) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * ^\ (VQUIT) would kill SBCL with SIGQUIT and ^Z (VSUSP) would stop it in an
+ * orphaned process group; C-c (VINTR) stays, to interrupt the Lisp.
+ */
+static int
+pty_termios(int fd)
+{
+	struct termios	tio;
+
+	if (tcgetattr(fd, &tio) == -1)
+		return (-1);
+	tio.c_cc[VQUIT] = _POSIX_VDISABLE;
+	tio.c_cc[VSUSP] = _POSIX_VDISABLE;
+	tio.c_iflag |= IUTF8;
+	return (tcsetattr(fd, TCSANOW, &tio));
+}
+
+static void
+pty_child(const char *slave, char *const *argv, int errfd)
+{
+	sigset_t	set;
+	int		fd, sig, err;
+
+	if (setsid() == -1)
+		goto fail;
+	if ((fd = open(slave, O_RDWR)) == -1)
+		goto fail;
+	if (ioctl(fd, TIOCSCTTY, 0) == -1 || pty_termios(fd) == -1)
+		goto fail;
+	if (dup2(fd, 0) == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+		goto fail;
+	if (fd > 2)
+		close(fd);
+
+	/* Nothing of lispd's reaches the image: fds, signal state. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
+		for (fd = 3; fd < 4096; fd++)
+			if (fd != errfd)
+				close(fd);
+	}
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+
+	execvp(argv[0], argv);
+fail:
+	err = errno;
+	(void)!write(errfd, &err, sizeof err);
+	_exit(EXIT_NOTFOUND);
+}
+
+/*
+ * Fork the image on the slave. Returns its pid, or -1 with *err set to the
+ * errno of the failed exec (reported through a close-on-exec pipe, so a
+ * command that cannot run is an error here and not a quick exit later).
+ */
+pid_t
+pty_spawn(int master, const char *slave, char *const *argv, int *err)
+{
+	pid_t	pid;
+	int	p[2], status;
+	ssize_t	n;
+
+	*err = 0;
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		*err = errno;
+		return (-1);
+	}
+	switch (pid = fork()) {
+	case -1:
+		*err = errno;
+		close(p[0]);
+		close(p[1]);
+		return (-1);
+	case 0:
+		close(master);
+		close(p[0]);
+		pty_child(slave, argv, p[1]);
+		/* NOTREACHED */
+	}
+	close(p[1]);
+	do
+		n = read(p[0], err, sizeof *err);
+	while (n == -1 && errno == EINTR);
+	close(p[0]);
+	if (n == (ssize_t)sizeof *err) {
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+		return (-1);
+	}
+	*err = 0;
+	return (pid);
+}
+
+int
+pty_resize(int fd, u_short rows, u_short cols)
+{
+	struct winsize	ws;
+
+	memset(&ws, 0, sizeof ws);
+	ws.ws_row = rows;
+	ws.ws_col = cols;
+	return (ioctl(fd, TIOCSWINSZ, &ws));
+}
+
+/* Is the image's line discipline in canonical (line) mode? */
+int
+pty_canonical(int fd)
+{
+	struct termios	tio;
+
+	if (tcgetattr(fd, &tio) == -1)
+		return (0);
+	return ((tio.c_lflag & ICANON) != 0);
+}

@@ -1,0 +1,406 @@
+/*
+ * One connected client of the session server. A client that stops reading
+ * gets a bounded queue, then loses output (and is told how much when it
+ * resumes); a client that goes away is dropped. Neither ever stops the
+ * image or the other clients.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "lispd.h"
+
+static void	server_client_read_cb(evutil_socket_t, short, void *);
+static void	server_client_write_cb(evutil_socket_t, short, void *);
+
+void
+server_client_create(int fd)
+{
+	struct server_client	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rd = event_new(server.base, fd, EV_READ | EV_PERSIST,
+	    server_client_read_cb, c);
+	c->wr = event_new(server.base, fd, EV_WRITE | EV_PERSIST,
+	    server_client_write_cb, c);
+	event_add(c->rd, NULL);
+	TAILQ_INSERT_TAIL(&server.clients, c, entry);
+	log_debug("%s: client %d", __func__, fd);
+}
+
+void
+server_client_free(struct server_client *c)
+{
+	event_free(c->rd);
+	event_free(c->wr);
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	close(c->fd);
+	free(c);
+}
+
+/* Drop the client; it is freed outside its own callbacks. */
+void
+server_client_lost(struct server_client *c)
+{
+	if (c->flags & SC_DEAD)
+		return;
+	log_debug("%s: client %d", __func__, c->fd);
+	c->flags |= SC_DEAD;
+	event_del(c->rd);
+	event_del(c->wr);
+	if (server.active == c)
+		server.active = NULL;
+	server_reap();
+}
+
+static void
+server_client_flush(struct server_client *c)
+{
+	uint8_t	msg[8];
+
+	if (c->flags & SC_DEAD)
+		return;
+	while (evbuffer_get_length(c->out) != 0) {
+		if (evbuffer_write(c->out, c->fd) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			/* ECONNRESET, EPIPE: it went away mid-write. */
+			server_client_lost(c);
+			return;
+		}
+	}
+	if (evbuffer_get_length(c->out) != 0) {
+		event_add(c->wr, NULL);
+		return;
+	}
+	event_del(c->wr);
+	if (c->flags & SC_DROPPING) {
+		/* It caught up: say what it missed, then resume. */
+		c->flags &= ~SC_DROPPING;
+		proto_put64(msg, c->dropped);
+		c->dropped = 0;
+		server_client_write(c, PROTO_DROPPED, msg, sizeof msg);
+		return;
+	}
+	if (c->flags & SC_CLOSING)
+		server_client_lost(c);
+}
+
+static void
+server_client_write_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events;
+	server_client_flush(arg);
+}
+
+void
+server_client_write(struct server_client *c, uint32_t type, const void *data,
+    size_t len)
+{
+	uint8_t	hdr[PROTO_HDRLEN];
+
+	if (c->flags & SC_DEAD)
+		return;
+	proto_header(hdr, type, len);
+	evbuffer_add(c->out, hdr, sizeof hdr);
+	if (len != 0)
+		evbuffer_add(c->out, data, len);
+	if (!event_pending(c->wr, EV_WRITE, NULL))
+		server_client_flush(c);
+}
+
+void
+server_client_output(struct server_client *c, const void *data, size_t len)
+{
+	if (c->flags & SC_DROPPING) {
+		c->dropped += len;
+		return;
+	}
+	if (evbuffer_get_length(c->out) + len > CLIENT_QUEUE_MAX) {
+		c->flags |= SC_DROPPING;
+		c->dropped += len;
+		return;
+	}
+	server_client_write(c, PROTO_OUTPUT, data, len);
+}
+
+void
+server_client_error(struct server_client *c, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 buf[512];
+	int	 n;
+
+	proto_put32((uint8_t *)buf, status);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 4, sizeof buf - 4, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof buf - 4)
+		n = sizeof buf - 5;
+	server_client_write(c, PROTO_ERROR, buf, 4 + n);
+	c->flags |= SC_CLOSING;
+	event_del(c->rd);
+	server_client_flush(c);
+}
+
+void
+server_client_notice(struct server_client *c, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 buf[512];
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf)
+		n = sizeof buf - 1;
+	server_client_write(c, PROTO_NOTICE, buf, n);
+}
+
+/* The image exited: tell the client its status, then let it go. */
+void
+server_client_exit(struct server_client *c, int status)
+{
+	uint8_t	msg[4];
+
+	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
+		return;
+	proto_put32(msg, status);
+	c->flags &= ~SC_DROPPING;
+	server_client_write(c, PROTO_EXIT, msg, sizeof msg);
+	c->flags |= SC_CLOSING;
+	event_del(c->rd);
+	server_client_flush(c);
+}
+
+static void
+server_client_replay(struct server_client *c, u_int lines)
+{
+	const char	*p[2];
+	size_t		 l[2], n;
+	int		 i;
+
+	ring_tail(&server.ring, lines, &p[0], &l[0], &p[1], &l[1]);
+	for (i = 0; i < 2; i++) {
+		while (l[i] > 0) {
+			n = l[i] > PROTO_MAXLEN ? PROTO_MAXLEN : l[i];
+			server_client_write(c, PROTO_OUTPUT, p[i], n);
+			p[i] += n;
+			l[i] -= n;
+		}
+	}
+}
+
+static void
+server_client_attach(struct server_client *c, const struct proto_msg *m)
+{
+	uint32_t	flags, lines;
+
+	if (proto_get32(m, 0, &flags) != 0 ||
+	    proto_get16(m, 4, &c->rows) != 0 ||
+	    proto_get16(m, 6, &c->cols) != 0 ||
+	    proto_get32(m, 8, &lines) != 0) {
+		server_client_error(c, EXIT_PROTO, "malformed attach message "
+		    "(%u bytes)", m->len);
+		return;
+	}
+	c->flags |= SC_ATTACHED;
+	if (flags & PROTO_ATTACH_READONLY)
+		c->flags |= SC_READONLY;
+	server_resize(c);
+	server_client_replay(c, lines);
+	if (server.state == SERVER_EXITED)
+		server_client_exit(c, server.status);
+}
+
+static void
+server_client_input(struct server_client *c, const struct proto_msg *m)
+{
+	if (!(c->flags & SC_ATTACHED))
+		return;
+	if (c->flags & SC_READONLY) {
+		if (!(c->flags & SC_TOLDRO))
+			server_client_notice(c, "read-only: input ignored");
+		c->flags |= SC_TOLDRO;
+		return;
+	}
+	if (server.active != c)
+		server_resize(c);
+	if (!server_input_room(m->len)) {
+		server_client_notice(c, "the image is not reading its input: "
+		    "%u bytes dropped (%d bytes already waiting)", m->len,
+		    INPUT_QUEUE_MAX);
+		return;
+	}
+	server_input(c, m->data, m->len);
+}
+
+/* Typed text: all of it or none, and no line the tty would cut short. */
+static void
+server_client_send(struct server_client *c, const struct proto_msg *m)
+{
+	size_t	i, line = 0, start = 0;
+	u_int	nline = 1;
+
+	if (server.state == SERVER_EXITED) {
+		server_client_error(c, EXIT_FAIL, "%s: the image has exited",
+		    server.name);
+		return;
+	}
+	if (pty_canonical(server.ptyfd)) {
+		for (i = 0; i < m->len; i++) {
+			if (m->data[i] == '\n' || m->data[i] == '\r') {
+				nline++;
+				start = i + 1;
+				continue;
+			}
+			line = i + 1 - start;
+			if (line > TTY_LINE_MAX) {
+				server_client_error(c, EXIT_FAIL, "line %u is "
+				    "longer than %d bytes, where the terminal "
+				    "cuts a line: nothing sent; break it into "
+				    "shorter lines", nline, TTY_LINE_MAX);
+				return;
+			}
+		}
+	}
+	if (!server_input_room(m->len)) {
+		server_client_error(c, EXIT_FAIL, "%s: the image is not reading "
+		    "its input and %zu bytes wait already: nothing sent",
+		    server.name, evbuffer_get_length(server.pty_in));
+		return;
+	}
+	server_input(c, m->data, m->len);
+	server_client_write(c, PROTO_OK, NULL, 0);
+}
+
+static void
+server_client_dispatch(struct server_client *c, const struct proto_msg *m)
+{
+	struct evbuffer	*b;
+	uint32_t	 v;
+	uint8_t		 hello[8];
+
+	if (!(c->flags & SC_HELLO)) {
+		if (m->type != PROTO_HELLO || proto_get32(m, 0, &v) != 0) {
+			server_client_error(c, EXIT_PROTO, "expected a hello "
+			    "message first, got %s (%u)", proto_name(m->type),
+			    m->type);
+			return;
+		}
+		if (v < PROTO_VERSION_MIN) {
+			server_client_error(c, EXIT_PROTO, "client protocol "
+			    "version %u is older than this server speaks "
+			    "(%d to %d)", v, PROTO_VERSION_MIN, PROTO_VERSION);
+			return;
+		}
+		c->flags |= SC_HELLO;
+		proto_put32(hello, PROTO_VERSION);
+		proto_put32(hello + 4, (uint32_t)getpid());
+		server_client_write(c, PROTO_HELLO, hello, sizeof hello);
+		return;
+	}
+
+	switch (m->type) {
+	case PROTO_ATTACH:
+		server_client_attach(c, m);
+		break;
+	case PROTO_INPUT:
+		server_client_input(c, m);
+		break;
+	case PROTO_RESIZE:
+		if (proto_get16(m, 0, &c->rows) != 0 ||
+		    proto_get16(m, 2, &c->cols) != 0) {
+			server_client_error(c, EXIT_PROTO, "malformed resize "
+			    "message (%u bytes)", m->len);
+			break;
+		}
+		server_resize(c);
+		break;
+	case PROTO_LIST:
+		b = evbuffer_new();
+		server_info(b);
+		server_client_write(c, PROTO_INFO, evbuffer_pullup(b, -1),
+		    evbuffer_get_length(b));
+		evbuffer_free(b);
+		break;
+	case PROTO_SEND:
+		server_client_send(c, m);
+		break;
+	case PROTO_STOP:
+		if (proto_get32(m, 0, &v) != 0) {
+			server_client_error(c, EXIT_PROTO, "malformed stop "
+			    "message (%u bytes)", m->len);
+			break;
+		}
+		c->flags |= SC_WAITEXIT;
+		if (server.state == SERVER_STOPPING)
+			server_client_notice(c, "already stopping");
+		server_stop(v);
+		break;
+	case PROTO_KILL:
+		c->flags |= SC_WAITEXIT;
+		server_kill();
+		break;
+	default:
+		/* Newer clients may send more; unknown types are ignored. */
+		log_debug("%s: ignored message type %u", __func__, m->type);
+		break;
+	}
+}
+
+static void
+server_client_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c = arg;
+	struct proto_msg	 m;
+	uint8_t			 hdr[PROTO_HDRLEN];
+	uint8_t			*p;
+	size_t			 want;
+	int			 n;
+
+	(void)events;
+	n = evbuffer_read(c->in, fd, PROTO_HDRLEN + PROTO_MAXLEN);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		server_client_lost(c);
+		return;
+	}
+	while (!(c->flags & (SC_DEAD | SC_CLOSING)) &&
+	    evbuffer_copyout(c->in, hdr, sizeof hdr) == sizeof hdr) {
+		want = PROTO_HDRLEN + ((size_t)hdr[4] << 24 |
+		    (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7]);
+		if (want > PROTO_HDRLEN + PROTO_MAXLEN) {
+			server_client_error(c, EXIT_PROTO, "frame of %zu bytes "
+			    "is over the limit of %d", want - PROTO_HDRLEN,
+			    PROTO_MAXLEN);
+			return;
+		}
+		if (evbuffer_get_length(c->in) < want)
+			break;
+		p = evbuffer_pullup(c->in, want);
+		if (proto_parse(p, want, &m) <= 0) {
+			server_client_error(c, EXIT_PROTO, "bad frame");
+			return;
+		}
+		server_client_dispatch(c, &m);
+		evbuffer_drain(c->in, want);
+	}
+}

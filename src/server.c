@@ -1,0 +1,505 @@
+/*
+ * The session server: holds the image on its pty, reads the pty all the
+ * time (a console nobody reads must never stop the image), keeps the
+ * scrollback and serves clients on NAME.sock.
+ */
+
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "lispd.h"
+
+#define SERVER_READ_SIZE	65536
+#define SERVER_LINGER		2	/* seconds to hand out the exit status */
+
+struct server	 server;
+
+static void	 server_pty_drain(void);
+
+void
+server_reap(void)
+{
+	event_active(server.reap_ev, 0, 0);
+}
+
+static void
+server_reap_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c, *next;
+
+	(void)fd; (void)events; (void)arg;
+	TAILQ_FOREACH_SAFE(c, &server.clients, entry, next) {
+		if (c->flags & SC_DEAD) {
+			TAILQ_REMOVE(&server.clients, c, entry);
+			server_client_free(c);
+		}
+	}
+	if (server.state == SERVER_EXITED && TAILQ_EMPTY(&server.clients))
+		event_base_loopexit(server.base, NULL);
+}
+
+/* Console output: into the scrollback and to every attached client. */
+static void
+server_output(const char *buf, size_t len)
+{
+	struct server_client	*c;
+
+	ring_add(&server.ring, buf, len);
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if ((c->flags & (SC_ATTACHED | SC_DEAD)) == SC_ATTACHED)
+			server_client_output(c, buf, len);
+	}
+}
+
+/* Returns 0 while the pty may have more, -1 at EOF, EIO or EAGAIN. */
+static int
+server_pty_read(void)
+{
+	char	buf[SERVER_READ_SIZE];
+	ssize_t	n;
+
+	n = read(server.ptyfd, buf, sizeof buf);
+	if (n > 0) {
+		server_output(buf, n);
+		return (0);
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return (-1);
+	/* EIO: no slave is open; reading again would spin. */
+	event_del(server.pty_rd);
+	return (-1);
+}
+
+static void
+server_pty_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	server_pty_read();
+}
+
+static void
+server_pty_drain(void)
+{
+	while (server_pty_read() == 0)
+		;
+}
+
+static void
+server_pty_flush(void)
+{
+	if (evbuffer_write(server.pty_in, server.ptyfd) == -1 &&
+	    errno != EAGAIN && errno != EINTR) {
+		evbuffer_drain(server.pty_in,
+		    evbuffer_get_length(server.pty_in));
+	}
+	if (evbuffer_get_length(server.pty_in) != 0)
+		event_add(server.pty_wr, NULL);
+	else
+		event_del(server.pty_wr);
+}
+
+static void
+server_pty_write_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	server_pty_flush();
+}
+
+/* Can len more bytes of input be queued for the image? */
+int
+server_input_room(size_t len)
+{
+	return (server.state != SERVER_EXITED &&
+	    evbuffer_get_length(server.pty_in) + len <= INPUT_QUEUE_MAX);
+}
+
+/* Input for the image; the caller checked the room. */
+void
+server_input(struct server_client *c, const void *data, size_t len)
+{
+	(void)c;
+	if (server.state == SERVER_EXITED || len == 0)
+		return;
+	evbuffer_add(server.pty_in, data, len);
+	if (!event_pending(server.pty_wr, EV_WRITE, NULL))
+		server_pty_flush();
+}
+
+/* The pty follows the size of the most recently active read-write client. */
+void
+server_resize(struct server_client *c)
+{
+	if (c->flags & SC_READONLY || c->rows == 0 || c->cols == 0)
+		return;
+	server.active = c;
+	if (c->rows == server.rows && c->cols == server.cols)
+		return;
+	if (server.state != SERVER_EXITED &&
+	    pty_resize(server.ptyfd, c->rows, c->cols) == -1) {
+		log_warn("%s: TIOCSWINSZ", __func__);
+		return;
+	}
+	server.rows = c->rows;
+	server.cols = c->cols;
+}
+
+static void
+server_notice_all(const char *msg)
+{
+	struct server_client	*c;
+
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->flags & (SC_ATTACHED | SC_WAITEXIT))
+			server_client_notice(c, "%s", msg);
+	}
+	log_info("%s: %s", server.name, msg);
+}
+
+static void
+server_stop_cb(evutil_socket_t fd, short events, void *arg)
+{
+	char	msg[128];
+
+	(void)fd; (void)events; (void)arg;
+	if (server.state != SERVER_STOPPING)
+		return;
+	snprintf(msg, sizeof msg, "the image did not exit in time: "
+	    "sent SIGKILL to pid %ld", (long)server.pid);
+	kill(server.pid, SIGKILL);
+	server_notice_all(msg);
+}
+
+/* SIGTERM now, SIGKILL if the image is still there after timeout seconds. */
+void
+server_stop(u_int timeout)
+{
+	struct timeval	tv = { timeout, 0 };
+	char		msg[128];
+
+	if (server.state != SERVER_RUNNING)
+		return;
+	server.state = SERVER_STOPPING;
+	snprintf(msg, sizeof msg, "stopping: sent SIGTERM to pid %ld, "
+	    "SIGKILL in %u s", (long)server.pid, timeout);
+	kill(server.pid, SIGTERM);
+	server_notice_all(msg);
+	evtimer_add(server.stop_ev, &tv);
+}
+
+void
+server_kill(void)
+{
+	char	msg[128];
+
+	if (server.state == SERVER_EXITED)
+		return;
+	server.state = SERVER_STOPPING;
+	snprintf(msg, sizeof msg, "sent SIGKILL to pid %ld",
+	    (long)server.pid);
+	kill(server.pid, SIGKILL);
+	server_notice_all(msg);
+}
+
+static void
+server_linger_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	event_base_loopexit(server.base, NULL);
+}
+
+static void
+server_exited(int status)
+{
+	struct server_client	*c;
+	struct timeval		 tv = { SERVER_LINGER, 0 };
+	char			 how[64];
+
+	server_pty_drain();
+	server.state = SERVER_EXITED;
+	server.status = status;
+	event_del(server.pty_rd);
+	event_del(server.pty_wr);
+	event_del(server.listen_ev);
+	evtimer_del(server.stop_ev);
+	client_describe_exit(status, how, sizeof how);
+	log_info("%s: image (pid %ld) %s", server.name, (long)server.pid,
+	    how);
+
+	TAILQ_FOREACH(c, &server.clients, entry)
+		server_client_exit(c, status);
+	evtimer_add(server.linger_ev, &tv);
+	server_reap();
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short events, void *arg)
+{
+	pid_t	pid;
+	int	status;
+
+	(void)events; (void)arg;
+	switch (sig) {
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == server.pid &&
+			    server.state != SERVER_EXITED)
+				server_exited(status);
+		}
+		break;
+	case SIGTERM:
+	case SIGINT:
+		server_stop(DEFAULT_STOP_TIMEOUT);
+		break;
+	case SIGHUP:
+		break;
+	}
+}
+
+static void
+server_accept_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct ucred	cred;
+	socklen_t	len = sizeof cred;
+	int		cfd;
+
+	(void)events; (void)arg;
+	for (;;) {
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("%s: accept", __func__);
+			return;
+		}
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred,
+		    &len) == -1) {
+			log_warn("%s: SO_PEERCRED", __func__);
+			close(cfd);
+			continue;
+		}
+		if (cred.uid != geteuid() && cred.uid != 0) {
+			log_warnx("%s: refused a client of uid %ld (pid %ld)",
+			    server.name, (long)cred.uid, (long)cred.pid);
+			close(cfd);
+			continue;
+		}
+		server_client_create(cfd);
+	}
+}
+
+void
+server_info(struct evbuffer *b)
+{
+	struct server_client	*c;
+	int			 attached = 0;
+	const char		*state;
+
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if ((c->flags & (SC_ATTACHED | SC_DEAD)) == SC_ATTACHED)
+			attached++;
+	}
+	switch (server.state) {
+	case SERVER_RUNNING:
+		state = "running";
+		break;
+	case SERVER_STOPPING:
+		state = "stopping";
+		break;
+	default:
+		state = "exited";
+		break;
+	}
+	evbuffer_add_printf(b, "name=%s\n", server.name);
+	evbuffer_add_printf(b, "pid=%ld\n", (long)server.pid);
+	evbuffer_add_printf(b, "server=%ld\n", (long)getpid());
+	evbuffer_add_printf(b, "command=%s\n", server.command);
+	evbuffer_add_printf(b, "started=%lld\n", (long long)server.started);
+	evbuffer_add_printf(b, "clients=%d\n", attached);
+	evbuffer_add_printf(b, "state=%s\n", state);
+	evbuffer_add_printf(b, "size=%ux%u\n", server.cols, server.rows);
+	evbuffer_add_printf(b, "version=%s\n", PACKAGE_VERSION);
+}
+
+static char *
+server_command(char *const *argv)
+{
+	size_t	 len = 1, i;
+	char	*s;
+
+	for (i = 0; argv[i] != NULL; i++)
+		len += strlen(argv[i]) + 1;
+	s = xcalloc(1, len);
+	for (i = 0; argv[i] != NULL; i++) {
+		if (i != 0)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20)
+			s[i] = ' ';
+	}
+	return (s);
+}
+
+static int
+server_exec_error(int err, const char *cmd, char *msg, size_t len)
+{
+	if (err == ENOENT) {
+		snprintf(msg, len, "command not found: %s: install it, or "
+		    "give its full path after --", cmd);
+		return (EXIT_NOTFOUND);
+	}
+	snprintf(msg, len, "cannot execute %s: %s", cmd, strerror(err));
+	return (EXIT_NOEXEC);
+}
+
+/* Tell the starting process how it went: "STATUS message\n". */
+static void
+server_report(int fd, int status, const char *msg)
+{
+	char	line[512];
+	int	n;
+
+	if (fd == -1) {
+		if (status != 0)
+			warnmsg("%s", msg);
+		return;
+	}
+	n = snprintf(line, sizeof line, "%d %s\n", status, msg);
+	(void)!write(fd, line, n > (int)sizeof line ? sizeof line : (size_t)n);
+	close(fd);
+}
+
+/*
+ * Run a session. The caller holds lockfd and has checked the directory and
+ * name. Reports success or failure on readyfd (or stderr if -1), then
+ * serves until the image exits. Returns the exit status for `lispd run`.
+ */
+int
+server_main(struct dir *d, const struct server_opts *opts, int lockfd,
+    int readyfd)
+{
+	struct winsize	 ws;
+	struct sigaction sa;
+	struct event	*sigs[4];
+	const int	 signums[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	char		 slave[128], msg[256];
+	int		 err, status, i;
+	char		*sockpath;
+
+	memset(&server, 0, sizeof server);
+	TAILQ_INIT(&server.clients);
+	server.dir = d;
+	server.name = opts->name;
+	server.foreground = opts->foreground;
+	server.lockfd = lockfd;
+	server.command = server_command(opts->argv);
+	ring_init(&server.ring, opts->scrollback);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	if ((server.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	for (i = 0; i < 4; i++) {
+		sigs[i] = evsignal_new(server.base, signums[i],
+		    server_signal_cb, NULL);
+		evsignal_add(sigs[i], NULL);
+	}
+
+	server.listenfd = dir_listen(d, opts->name);
+	if (server.listenfd == -1) {
+		snprintf(msg, sizeof msg, "cannot listen on %s/%s.sock: %s",
+		    d->path, opts->name, strerror(errno));
+		server_report(readyfd, EXIT_DIR, msg);
+		status = EXIT_DIR;
+		goto out;
+	}
+
+	memset(&ws, 0, sizeof ws);
+	ws.ws_row = opts->rows;
+	ws.ws_col = opts->cols;
+	server.rows = ws.ws_row;
+	server.cols = ws.ws_col;
+	if ((server.ptyfd = pty_open(&ws, slave, sizeof slave)) == -1) {
+		snprintf(msg, sizeof msg, "cannot open a pseudo-terminal: %s",
+		    strerror(errno));
+		server_report(readyfd, EXIT_FAIL, msg);
+		status = EXIT_FAIL;
+		goto out;
+	}
+	server.pid = pty_spawn(server.ptyfd, slave, opts->argv, &err);
+	if (server.pid == -1) {
+		status = server_exec_error(err, opts->argv[0], msg,
+		    sizeof msg);
+		server_report(readyfd, status, msg);
+		goto out;
+	}
+	server.started = time(NULL);
+	server.state = SERVER_RUNNING;
+
+	server.pty_in = evbuffer_new();
+	server.pty_rd = event_new(server.base, server.ptyfd,
+	    EV_READ | EV_PERSIST, server_pty_read_cb, NULL);
+	server.pty_wr = event_new(server.base, server.ptyfd,
+	    EV_WRITE | EV_PERSIST, server_pty_write_cb, NULL);
+	server.listen_ev = event_new(server.base, server.listenfd,
+	    EV_READ | EV_PERSIST, server_accept_cb, NULL);
+	server.reap_ev = event_new(server.base, -1, 0, server_reap_cb, NULL);
+	server.stop_ev = evtimer_new(server.base, server_stop_cb, NULL);
+	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
+	event_add(server.pty_rd, NULL);
+	event_add(server.listen_ev, NULL);
+
+	snprintf(msg, sizeof msg, "%ld", (long)server.pid);
+	server_report(readyfd, 0, msg);
+	log_info("%s: started %s (pid %ld)", server.name, server.command,
+	    (long)server.pid);
+
+	event_base_dispatch(server.base);
+	status = client_exit_status(server.status);
+
+	while (!TAILQ_EMPTY(&server.clients)) {
+		struct server_client *c = TAILQ_FIRST(&server.clients);
+
+		TAILQ_REMOVE(&server.clients, c, entry);
+		server_client_free(c);
+	}
+	event_free(server.pty_rd);
+	event_free(server.pty_wr);
+	event_free(server.listen_ev);
+	event_free(server.reap_ev);
+	event_free(server.stop_ev);
+	event_free(server.linger_ev);
+	evbuffer_free(server.pty_in);
+	close(server.ptyfd);
+out:
+	if (server.listenfd != -1) {
+		sockpath = dir_path(d, opts->name, ".sock");
+		unlink(sockpath);
+		free(sockpath);
+		close(server.listenfd);
+	}
+	dir_unlock(d, opts->name, lockfd);
+	for (i = 0; i < 4; i++)
+		event_free(sigs[i]);
+	event_base_free(server.base);
+	ring_free(&server.ring);
+	free(server.command);
+	return (status);
+}

@@ -1,0 +1,151 @@
+/*
+ * throughput - console output throughput through an attach client
+ *
+ *	throughput -b bytes [-t idle_ms] [-w ready_ms] -- command [arg ...]
+ *
+ * Runs command (an attach client) on a pty that plays the user's
+ * terminal and reads that pty as fast as it can.  The session behind
+ * the client must run "gen bytes".  Once a probe keystroke comes back,
+ * a newline starts gen, and the clock runs until the end marker
+ * "__BENCH_END__" shows up in the client's output (escape sequences
+ * skipped, so a redrawing client such as tmux works too).
+ *
+ * Prints one line:
+ *	throughput: bytes=.. secs=.. mbps=.. read=..
+ * where mbps is 10^6 bytes of gen's payload per second and read is the
+ * number of bytes the client wrote to the terminal in that time.
+ */
+
+#define _XOPEN_SOURCE	700
+
+#include <sys/types.h>
+
+#include <err.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "benchpty.h"
+
+static const char	 marker[] = "__BENCH_END__";
+#define MARKLEN		(sizeof(marker) - 1)
+
+struct match {
+	size_t	 idx;		/* marker characters matched so far */
+	int	 done;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: throughput -b bytes [-t idle_ms] "
+	    "[-w ready_ms] -- command [arg ...]\n");
+	exit(2);
+}
+
+static long long
+number(const char *s, long long min, long long max)
+{
+	char		*end;
+	long long	 v;
+
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < min || v > max)
+		errx(2, "bad number: %s", s);
+	return (v);
+}
+
+/* Longest prefix of marker that is a suffix of marker[0..idx) + c. */
+static size_t
+step(size_t idx, char c)
+{
+	size_t	 k;
+
+	if (marker[idx] == c)
+		return (idx + 1);
+	for (k = idx; k > 0; k--) {
+		if (marker[k - 1] == c &&
+		    memcmp(marker, marker + idx - k + 1, k - 1) == 0)
+			return (k);
+	}
+	return (0);
+}
+
+static void
+match_fn(const char *p, size_t len, void *arg)
+{
+	struct match	*m = arg;
+	const char	*q;
+
+	while (len > 0 && !m->done) {
+		if (m->idx == 0) {
+			if ((q = memchr(p, marker[0], len)) == NULL)
+				return;
+			len -= q - p;
+			p = q;
+		}
+		m->idx = step(m->idx, *p);
+		p++;
+		len--;
+		if (m->idx == MARKLEN)
+			m->done = 1;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct client	 c;
+	struct match	 m;
+	static char	 buf[65536];
+	long long	 bytes = -1, got = 0;
+	uint64_t	 t0, t1;
+	ssize_t		 n;
+	double		 secs;
+	int		 ch, ms = 30000, readyms = 10000;
+
+	while ((ch = getopt(argc, argv, "b:t:w:")) != -1) {
+		switch (ch) {
+		case 'b':
+			bytes = number(optarg, 0, LLONG_MAX);
+			break;
+		case 't':
+			ms = number(optarg, 1, INT_MAX);
+			break;
+		case 'w':
+			readyms = number(optarg, 1, INT_MAX);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || bytes < 0)
+		usage();
+
+	client_start(&c, argv);
+	client_ready(&c, readyms);
+	client_drain(&c);
+
+	memset(&m, 0, sizeof(m));
+	t0 = now_ns();
+	client_put(&c, "\r");
+	while (!m.done) {
+		if ((n = client_read(&c, buf, sizeof(buf), ms)) == 0)
+			errx(1, "no output for %d ms after %lld bytes", ms,
+			    got);
+		got += n;
+		scan_feed(&c.sc, buf, n, match_fn, &m);
+	}
+	t1 = now_ns();
+	client_stop(&c);
+
+	secs = (t1 - t0) / 1e9;
+	printf("throughput: bytes=%lld secs=%.4f mbps=%.1f read=%lld\n",
+	    bytes, secs, bytes / 1e6 / secs, got);
+	return (0);
+}
