@@ -205,6 +205,7 @@ attach_main(const struct dir *d, const char *name,
 	if (key_parse(&key, opts->detach, getenv("TERM")) == -1)
 		die(EXIT_USAGE, "bad detach key '%s': write it as C-x, M-x or "
 		    "F1..F12 (for example C-\\ or C-])", opts->detach);
+	client_connect(&c, d, name);
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
 		die(EXIT_USAGE, "attach needs a terminal: run it in one, or "
 		    "use 'ssh -t' (for typed input without one, see 'lispd "
@@ -212,8 +213,6 @@ attach_main(const struct dir *d, const char *name,
 	if (tcgetattr(STDIN_FILENO, &attach_saved) == -1)
 		die(EXIT_FAIL, "cannot read the terminal settings: %s",
 		    strerror(errno));
-
-	client_connect(&c, d, name);
 
 	if (pipe2(attach_sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		die(EXIT_FAIL, "pipe: %s", strerror(errno));

@@ -1,0 +1,73 @@
+#!/bin/sh
+# attach through a real terminal (tmux): the REPL, detach, reattach with
+# history, read-only, several clients, resize, the image's exit.
+. "${srcdir:-.}/t/lib.sh"
+
+start -s web -- sbcl --noinform
+term_new a
+term_type a "$LISPD attach web; echo rc=\$?"
+wait_screen a '^\* ?$'; ok $? "attach shows the SBCL prompt"
+term_type a '(format t "hello-~a~%" (* 6 7))'
+wait_screen a '^hello-42'; ok $? "a form typed in the terminal is evaluated"
+
+term_keys a 'C-\'
+wait_screen a 'detached from web'; ok $? "C-\\ detaches"
+wait_screen a '^rc=0'; ok $? "and attach exits 0"
+term_type a "stty -a | tr ' ' '\n' | grep -xE -- '-?(icanon|echo)' | tr '\n' ,; echo"
+wait_screen a '^icanon,echo,$'; ok $? "the terminal is back in canonical mode with echo"
+alive "$(image_pid web)"; ok $? "the image runs on after the detach"
+
+term_type a 'clear'
+term_type a "$LISPD attach -e 'C-]' web; echo rc=\$?"
+wait_screen a '^hello-42'; ok $? "reattach replays the recent history"
+term_type a '(+ 100 23)'
+wait_screen a '^123'; ok $? "and the REPL goes on"
+term_type a '(char-code (read-char))'
+term_keys a 'C-\'
+term_keys a Enter
+wait_screen a '^28$'; ok $? "with -e C-], C-\\ is just a byte for the image"
+term_keys a 'C-]'
+wait_screen a '^rc=0'; ok $? "and C-] detaches"
+
+out=$(script -qec "$LISPD -S $D attach -e 'C-x-y' web" /dev/null 2>&1); rc=$?
+is $rc 2 "a detach key that does not parse exits 2"
+like "$out" "bad detach key 'C-x-y'" "and names it"
+
+# Two clients, one read-only: output reaches both, input only from one.
+term_new b
+term_type a 'clear'
+term_type a "$LISPD attach web; echo rc=\$?"
+term_type b "$LISPD attach -r web; echo rc=\$?"
+wait_screen b '^\* ?$'; ok $? "a read-only client attaches"
+term_type a '(format t "from-a~%")'
+wait_screen b '^from-a'; ok $? "output reaches the read-only client"
+term_type b '(format t "from-~a~%" "b")'
+wait_screen b 'read-only: input ignored'; ok $? "the server tells the read-only client"
+term_type a '(format t "marker-~a~%" 1)'
+wait_screen a '^marker-1'
+screen_has a '^from-b'; ok $((! $?)) "input from the read-only client never reaches the image"
+
+# The pty follows the size of the most recently active read-write client.
+term_type a '(sb-ext:run-program "/bin/stty" (list "size") :input t :output t)'
+wait_screen a '^24 80'; ok $? "the pty has the attached terminal's size"
+tmux -S "$TMUX_SOCK" resize-window -t b -x 100 -y 30
+tmux -S "$TMUX_SOCK" resize-window -t a -x 120 -y 40
+term_type a '(sb-ext:run-program "/bin/stty" (list "size") :input t :output t)'
+wait_screen a '^40 120'; ok $? "it follows the read-write client's resize"
+term_keys b 'C-\'
+wait_screen b '^rc=0'
+term_keys a 'C-\'
+wait_screen a '^rc=0'
+term_type a "$LISPD send web '(sb-ext:run-program \"/bin/stty\" (list \"size\") :input t :output t)'"
+term_type a "$LISPD attach -n 3 web; echo rc=\$?"
+wait_screen a '^40 120'; ok $? "with nobody attached the size stays"
+
+# The image's exit reaches every client, and attach exits with its status.
+term_type b "$LISPD attach web; echo rc=\$?"
+wait_screen b '^\* ?$'
+term_type a '(sb-ext:exit :code 3 :abort t)'
+wait_screen a 'the image exited with status 3'; ok $? "the client is told the exit status"
+wait_screen a '^rc=3'; ok $? "attach exits with the image's status"
+wait_screen b '^rc=3'; ok $? "so does the other client"
+
+done_testing

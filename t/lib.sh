@@ -1,0 +1,166 @@
+# Shared by the shell tests: TAP output, a private directory, real tmux as
+# the terminal a person types into, and cleanup of every process started.
+
+: "${LISPD:=$(pwd)/src/lispd}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/lispd-test.XXXXXX")
+D=$T/sock
+TMUX_SOCK=$T/tmux.sock
+PIDS=
+tap_n=0
+tap_failed=0
+
+cleanup() {
+	if [ -S "$TMUX_SOCK" ]; then
+		tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
+	fi
+	for p in $PIDS; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() {
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+# is GOT WANT DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		echo "#   got:  '$1'"
+		echo "#   want: '$2'"
+	fi
+}
+
+# like TEXT PATTERN DESCRIPTION (grep -E)
+like() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		printf '%s\n' "$1" | sed 's/^/#   got: /'
+		echo "#   want match: $2"
+	fi
+}
+
+done_testing() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+}
+
+lispd() {
+	"$LISPD" -S "$D" "$@"
+}
+
+# Remember a session's server and image for cleanup, by pid.
+track() {
+	img=$(image_pid "$1")
+	[ -n "$img" ] || return 0
+	srv=$(ps -o ppid= -p "$img" | tr -d ' ')
+	PIDS="$PIDS $img $srv"
+}
+
+image_pid() {
+	lispd ls 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+server_pid() {
+	ps -o ppid= -p "$(image_pid "$1")" | tr -d ' '
+}
+
+start() {
+	lispd start "$@" && track "$(start_name "$@")"
+}
+
+start_name() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-s) echo "$2"; return ;;
+		--) break ;;
+		esac
+		shift
+	done
+	echo default
+}
+
+# wait_until TIMEOUT COMMAND...: poll a readiness condition.
+wait_until() {
+	limit=$1
+	shift
+	i=0
+	while ! "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -gt $((limit * 20)) ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# A terminal: a tmux pane running sh, where a person types.
+term_new() {
+	tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s "$1" -x 80 -y 24 \
+	    "env PS1='$ ' TERM=xterm LISPD_DIR='$D' sh"
+}
+
+# A terminal that runs one command under a non-interactive sh: no job
+# control, and not tmux's direct child (tmux continues a stopped child).
+term_run() {
+	tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s "$1" -x 80 -y 24 \
+	    "env TERM=xterm $2; :"
+}
+
+# The pid of the command term_run started.
+term_pid() {
+	pgrep -P "$(tmux -S "$TMUX_SOCK" display -p -t "$1" '#{pane_pid}')"
+}
+
+term_keys() {
+	pane=$1
+	shift
+	tmux -S "$TMUX_SOCK" send-keys -t "$pane" "$@"
+}
+
+term_type() {
+	tmux -S "$TMUX_SOCK" send-keys -t "$1" -l "$2"
+	tmux -S "$TMUX_SOCK" send-keys -t "$1" Enter
+}
+
+term_screen() {
+	tmux -S "$TMUX_SOCK" capture-pane -p -t "$1"
+}
+
+screen_has() {
+	term_screen "$1" | grep -Eq -- "$2"
+}
+
+# wait_screen PANE PATTERN [TIMEOUT]
+wait_screen() {
+	if wait_until "${3:-10}" screen_has "$1" "$2"; then
+		return 0
+	fi
+	echo "# timed out waiting for /$2/ on $1; the screen:"
+	term_screen "$1" | sed 's/^/#   | /'
+	return 1
+}
+
+stopped() {
+	[ "$(awk '{ print $3 }' "/proc/$1/stat")" = T ]
+}
+
+alive() {
+	kill -0 "$1" 2>/dev/null
+}
+
+dead() {
+	! kill -0 "$1" 2>/dev/null
+}

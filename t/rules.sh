@@ -1,0 +1,85 @@
+#!/bin/sh
+# The rules the server keeps: it always reads the pty, bounds what a stalled
+# client holds, drops a vanished client, queues input within a bound, makes
+# no wakeups when idle, and the pty's termios spares the image ^\ and ^Z.
+. "${srcdir:-.}/t/lib.sh"
+
+# termios, read by stty run from inside SBCL on the image's own terminal.
+start -s lisp -- sbcl --noinform
+term_new a
+term_type a "$LISPD attach lisp"
+wait_screen a '^\* ?$'
+term_type a '(sb-ext:run-program "/bin/stty" (list "-a") :input t :output t)'
+wait_screen a 'PROCESS :EXITED'
+scr=$(term_screen a)
+like "$scr" 'quit = <undef>' "VQUIT is disabled: ^\\ cannot kill SBCL"
+like "$scr" 'susp = <undef>' "VSUSP is disabled: ^Z cannot stop it"
+like "$scr" 'intr = \^C' "VINTR stays: C-c interrupts"
+term_keys a 'C-\'
+
+big='yes 0123456789012345678901234567890123456789012345678901234567890123456789 | head -c 30000000'
+
+# No client at all: the image writes 30 MB at full speed.
+start -s busy -- sh
+lispd send busy "$big >/dev/tty; touch $T/done1" >/dev/null
+wait_until 60 test -e "$T/done1"; ok $? "with no client the image writes 30 MB and goes on"
+
+# A stalled client (SIGSTOP): the image goes on, the backlog is bounded.
+term_run c "$LISPD -S $D attach busy"
+wait_screen c '# ?$'
+cpid=$(term_pid c)
+kill -STOP "$cpid"
+wait_until 10 stopped "$cpid"; ok $? "the client (pid $cpid) is stopped"
+lispd send busy "$big >/dev/tty; touch $T/done2" >/dev/null
+wait_until 60 test -e "$T/done2"; ok $? "a SIGSTOPped client does not stop the image"
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$(server_pid busy)/status")
+[ "$rss" -lt 20000 ]; ok $? "the server holds a bounded backlog (VmRSS ${rss} kB)"
+kill -CONT "$cpid"
+wait_screen c '[0-9]+ bytes of output were dropped'
+ok $? "the client is told how many bytes it missed when it resumes"
+
+# A client that vanishes mid-write is dropped; the image and others go on.
+term_run d "$LISPD -S $D attach busy"
+wait_screen d '# ?$'
+dpid=$(term_pid d)
+kill -STOP "$dpid"
+lispd send busy "$big >/dev/tty; touch $T/done3" >/dev/null
+wait_until 60 test -e "$T/done3"
+kill -KILL "$dpid"
+# Let the other client catch up (its own backlog may have overflowed too).
+settled() {
+	term_screen c | grep -v '^$' | tail -1 | grep -Eq '(# ?|\]|g\])$'
+}
+wait_until 30 settled
+lispd send busy "echo after-the-vanished-client" >/dev/null
+ok $? "send still works after a client vanished mid-write"
+wait_screen c '^after-the-vanished-client'; ok $? "and the other client sees the output"
+alive "$(server_pid busy)"; ok $? "the server lives on"
+
+# Input for an image that is not reading is queued up to a bound.
+lispd send busy "sleep 600" >/dev/null
+line=$(printf '%01000d\n' 0 | tr 0 x)
+chunk=$(for i in $(seq 60); do printf '%s\n' "$line"; done)
+i=0
+while [ $i -lt 100 ]; do
+	printf '%s\n' "$chunk" | lispd send busy - 2>"$T/err" || break
+	i=$((i + 1))
+done
+[ $i -lt 100 ]; ok $? "send fails once the input queue is full (after $i sends)"
+like "$(cat "$T/err")" "not reading its input .* nothing sent" "and says why"
+alive "$(image_pid busy)"; ok $? "the image is unharmed"
+
+# A line longer than the terminal's canonical limit is refused whole.
+long=$(printf '%05000d' 0)
+out=$(lispd send lisp "$long" 2>&1); rc=$?
+is $rc 1 "a 5000-byte line is refused"
+like "$out" "longer than 4095 bytes" "naming the limit"
+
+# Idle: no wakeups in the server at all.
+srv=$(server_pid lisp)
+before=$(grep ctxt_switches "/proc/$srv/status" | awk '{ s += $2 } END { print s }')
+sleep 1	# the window measured, not a wait for readiness
+after=$(grep ctxt_switches "/proc/$srv/status" | awk '{ s += $2 } END { print s }')
+is "$after" "$before" "an idle server makes no wakeups in a second"
+
+done_testing

@@ -1,0 +1,93 @@
+#!/bin/sh
+# start, run, ls, stop, kill and their errors, with real SBCL.
+. "${srcdir:-.}/t/lib.sh"
+
+start -s one -- sbcl --noinform
+ok $? "start returns 0 once the image runs"
+pid=$(image_pid one)
+alive "$pid"; ok $? "the image (pid $pid) is running"
+st=$(stat -c %a "$D"); is "$st" 700 "the socket directory is 0700"
+st=$(stat -c %a "$D/one.sock"); is "$st" 600 "the socket is 0600"
+
+out=$(lispd ls)
+like "$out" "^one +$pid +running +[0-9]+m[0-9]+s +0 +sbcl --noinform" \
+    "ls shows name, pid, state, uptime, clients, command"
+
+out=$(lispd start -s one -- sbcl 2>&1); rc=$?
+is $rc 4 "starting a running session exits 4"
+like "$out" "session one is already running" "and says so"
+
+out=$(lispd start -s two -- no-such-command-here 2>&1); rc=$?
+is $rc 127 "a command that does not exist exits 127"
+like "$out" "command not found: no-such-command-here" "and names it"
+[ ! -e "$D/two.sock" ]; ok $? "and leaves no socket behind"
+
+: > "$T/noexec"
+out=$(lispd start -s three -- "$T/noexec" 2>&1); rc=$?
+is $rc 126 "a file that cannot be executed exits 126"
+like "$out" "cannot execute .*noexec: Permission denied" "and says why"
+
+# Two starts racing for one name make one session.
+lispd start -s race -- sbcl --noinform 2>"$T/r1" & a=$!
+lispd start -s race -- sbcl --noinform 2>"$T/r2" & b=$!
+wait $a; ra=$?; wait $b; rb=$?
+track race
+is "$(echo $ra $rb | tr ' ' '\n' | sort | tr '\n' ' ')" "0 4 " \
+    "two racing starts: one starts, the other exits 4"
+n=$(lispd ls | grep -c '^race ')
+is "$n" 1 "and ls shows one session"
+
+for bad in 'a b' 'x/y' '..' 'semi;colon' "$(printf 'nl\nx')"; do
+	out=$(lispd start -s "$bad" -- true 2>&1); rc=$?
+	is $rc 2 "bad name '$(printf %s "$bad" | tr '\n' '?')' exits 2"
+done
+like "$out" "bad session name .*A-Z a-z 0-9" "and names the allowed characters"
+long=$(printf '%0120d' 0)
+out=$(lispd start -s "$long" -- true 2>&1); rc=$?
+is $rc 2 "a name too long for a socket path exits 2"
+like "$out" "too long for a socket" "and says so"
+
+out=$(lispd attach nosuch 2>&1 </dev/null); rc=$?
+is $rc 3 "attach to a missing session exits 3"
+like "$out" "no session nosuch" "and names it"
+out=$(lispd send nosuch hello 2>&1); is $? 3 "send to a missing session exits 3"
+out=$(lispd stop nosuch 2>&1); is $? 3 "stop of a missing session exits 3"
+out=$(lispd frobnicate 2>&1); is $? 2 "an unknown command exits 2"
+out=$(lispd stop -t x one 2>&1); is $? 2 "a bad number exits 2"
+
+# A server killed with SIGKILL leaves a stale socket: the next start replaces it.
+srv=$(server_pid one)
+kill -KILL "$srv"
+wait_until 10 dead "$pid"; ok $? "killing the server hangs up the pty: the image dies"
+[ -S "$D/one.sock" ]; ok $? "the killed server's socket is left behind"
+out=$(lispd ls); like "$out" "^one +- +stale" "ls shows it as stale"
+start -s one -- sbcl --noinform
+ok $? "start replaces the stale socket"
+lispd send one '(+ 1 2)' >/dev/null; ok $? "and the new session answers"
+
+# stop: SIGTERM, reported; kill: SIGKILL at once.
+pid=$(image_pid one)
+out=$(lispd stop one 2>&1); rc=$?
+is $rc 0 "stop exits 0"
+like "$out" "sent SIGTERM to pid $pid" "stop reports the SIGTERM"
+like "$out" "the image exited with status 0" "and the image's status"
+dead "$pid"; ok $? "the image is gone"
+[ ! -e "$D/one.sock" ] && [ ! -e "$D/one.lock" ]; ok $? "its socket and lock are removed"
+
+# An image that ignores SIGTERM gets SIGKILL after the timeout.
+start -s stubborn -- sh -c 'trap "" TERM; echo ready; while :; do sleep 1; done'
+out=$(lispd stop -t 1 stubborn 2>&1)
+like "$out" "did not exit in time: sent SIGKILL" "stop reports the SIGKILL after -t"
+like "$out" "killed by SIGKILL" "and the status"
+
+pid=$(image_pid race)
+out=$(lispd kill race 2>&1); rc=$?
+is $rc 0 "kill exits 0"
+like "$out" "killed by SIGKILL" "kill reports the status"
+
+# run: in the foreground, with the image's status.
+lispd run -s fg -- sh -c 'exit 7'; is $? 7 "run exits with the image's status"
+lispd run -s fg -- sh -c 'kill -TERM $$'; is $? 143 "a signal N gives 128+N"
+out=$(lispd run -s fg -- no-such-command-here 2>&1); is $? 127 "run of a missing command exits 127"
+
+done_testing
