@@ -32,10 +32,12 @@ if [ -n "$missing" ]; then
 fi
 
 [ -x configure ] || autoreconf -fi
-[ -f Makefile ] || ./configure --quiet
-make -s -j"$(nproc)"
-
 if [ "$mode" = check ]; then
 	exec sh t/ci.sh
 fi
+# Built out of the tree, in _build/run, so the tests' builds can sit beside it.
+mkdir -p _build/run
+cd _build/run
+[ -f Makefile ] || ../../configure --quiet
+make -s -j"$(nproc)"
 exec ./src/lispd
