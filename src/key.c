@@ -121,10 +121,14 @@ key_parse(struct key *key, const char *spec, const char *term)
 	    (tk = termkey_new_abstract("xterm", TERMKEY_FLAG_NOTERMIOS)) == NULL)
 		return (-1);
 
+	/*
+	 * The whole spec must parse. Compare pointers, never dereference:
+	 * libtermkey returns a pointer past the string for "C-".
+	 */
 	end = termkey_strpkey(tk, spec, &want, TERMKEY_FORMAT_ALTISMETA);
-	if (end == NULL || *end != '\0')
+	if (end != spec + strlen(spec))
 		end = termkey_strpkey(tk, spec, &want, 0);
-	if (end == NULL || *end != '\0')
+	if (end != spec + strlen(spec))
 		goto out;
 	if ((n = key_encode(&want, seq, sizeof seq)) <= 0)
 		goto out;
