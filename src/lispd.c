@@ -54,7 +54,7 @@ static const char usage_text[] =
 "\n"
 "exit status: 0 ok, 1 failed, 2 usage, 3 no such session, 4 session exists,\n"
 "5 protocol error, 6 unsafe socket directory, 126 command not executable,\n"
-"127 command not found; attach, run and stop: the image's status when it\n"
+"127 command not found; attach and run: the image's status when it\n"
 "exits (128+N for signal N). Killing a server hangs up the pty and ends the\n"
 "image. See lispd(1).\n";
 
