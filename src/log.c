@@ -63,71 +63,62 @@ log_vwrite(int pri, const char *fmt, va_list ap, int err)
 	}
 }
 
+#define LOG_VA(pri, err) do {					\
+	va_list	ap;							\
+									\
+	va_start(ap, fmt);						\
+	log_vwrite(pri, fmt, ap, err);					\
+	va_end(ap);							\
+} while (0)
+
 void
 log_warn(const char *fmt, ...)
 {
-	va_list	ap;
 	int	err = errno;
 
-	va_start(ap, fmt);
-	log_vwrite(LOG_WARNING, fmt, ap, err);
-	va_end(ap);
+	LOG_VA(LOG_WARNING, err);
 	errno = err;
 }
 
 void
 log_warnx(const char *fmt, ...)
 {
-	va_list	ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_WARNING, fmt, ap, 0);
-	va_end(ap);
+	LOG_VA(LOG_WARNING, 0);
 }
 
 void
 log_info(const char *fmt, ...)
 {
-	va_list	ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_INFO, fmt, ap, 0);
-	va_end(ap);
+	LOG_VA(LOG_INFO, 0);
 }
 
 void
 log_debug(const char *fmt, ...)
 {
-	va_list	ap;
-
-	if (getenv("LISPD_DEBUG") == NULL)
-		return;
-	va_start(ap, fmt);
-	log_vwrite(LOG_DEBUG, fmt, ap, 0);
-	va_end(ap);
+	if (getenv("LISPD_DEBUG") != NULL)
+		LOG_VA(LOG_DEBUG, 0);
 }
 
 void
 fatal(const char *fmt, ...)
 {
-	va_list	ap;
-	int	err = errno;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, err);
-	va_end(ap);
+	LOG_VA(LOG_CRIT, errno);
 	exit(EXIT_FAIL);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
-	va_list	ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, 0);
-	va_end(ap);
+	LOG_VA(LOG_CRIT, 0);
 	exit(EXIT_FAIL);
+}
+
+static void
+log_user(const char *fmt, va_list ap)
+{
+	fputs("lispd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
 }
 
 /* A user error: one line on stderr, then the documented status. */
@@ -136,11 +127,9 @@ die(int status, const char *fmt, ...)
 {
 	va_list	ap;
 
-	fputs("lispd: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_user(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(status);
 }
 
@@ -149,9 +138,7 @@ warnmsg(const char *fmt, ...)
 {
 	va_list	ap;
 
-	fputs("lispd: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_user(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }

@@ -62,6 +62,17 @@ term_type a "$LISPD send web '(sb-ext:run-program \"/bin/stty\" (list \"size\") 
 term_type a "$LISPD attach -n 3 web; echo rc=\$?"
 wait_screen a '^40 120'; ok $? "with nobody attached the size stays"
 
+# A signal to the client restores the terminal too.
+term_type b 'clear'
+term_type b "$LISPD attach web; echo rc=\$?"
+wait_screen b '^\* ?$'
+bpid=$(pgrep -f -P "$(tmux -S "$TMUX_SOCK" display -p -t b '#{pane_pid}')" "attach web")
+kill -TERM "$bpid"
+wait_screen b 'detached from web by SIGTERM'; ok $? "SIGTERM detaches and says so"
+wait_screen b '^rc=143'; ok $? "with status 128+15"
+term_type b "stty -a | tr ' ' '\n' | grep -xE -- '-?(icanon|echo)' | tr '\n' ,; echo"
+wait_screen b '^icanon,echo,$'; ok $? "and the terminal is restored"
+
 # The image's exit reaches every client, and attach exits with its status.
 term_type b "$LISPD attach web; echo rc=\$?"
 wait_screen b '^\* ?$'
