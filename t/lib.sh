@@ -66,16 +66,20 @@ lispd() {
 track() {
 	img=$(image_pid "$1")
 	[ -n "$img" ] || return 0
-	srv=$(ps -o ppid= -p "$img" | tr -d ' ')
-	PIDS="$PIDS $img $srv"
+	PIDS="$PIDS $img $(parent_pid "$img")"
 }
 
 image_pid() {
 	lispd ls 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }'
 }
 
+parent_pid() {
+	ps -o ppid= -p "$1" | tr -d ' '
+}
+
+# The server is the image's parent.
 server_pid() {
-	ps -o ppid= -p "$(image_pid "$1")" | tr -d ' '
+	parent_pid "$(image_pid "$1")"
 }
 
 start() {
@@ -119,7 +123,8 @@ term_run() {
 	    "env TERM=xterm $2; :"
 }
 
-# The pid of the command term_run started.
+# The pid of the one command running under the pane's shell (term_run's
+# command, or what was typed at term_new's prompt).
 term_pid() {
 	pgrep -P "$(tmux -S "$TMUX_SOCK" display -p -t "$1" '#{pane_pid}')"
 }
@@ -137,6 +142,12 @@ term_type() {
 
 term_screen() {
 	tmux -S "$TMUX_SOCK" capture-pane -p -t "$1"
+}
+
+# Check that the terminal of PANE's shell is in canonical mode with echo.
+term_canonical() {
+	term_type "$1" "stty -a | tr ' ' '\n' | grep -xE -- '-?(icanon|echo)' | tr '\n' ,; echo"
+	wait_screen "$1" '^icanon,echo,$'
 }
 
 screen_has() {
