@@ -1,11 +1,14 @@
 /*
- * lispd attach: the user's terminal in raw mode, relayed to and from the
- * session. Every byte passes unchanged except the detach key.
+ * lispd attach: the user's terminal in raw mode, joined to the session.
+ * Every byte passes unchanged except the detach key. The terminal itself
+ * is handed to the server (server-tty.c), which then reads and writes it
+ * directly; where it cannot take it, or with -R, this client relays.
  */
 
 #include "config.h"
 
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +25,14 @@
 #include "lispd.h"
 
 #define ATTACH_KEY_WAIT	50	/* ms to wait for the rest of a detach key */
+#define ATTACH_RELEASE_WAIT 1000 /* ms for the server to let go */
 
+static enum {
+	ATTACH_RELAY,		/* this client copies the bytes */
+	ATTACH_ASKED,		/* the terminal was offered to the server */
+	ATTACH_HANDED,		/* the server has it */
+}			 attach_mode;
+static struct pollfd	 attach_pfd[3];
 static struct termios	 attach_saved;
 static int		 attach_raw;
 static int		 attach_sigpipe[2] = { -1, -1 };
@@ -147,6 +157,18 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 	case PROTO_NOTICE:
 		attach_notice("%.*s", (int)m->len, m->data);
 		break;
+	case PROTO_TTY:
+		if (proto_get32(m, 0, &status) == 0 && status == 1)
+			attach_mode = ATTACH_HANDED;
+		else {
+			/* It cannot use our terminal: relay instead. */
+			attach_mode = ATTACH_RELAY;
+			attach_pfd[0].fd = STDIN_FILENO;
+		}
+		break;
+	case PROTO_DETACHED:
+		client_close(c);
+		attach_exit(EXIT_OK, "[detached from %s]", c->name);
 	case PROTO_EXIT:
 		if (proto_get32(m, 0, &status) != 0)
 			attach_exit(EXIT_PROTO, "lispd: malformed exit message");
@@ -171,6 +193,46 @@ attach_send(struct client *c, uint32_t type, const void *data, size_t len)
 		    strerror(errno));
 }
 
+/*
+ * Before the terminal is restored, the server must let go of it, or it
+ * could still write to it or read keys meant for the shell.
+ */
+static void
+attach_release(struct client *c)
+{
+	struct proto_msg m;
+	struct pollfd	 pfd;
+	int		 n;
+
+	if (attach_mode == ATTACH_RELAY || client_send(c, PROTO_DETACH, NULL,
+	    0) == -1)
+		return;
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		while (client_next(c, &m)) {
+			if (m.type == PROTO_DETACHED || m.type == PROTO_EXIT)
+				return;
+		}
+		if (poll(&pfd, 1, ATTACH_RELEASE_WAIT) <= 0)
+			return;
+		n = client_read(c);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			return;
+	}
+}
+
+/* Can the server take this terminal? Input and output must be one. */
+static int
+attach_can_hand(const struct client *c)
+{
+	struct stat	in, out;
+
+	return (c->server_version >= 2 &&
+	    fstat(STDIN_FILENO, &in) == 0 && fstat(STDOUT_FILENO, &out) == 0 &&
+	    in.st_rdev == out.st_rdev);
+}
+
 static void
 attach_resize(struct client *c)
 {
@@ -191,9 +253,11 @@ attach_main(const struct dir *d, const char *name,
 	struct key	 key;
 	struct termios	 raw;
 	struct sigaction sa;
-	struct pollfd	 pfd[3];
+	struct pollfd	*pfd = attach_pfd;
 	struct proto_msg m;
-	uint8_t		 msg[12], in[4096], out[4096 + KEY_MAXLEN];
+	uint8_t		 msg[12 + KEY_MAXLEN], in[4096];
+	uint8_t		 out[4096 + KEY_MAXLEN];
+	uint32_t	 flags;
 	u_short		 rows, cols;
 	size_t		 outlen;
 	ssize_t		 n;
@@ -234,19 +298,33 @@ attach_main(const struct dir *d, const char *name,
 		    strerror(errno));
 	attach_raw = 1;
 
-	attach_winsize(&rows, &cols);
-	proto_put32(msg, opts->readonly ? PROTO_ATTACH_READONLY : 0);
-	proto_put16(msg + 4, rows);
-	proto_put16(msg + 6, cols);
-	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history : rows);
-	attach_send(&c, PROTO_ATTACH, msg, sizeof msg);
-
 	pfd[0].fd = STDIN_FILENO;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = c.fd;
 	pfd[1].events = POLLIN;
 	pfd[2].fd = attach_sigpipe[0];
 	pfd[2].events = POLLIN;
+
+	attach_winsize(&rows, &cols);
+	flags = opts->readonly ? PROTO_ATTACH_READONLY : 0;
+	proto_put16(msg + 4, rows);
+	proto_put16(msg + 6, cols);
+	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history : rows);
+	if (!opts->relay && attach_can_hand(&c)) {
+		/* Until the server answers, the keys are left to it. */
+		attach_mode = ATTACH_ASKED;
+		pfd[0].fd = -1;
+		proto_put32(msg, flags | PROTO_ATTACH_TTY);
+		memcpy(msg + 12, key.seq, key.len);
+		if (client_send_fd(&c, PROTO_ATTACH, msg, 12 + key.len,
+		    STDIN_FILENO) == -1)
+			attach_exit(EXIT_FAIL, "lispd: lost session %s: %s",
+			    name, strerror(errno));
+	} else {
+		proto_put32(msg, flags);
+		attach_send(&c, PROTO_ATTACH, msg, 12);
+	}
+
 	for (;;) {
 		rc = poll(pfd, 3, key.nheld != 0 ? ATTACH_KEY_WAIT : -1);
 		if (rc == -1) {
@@ -270,10 +348,12 @@ attach_main(const struct dir *d, const char *name,
 					tcsetattr(STDIN_FILENO, TCSADRAIN,
 					    &raw);
 					attach_resize(&c);
-				} else
+				} else {
+					attach_release(&c);
 					attach_exit(128 + sig, "[lispd: "
 					    "detached from %s by SIG%s]", name,
 					    sigabbrev_np(sig));
+				}
 			}
 		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -284,7 +364,8 @@ attach_main(const struct dir *d, const char *name,
 			while (client_next(&c, &m))
 				attach_dispatch(&c, &m);
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (pfd[0].fd != -1 &&
+		    pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(STDIN_FILENO, in, sizeof in);
 			if (n == 0 || (n == -1 && errno != EINTR &&
 			    errno != EAGAIN))

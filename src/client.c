@@ -20,6 +20,57 @@
 
 #define CLIENT_BUFSIZE	(PROTO_HDRLEN + PROTO_MAXLEN)
 
+static char	**client_argv;	/* this command's, to run as the server's */
+static int	  client_reexeced;
+
+/* Keep argv, untouched by getopt, and whether we are a re-run already. */
+void
+client_init(int argc, char **argv)
+{
+	int	i;
+
+	client_argv = xcalloc(argc + 1, sizeof *client_argv);
+	for (i = 0; i < argc; i++)
+		client_argv[i] = argv[i];
+	if (getenv("LISPD_REEXEC") != NULL)
+		client_reexeced = 1;
+	unsetenv("LISPD_REEXEC");	/* not for the image */
+}
+
+/*
+ * The server speaks no protocol version we do: run this very command with
+ * the server's own binary, which speaks its protocol (a package upgrade
+ * must never strand a running image). Once only: the variable stops loops.
+ */
+static __attribute__((noreturn)) void
+client_reexec(struct client *c, pid_t pid, const char *why)
+{
+	char	path[64];
+
+	if (pid <= 0 || client_argv == NULL || client_reexeced)
+		die(EXIT_PROTO, "session %s: %s; restart the session with this "
+		    "lispd to upgrade it", c->name, why);
+	snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+	log_debug("%s: %s: running %s", c->name, why, path);
+	setenv("LISPD_REEXEC", "1", 1);
+	execv(path, client_argv);
+	die(EXIT_PROTO, "session %s: %s, and its server's binary %s cannot be "
+	    "run: %s; restart the session with this lispd to upgrade it",
+	    c->name, why, path, strerror(errno));
+}
+
+/* The server's pid, from the socket: an error frame does not carry it. */
+static pid_t
+client_peer_pid(int fd)
+{
+	struct ucred	cred;
+	socklen_t	len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return (-1);
+	return (cred.pid);
+}
+
 /*
  * Connect to session name and exchange hellos. Errors are the user's to
  * see: a missing session, a stale socket, a server that speaks no protocol
@@ -31,6 +82,7 @@ client_connect(struct client *c, const struct dir *d, const char *name)
 	struct proto_msg	m;
 	uint8_t			hello[4];
 	uint32_t		pid;
+	char			why[300];
 
 	memset(c, 0, sizeof *c);
 	c->name = name;
@@ -51,15 +103,24 @@ client_connect(struct client *c, const struct dir *d, const char *name)
 		die(EXIT_NOSESSION, "session %s closed the connection: its "
 		    "server is exiting, or refused us (see the system log)",
 		    name);
-	if (m.type == PROTO_ERROR)
-		die(EXIT_PROTO, "session %s: %.*s", name,
+	if (m.type == PROTO_ERROR) {
+		/* A newer server that no longer speaks our version. */
+		snprintf(why, sizeof why, "%.*s",
 		    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+		client_reexec(c, client_peer_pid(c->fd), why);
+	}
 	if (m.type != PROTO_HELLO || proto_get32(&m, 0, &c->server_version) ||
 	    proto_get32(&m, 4, &pid))
 		die(EXIT_PROTO, "session %s answered %s (%u) to hello: it is "
 		    "not a lispd server of a version this one knows", name,
 		    proto_name(m.type), m.type);
 	c->server_pid = (pid_t)pid;
+	if (c->server_version < PROTO_VERSION_MIN) {
+		snprintf(why, sizeof why, "its server speaks protocol version "
+		    "%u, older than this lispd speaks (%d to %d)",
+		    c->server_version, PROTO_VERSION_MIN, PROTO_VERSION);
+		client_reexec(c, c->server_pid, why);
+	}
 	return (0);
 }
 
@@ -73,34 +134,80 @@ client_close(struct client *c)
 	c->buf = NULL;
 }
 
+/* Write iov out, the first done bytes of which are written already. */
+static int
+client_writev(struct client *c, struct iovec *iov, int cnt, size_t done)
+{
+	ssize_t	n = done;
+	int	i = 0;
+
+	for (;;) {
+		while (i < cnt && (size_t)n >= iov[i].iov_len)
+			n -= iov[i++].iov_len;
+		if (i == cnt)
+			return (0);
+		iov[i].iov_base = (char *)iov[i].iov_base + n;
+		iov[i].iov_len -= n;
+		n = writev(c->fd, iov + i, cnt - i);
+		if (n == -1) {
+			if (errno != EINTR)
+				return (-1);
+			n = 0;
+		}
+	}
+}
+
 int
 client_send(struct client *c, uint32_t type, const void *data, size_t len)
 {
 	uint8_t		 hdr[PROTO_HDRLEN];
 	struct iovec	 iov[2];
-	ssize_t		 n;
-	int		 i = 0, cnt = len != 0 ? 2 : 1;
 
 	proto_header(hdr, type, len);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof hdr;
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
-	while (i < cnt) {
-		n = writev(c->fd, iov + i, cnt - i);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		while (i < cnt && (size_t)n >= iov[i].iov_len)
-			n -= iov[i++].iov_len;
-		if (i < cnt) {
-			iov[i].iov_base = (char *)iov[i].iov_base + n;
-			iov[i].iov_len -= n;
-		}
-	}
-	return (0);
+	return (client_writev(c, iov, len != 0 ? 2 : 1, 0));
+}
+
+/* The same, with fd riding along on the first byte (SCM_RIGHTS). */
+int
+client_send_fd(struct client *c, uint32_t type, const void *data, size_t len,
+    int fd)
+{
+	uint8_t		 hdr[PROTO_HDRLEN];
+	struct iovec	 iov[2];
+	struct msghdr	 mh;
+	struct cmsghdr	*cm;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof (int))];
+	}		 cbuf;
+	ssize_t		 n;
+
+	proto_header(hdr, type, len);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof hdr;
+	iov[1].iov_base = (void *)data;
+	iov[1].iov_len = len;
+	memset(&mh, 0, sizeof mh);
+	memset(&cbuf, 0, sizeof cbuf);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = len != 0 ? 2 : 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof cbuf.buf;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof (int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	do
+		n = sendmsg(c->fd, &mh, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (-1);
+	return (client_writev(c, iov, mh.msg_iovlen, n));
 }
 
 /* Read what the socket has. Returns bytes read, 0 at EOF, -1 on error. */

@@ -33,7 +33,7 @@ static const char usage_text[] =
 "  lispd run [-b bytes] [-s name] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
-"  lispd attach [-r] [-e key] [-n lines] [name]\n"
+"  lispd attach [-rR] [-e key] [-n lines] [name]\n"
 "                             attach the terminal to the console; C-\\ detaches\n"
 "  lispd ls                   list sessions\n"
 "  lispd send [-n] [name] text ... | -\n"
@@ -48,6 +48,7 @@ static const char usage_text[] =
 "  -s name    session name, [A-Za-z0-9._-]+ (default \"default\")\n"
 "  -b bytes   scrollback kept for attaching clients (default 65536)\n"
 "  -r         read-only: the server ignores this client's input\n"
+"  -R         relay: keep the terminal instead of handing it to the server\n"
 "  -e key     detach key, e.g. C-\\, C-], M-d, F12 (default C-\\)\n"
 "  -n lines   lines of history shown on attach (default: the screen's height)\n"
 "  -h, --help     this text;  -V, --version  the version\n"
@@ -239,15 +240,18 @@ cmd_start(int argc, char **argv, int foreground)
 static int
 cmd_attach(int argc, char **argv, int autostart)
 {
-	struct attach_opts	 o = { 0, DEFAULT_DETACH, -1 };
+	struct attach_opts	 o = { 0, 0, DEFAULT_DETACH, -1 };
 	struct dir		 d;
 	const char		*name;
 	int			 ch, fd, lockfd;
 
-	while ((ch = command_getopt("attach", argc, argv, "re:n:")) != -1) {
+	while ((ch = command_getopt("attach", argc, argv, "rRe:n:")) != -1) {
 		switch (ch) {
 		case 'r':
 			o.readonly = 1;
+			break;
+		case 'R':
+			o.relay = 1;
 			break;
 		case 'e':
 			o.detach = optarg;
@@ -545,6 +549,7 @@ main(int argc, char **argv)
 	const char	*cmd;
 	int		 ch;
 
+	client_init(argc, argv);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:hS:s:V", longopts, NULL)) !=
 	    -1) {

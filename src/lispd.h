@@ -132,6 +132,7 @@ struct server_client {
 	struct event		*wr;
 	struct evbuffer		*in;
 	struct evbuffer		*out;
+	int			 passfd;	/* a terminal sent along, or -1 */
 	int			 flags;
 #define SC_HELLO	0x1	/* said hello */
 #define SC_ATTACHED	0x2	/* receives console output */
@@ -141,9 +142,20 @@ struct server_client {
 #define SC_CLOSING	0x20	/* close once the queue is written */
 #define SC_DEAD		0x40	/* to be freed by the reaper */
 #define SC_TOLDRO	0x80	/* told its input is ignored */
+#define SC_TTY		0x100	/* the server has its terminal */
+#define SC_EXITING	0x200	/* exit status sent once the tty drains */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
+	int			 status;	/* the image's, for SC_EXITING */
+
+	/* A handed-over terminal (server-tty.c). */
+	int			 ttyfd;
+	struct event		*tty_rd;
+	struct event		*tty_wr;
+	struct event		*tty_key;	/* a part of the key waits */
+	struct evbuffer		*tty_out;
+	struct key		 key;
 	TAILQ_ENTRY(server_client) entry;
 };
 TAILQ_HEAD(server_clients, server_client);
@@ -197,6 +209,7 @@ void	 server_reap(void);
 void	 server_client_create(int);
 void	 server_client_free(struct server_client *);
 void	 server_client_lost(struct server_client *);
+void	 server_client_flush(struct server_client *);
 void	 server_client_write(struct server_client *, uint32_t, const void *,
 	     size_t);
 void	 server_client_error(struct server_client *, int, const char *, ...)
@@ -205,6 +218,15 @@ void	 server_client_notice(struct server_client *, const char *, ...)
 	     __attribute__((format(printf, 2, 3)));
 void	 server_client_output(struct server_client *, const void *, size_t);
 void	 server_client_exit(struct server_client *, int);
+void	 server_client_keys(struct server_client *, const void *, size_t);
+void	 server_client_detach(struct server_client *);
+
+/* server-tty.c */
+int	 server_tty_open(struct server_client *, int, const uint8_t *,
+	     size_t, char *, size_t);
+void	 server_tty_close(struct server_client *);
+void	 server_tty_write(struct server_client *, const void *, size_t);
+void	 server_tty_flush(struct server_client *);
 
 /* client.c */
 struct client {
@@ -216,9 +238,11 @@ struct client {
 	size_t		 len;
 	size_t		 off;
 };
+void	 client_init(int, char **);
 int	 client_connect(struct client *, const struct dir *, const char *);
 void	 client_close(struct client *);
 int	 client_send(struct client *, uint32_t, const void *, size_t);
+int	 client_send_fd(struct client *, uint32_t, const void *, size_t, int);
 int	 client_recv(struct client *, struct proto_msg *);
 int	 client_read(struct client *);
 int	 client_next(struct client *, struct proto_msg *);
@@ -228,6 +252,7 @@ void	 client_describe_exit(int, char *, size_t);
 /* attach.c */
 struct attach_opts {
 	int		 readonly;
+	int		 relay;		/* keep the terminal, relay bytes */
 	const char	*detach;
 	int		 history;
 };

@@ -113,6 +113,7 @@ proto_name(uint32_t type)
 	case PROTO_SEND:	return ("send");
 	case PROTO_STOP:	return ("stop");
 	case PROTO_KILL:	return ("kill");
+	case PROTO_DETACH:	return ("detach");
 	case PROTO_OUTPUT:	return ("output");
 	case PROTO_DROPPED:	return ("dropped");
 	case PROTO_EXIT:	return ("exit");
@@ -120,6 +121,8 @@ proto_name(uint32_t type)
 	case PROTO_OK:		return ("ok");
 	case PROTO_INFO:	return ("info");
 	case PROTO_NOTICE:	return ("notice");
+	case PROTO_TTY:		return ("tty");
+	case PROTO_DETACHED:	return ("detached");
 	}
 	return ("unknown");
 }

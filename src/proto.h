@@ -16,8 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION		1
+/* A build may set them, so that tests can play an older or newer lispd. */
+#ifndef PROTO_VERSION
+#define PROTO_VERSION		2	/* 2: the terminal is handed over */
+#endif
+#ifndef PROTO_VERSION_MIN
 #define PROTO_VERSION_MIN	1
+#endif
 
 #define PROTO_HDRLEN		8
 #define PROTO_MAXLEN		65536	/* largest payload */
@@ -27,13 +32,16 @@ enum proto_type {
 	PROTO_HELLO = 1,
 
 	/* Client to server. */
-	PROTO_ATTACH = 2,	/* u32 flags, u16 rows, u16 cols, u32 lines */
+	PROTO_ATTACH = 2,	/* u32 flags, u16 rows, u16 cols, u32 lines,
+				   with PROTO_ATTACH_TTY the detach key's
+				   bytes and the terminal (SCM_RIGHTS) */
 	PROTO_INPUT = 3,	/* bytes for the image */
 	PROTO_RESIZE = 4,	/* u16 rows, u16 cols */
 	PROTO_LIST = 5,		/* ask for PROTO_INFO */
 	PROTO_SEND = 6,		/* text typed into the console, all or none */
 	PROTO_STOP = 7,		/* u32 seconds before SIGKILL */
 	PROTO_KILL = 8,		/* SIGKILL now */
+	PROTO_DETACH = 9,	/* give the terminal back, then close */
 
 	/* Server to client. */
 	PROTO_OUTPUT = 16,	/* console bytes */
@@ -43,9 +51,13 @@ enum proto_type {
 	PROTO_OK = 20,		/* request done */
 	PROTO_INFO = 21,	/* "key=value\n" lines */
 	PROTO_NOTICE = 22,	/* one line for the user */
+	PROTO_TTY = 23,		/* u32 1: the server has the terminal; 0 and
+				   a reason: it has not, relay */
+	PROTO_DETACHED = 24,	/* the server let go of the terminal */
 };
 
 #define PROTO_ATTACH_READONLY	0x1
+#define PROTO_ATTACH_TTY	0x2	/* version 2 */
 
 struct proto_msg {
 	uint32_t	 type;

@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +31,8 @@ server_client_create(int fd)
 
 	c = xcalloc(1, sizeof *c);
 	c->fd = fd;
+	c->passfd = -1;
+	c->ttyfd = -1;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rd = event_new(server.base, fd, EV_READ | EV_PERSIST,
@@ -47,6 +51,9 @@ server_client_free(struct server_client *c)
 	event_free(c->wr);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
+	server_tty_close(c);
+	if (c->passfd != -1)
+		close(c->passfd);
 	close(c->fd);
 	free(c);
 }
@@ -61,12 +68,13 @@ server_client_lost(struct server_client *c)
 	c->flags |= SC_DEAD;
 	event_del(c->rd);
 	event_del(c->wr);
+	server_tty_close(c);
 	if (server.active == c)
 		server.active = NULL;
 	server_reap();
 }
 
-static void
+void
 server_client_flush(struct server_client *c)
 {
 	uint8_t	msg[8];
@@ -122,19 +130,31 @@ server_client_write(struct server_client *c, uint32_t type, const void *data,
 		server_client_flush(c);
 }
 
+/* Console bytes, to the terminal or in a frame, whatever the queue. */
+static void
+server_client_put(struct server_client *c, const void *data, size_t len)
+{
+	if (c->flags & SC_TTY)
+		server_tty_write(c, data, len);
+	else
+		server_client_write(c, PROTO_OUTPUT, data, len);
+}
+
 void
 server_client_output(struct server_client *c, const void *data, size_t len)
 {
+	struct evbuffer	*q = (c->flags & SC_TTY) ? c->tty_out : c->out;
+
 	if (c->flags & SC_DROPPING) {
 		c->dropped += len;
 		return;
 	}
-	if (evbuffer_get_length(c->out) + len > CLIENT_QUEUE_MAX) {
+	if (evbuffer_get_length(q) + len > CLIENT_QUEUE_MAX) {
 		c->flags |= SC_DROPPING;
 		c->dropped += len;
 		return;
 	}
-	server_client_write(c, PROTO_OUTPUT, data, len);
+	server_client_put(c, data, len);
 }
 
 void
@@ -172,7 +192,12 @@ server_client_notice(struct server_client *c, const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
-	server_client_write(c, PROTO_NOTICE, buf, n);
+	if (c->flags & SC_TTY) {
+		server_tty_write(c, "\r\n[lispd: ", 10);
+		server_tty_write(c, buf, n);
+		server_tty_write(c, "]\r\n", 3);
+	} else
+		server_client_write(c, PROTO_NOTICE, buf, n);
 }
 
 /* The image exited: tell the client its status, then let it go. */
@@ -183,9 +208,34 @@ server_client_exit(struct server_client *c, int status)
 
 	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
 		return;
-	proto_put32(msg, status);
 	c->flags &= ~SC_DROPPING;
+	event_del(c->rd);
+	if (c->flags & SC_TTY) {
+		/* The status follows the output already on its way. */
+		event_del(c->tty_rd);
+		evtimer_del(c->tty_key);
+		c->status = status;
+		c->flags |= SC_EXITING;
+		server_tty_flush(c);
+		return;
+	}
+	proto_put32(msg, status);
 	server_client_write(c, PROTO_EXIT, msg, sizeof msg);
+	c->flags |= SC_CLOSING;
+	server_client_flush(c);
+}
+
+/* Detach: the terminal goes back to the client, which then closes. */
+void
+server_client_detach(struct server_client *c)
+{
+	if (c->flags & (SC_DEAD | SC_CLOSING))
+		return;
+	server_tty_close(c);
+	c->flags &= ~SC_ATTACHED;
+	if (server.active == c)
+		server.active = NULL;
+	server_client_write(c, PROTO_DETACHED, NULL, 0);
 	c->flags |= SC_CLOSING;
 	event_del(c->rd);
 	server_client_flush(c);
@@ -202,7 +252,7 @@ server_client_replay(struct server_client *c, u_int lines)
 	for (i = 0; i < 2; i++) {
 		while (l[i] > 0) {
 			n = l[i] > PROTO_MAXLEN ? PROTO_MAXLEN : l[i];
-			server_client_write(c, PROTO_OUTPUT, p[i], n);
+			server_client_put(c, p[i], n);
 			p[i] += n;
 			l[i] -= n;
 		}
@@ -213,6 +263,8 @@ static void
 server_client_attach(struct server_client *c, const struct proto_msg *m)
 {
 	uint32_t	flags, lines;
+	uint8_t		msg[4 + 256];
+	int		n;
 
 	if (proto_get32(m, 0, &flags) != 0 ||
 	    proto_get16(m, 4, &c->rows) != 0 ||
@@ -222,6 +274,25 @@ server_client_attach(struct server_client *c, const struct proto_msg *m)
 		    "(%u bytes)", m->len);
 		return;
 	}
+	if (c->flags & SC_ATTACHED)
+		return;
+	if (flags & PROTO_ATTACH_TTY) {
+		/* Take the terminal, or say why not: the client relays. */
+		proto_put32(msg, 0);
+		if (c->passfd == -1) {
+			n = snprintf((char *)msg + 4, sizeof msg - 4, "no "
+			    "terminal came with the attach message");
+		} else if (server_tty_open(c, c->passfd, m->data + 12,
+		    m->len - 12, (char *)msg + 4, sizeof msg - 4) == 0) {
+			proto_put32(msg, 1);
+			n = 0;
+		} else
+			n = strlen((char *)msg + 4);
+		server_client_write(c, PROTO_TTY, msg, 4 + n);
+	}
+	if (c->passfd != -1)
+		close(c->passfd);
+	c->passfd = -1;
 	c->flags |= SC_ATTACHED;
 	if (flags & PROTO_ATTACH_READONLY)
 		c->flags |= SC_READONLY;
@@ -231,10 +302,11 @@ server_client_attach(struct server_client *c, const struct proto_msg *m)
 		server_client_exit(c, server.status);
 }
 
-static void
-server_client_input(struct server_client *c, const struct proto_msg *m)
+/* Keys typed in an attached client's terminal. */
+void
+server_client_keys(struct server_client *c, const void *data, size_t len)
 {
-	if (!(c->flags & SC_ATTACHED))
+	if (!(c->flags & SC_ATTACHED) || len == 0)
 		return;
 	if (c->flags & SC_READONLY) {
 		if (!(c->flags & SC_TOLDRO))
@@ -244,13 +316,13 @@ server_client_input(struct server_client *c, const struct proto_msg *m)
 	}
 	if (server.active != c)
 		server_resize(c);
-	if (!server_input_room(m->len)) {
+	if (!server_input_room(len)) {
 		server_client_notice(c, "the image is not reading its input: "
-		    "%u bytes dropped (%d bytes already waiting)", m->len,
+		    "%zu bytes dropped (%d bytes already waiting)", len,
 		    INPUT_QUEUE_MAX);
 		return;
 	}
-	server_input(c, m->data, m->len);
+	server_input(c, data, len);
 }
 
 /* Typed text: all of it or none, and no line the tty would cut short. */
@@ -324,7 +396,10 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		server_client_attach(c, m);
 		break;
 	case PROTO_INPUT:
-		server_client_input(c, m);
+		server_client_keys(c, m->data, m->len);
+		break;
+	case PROTO_DETACH:
+		server_client_detach(c);
 		break;
 	case PROTO_RESIZE:
 		if (proto_get16(m, 0, &c->rows) != 0 ||
@@ -367,6 +442,58 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 	}
 }
 
+/* Read what the socket has, with a terminal sent along (SCM_RIGHTS). */
+static int
+server_client_recv(struct server_client *c, int fd)
+{
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	struct msghdr		 mh;
+	struct cmsghdr		*cm;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(4 * sizeof (int))];
+	}			 cbuf;
+	int			 nv, i, j, nfd, *fds;
+	ssize_t			 n, left;
+
+	nv = evbuffer_reserve_space(c->in, PROTO_HDRLEN + PROTO_MAXLEN, v, 2);
+	if (nv <= 0)
+		fatalx("evbuffer_reserve_space failed");
+	for (i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = nv;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof cbuf.buf;
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n <= 0)
+		return ((int)n);
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof (int);
+		fds = (int *)CMSG_DATA(cm);
+		for (j = 0; j < nfd; j++) {
+			/* One terminal per client; the rest are closed. */
+			if (c->passfd == -1 && !(c->flags & SC_ATTACHED))
+				c->passfd = fds[j];
+			else
+				close(fds[j]);
+		}
+	}
+	for (i = 0, left = n; i < nv && left > 0; i++) {
+		if ((size_t)left < v[i].iov_len)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(c->in, v, i);
+	return ((int)n);
+}
+
 static void
 server_client_read_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -378,7 +505,7 @@ server_client_read_cb(evutil_socket_t fd, short events, void *arg)
 	int			 n;
 
 	(void)events;
-	n = evbuffer_read(c->in, fd, PROTO_HDRLEN + PROTO_MAXLEN);
+	n = server_client_recv(c, fd);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 		server_client_lost(c);
 		return;

@@ -1,12 +1,22 @@
 #!/bin/sh
 # attach through a real terminal (tmux): the REPL, detach, reattach with
-# history, read-only, several clients, resize, the image's exit.
+# history, read-only, several clients, resize, the image's exit. The
+# terminal is handed to the server; t/attach-relay.sh runs all of this
+# again with ATTACH="attach -R", the client relaying.
 . "${srcdir:-.}/t/lib.sh"
+: "${ATTACH:=attach}"
 
 start -s web -- sbcl --noinform
 term_new a
-term_type a "$LISPD attach web; echo rc=\$?"
+term_type a "$LISPD $ATTACH web; echo rc=\$?"
 wait_screen a '^\* ?$'; ok $? "attach shows the SBCL prompt"
+if [ "$ATTACH" = attach ]; then
+	holds_tty "$(server_pid web)" "$(term_tty a)"
+	ok $? "the server holds the terminal handed to it"
+else
+	holds_tty "$(server_pid web)" "$(term_tty a)"
+	ok $((! $?)) "with -R the server never has the terminal"
+fi
 term_type a '(format t "hello-~a~%" (* 6 7))'
 wait_screen a '^hello-42'; ok $? "a form typed in the terminal is evaluated"
 
@@ -14,13 +24,25 @@ term_keys a 'C-\'
 wait_screen a 'detached from web'; ok $? "C-\\ detaches"
 wait_screen a '^rc=0'; ok $? "and attach exits 0"
 term_canonical a; ok $? "the terminal is back in canonical mode with echo"
+holds_tty "$(server_pid web)" "$(term_tty a)"
+ok $((! $?)) "the server has let go of the terminal"
+pane_sh=$(tmux -S "$TMUX_SOCK" display -p -t a '#{pane_pid}')
+nonblocking "$pane_sh"; ok $((! $?)) "the shell's terminal is not left non-blocking"
 alive "$(image_pid web)"; ok $? "the image runs on after the detach"
 
 term_type a 'clear'
-term_type a "$LISPD attach -e 'C-]' web; echo rc=\$?"
+term_type a "$LISPD $ATTACH -e 'C-]' web; echo rc=\$?"
 wait_screen a '^hello-42'; ok $? "reattach replays the recent history"
 term_type a '(+ 100 23)'
 wait_screen a '^123'; ok $? "and the REPL goes on"
+term_type a '(loop)'
+term_keys a C-c
+wait_screen a 'Interactive interrupt'; ok $? "C-c interrupts a busy Lisp"
+wait_screen a '^0\] ?$'
+term_type a '(sb-ext:process-p (sb-ext:run-program "/bin/true" nil))'
+wait_screen a '^T$'; ok $? "into the debugger, which evaluates forms"
+term_type a 1
+wait_screen a '^\* ?$'; ok $? "and restart 1 (abort) is back at the top level"
 term_type a '(char-code (read-char))'
 term_keys a 'C-\'
 term_keys a Enter
@@ -28,15 +50,27 @@ wait_screen a '^28$'; ok $? "with -e C-], C-\\ is just a byte for the image"
 term_keys a 'C-]'
 wait_screen a '^rc=0'; ok $? "and C-] detaches"
 
-out=$(script -qec "$LISPD -S $D attach -e 'C-x-y' web" /dev/null 2>&1); rc=$?
+# A key of two bytes: a lone first byte still reaches the image.
+term_type a clear
+term_type a "$LISPD $ATTACH -e M-d web; echo rc=\$?"
+wait_screen a '^28$'	# the replayed history
+term_type a '(char-code (read-char))'
+term_keys a Escape
+sleep 0.2	# longer than the 50 ms a part of the key is held
+term_keys a Enter
+wait_screen a '^27$'; ok $? "with -e M-d, a lone ESC is typed after a moment"
+term_keys a M-d
+wait_screen a '^rc=0'; ok $? "and M-d detaches"
+
+out=$(script -qec "$LISPD -S $D $ATTACH -e 'C-x-y' web" /dev/null 2>&1); rc=$?
 is $rc 2 "a detach key that does not parse exits 2"
 like "$out" "bad detach key 'C-x-y'" "and names it"
 
 # Two clients, one read-only: output reaches both, input only from one.
 term_new b
 term_type a 'clear'
-term_type a "$LISPD attach web; echo rc=\$?"
-term_type b "$LISPD attach -r web; echo rc=\$?"
+term_type a "$LISPD $ATTACH web; echo rc=\$?"
+term_type b "$LISPD $ATTACH -r web; echo rc=\$?"
 wait_screen b '^\* ?$'; ok $? "a read-only client attaches"
 term_type a '(format t "from-a~%")'
 wait_screen b '^from-a'; ok $? "output reaches the read-only client"
@@ -58,12 +92,12 @@ wait_screen b '^rc=0'
 term_keys a 'C-\'
 wait_screen a '^rc=0'
 term_type a "$LISPD send web '(sb-ext:run-program \"/bin/stty\" (list \"size\") :input t :output t)'"
-term_type a "$LISPD attach -n 3 web; echo rc=\$?"
+term_type a "$LISPD $ATTACH -n 3 web; echo rc=\$?"
 wait_screen a '^40 120'; ok $? "with nobody attached the size stays"
 
 # A signal to the client restores the terminal too.
 term_type b 'clear'
-term_type b "$LISPD attach web; echo rc=\$?"
+term_type b "$LISPD $ATTACH web; echo rc=\$?"
 wait_screen b '^\* ?$'
 kill -TERM "$(term_pid b)"
 wait_screen b 'detached from web by SIGTERM'; ok $? "SIGTERM detaches and says so"
@@ -71,7 +105,7 @@ wait_screen b '^rc=143'; ok $? "with status 128+15"
 term_canonical b; ok $? "and the terminal is restored"
 
 # The image's exit reaches every client, and attach exits with its status.
-term_type b "$LISPD attach web; echo rc=\$?"
+term_type b "$LISPD $ATTACH web; echo rc=\$?"
 wait_screen b '^\* ?$'
 term_type a '(sb-ext:exit :code 3 :abort t)'
 wait_screen a 'the image exited with status 3'; ok $? "the client is told the exit status"

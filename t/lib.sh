@@ -129,6 +129,25 @@ term_pid() {
 	pgrep -P "$(tmux -S "$TMUX_SOCK" display -p -t "$1" '#{pane_pid}')"
 }
 
+# The pane's terminal device, e.g. /dev/pts/3.
+term_tty() {
+	tmux -S "$TMUX_SOCK" display -p -t "$1" '#{pane_tty}'
+}
+
+# holds_tty PID TTY: does the process have the terminal open?
+holds_tty() {
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f")" = "$2" ] && return 0
+	done
+	return 1
+}
+
+# Is O_NONBLOCK set on the open file behind PID's fd 0?
+nonblocking() {
+	flags=$(awk '/^flags:/ { print $2 }' "/proc/$1/fdinfo/0")
+	[ $((0$flags & 04000)) -ne 0 ]
+}
+
 term_keys() {
 	pane=$1
 	shift

@@ -24,8 +24,9 @@ start -s busy -- sh
 lispd send busy "$big >/dev/tty; touch $T/done1" >/dev/null
 wait_until 60 test -e "$T/done1"; ok $? "with no client the image writes 30 MB and goes on"
 
-# A stalled client (SIGSTOP): the image goes on, the backlog is bounded.
-term_run c "$LISPD -S $D attach busy"
+# A stalled relaying client (SIGSTOP): the image goes on, the backlog is
+# bounded.
+term_run c "$LISPD -S $D attach -R busy"
 wait_screen c '# ?$'
 cpid=$(term_pid c)
 kill -STOP "$cpid"
@@ -39,7 +40,7 @@ wait_screen c '[0-9]+ bytes of output were dropped'
 ok $? "the client is told how many bytes it missed when it resumes"
 
 # A client that vanishes mid-write is dropped; the image and others go on.
-term_run d "$LISPD -S $D attach busy"
+term_run d "$LISPD -S $D attach -R busy"
 wait_screen d '# ?$'
 dpid=$(term_pid d)
 kill -STOP "$dpid"
@@ -55,6 +56,39 @@ lispd send busy "echo after-the-vanished-client" >/dev/null
 ok $? "send still works after a client vanished mid-write"
 wait_screen c '^after-the-vanished-client'; ok $? "and the other client sees the output"
 alive "$(server_pid busy)"; ok $? "the server lives on"
+
+# A handed-over terminal nobody reads: its own tmux server, stopped.
+T2=$T/tmux2.sock
+tmux -S "$T2" -f /dev/null new-session -d -s e -x 80 -y 24 \
+    "env TERM=xterm $LISPD -S $D attach busy; :"
+t2pid=$(tmux -S "$T2" display -p '#{pid}')
+PIDS="$PIDS $t2pid"
+t2tty=$(tmux -S "$T2" display -p -t e '#{pane_tty}')
+wait_until 10 holds_tty "$(server_pid busy)" "$t2tty"
+ok $? "the server has the terminal of the second tmux"
+kill -STOP "$t2pid"
+lispd send busy "$big >/dev/tty; touch $T/done4" >/dev/null
+wait_until 60 test -e "$T/done4"; ok $? "a terminal nobody reads does not stop the image"
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$(server_pid busy)/status")
+[ "$rss" -lt 20000 ]; ok $? "the server holds a bounded backlog for it (VmRSS ${rss} kB)"
+kill -CONT "$t2pid"
+t2_dropped() {
+	tmux -S "$T2" capture-pane -p -t e | grep -Eq 'bytes of output were dropped'
+}
+wait_until 30 t2_dropped; ok $? "the terminal is told how many bytes it missed"
+
+# The terminal hangs up while the server has output queued for it.
+kill -STOP "$t2pid"
+lispd send busy "$big >/dev/tty; touch $T/done5" >/dev/null
+wait_until 60 test -e "$T/done5"
+kill -KILL "$t2pid"
+wait_until 10 dead "$t2pid"
+wait_until 10 eval '! holds_tty "$(server_pid busy)" "$t2tty"'
+ok $? "a terminal that hangs up is let go"
+wait_until 30 settled
+lispd send busy "echo after-the-hangup" >/dev/null
+ok $? "send still works after it"
+wait_screen c '^after-the-hangup'; ok $? "and the other client sees the output"
 
 # Input for an image that is not reading is queued up to a bound.
 lispd send busy "sleep 600" >/dev/null

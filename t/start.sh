@@ -76,7 +76,14 @@ dead "$pid"; ok $? "the image is gone"
 
 # An image that ignores SIGTERM gets SIGKILL after the timeout.
 start -s stubborn -- sh -c 'trap "" TERM; echo ready; while :; do sleep 1; done'
-out=$(lispd stop -t 1 stubborn 2>&1)
+lispd stop -t 2 stubborn >"$T/stop.out" 2>&1 &
+stop_pid=$!
+wait_until 10 eval 'lispd ls | grep -Eq "^stubborn +[0-9]+ stopping"'
+ok $? "ls shows the session as stopping meanwhile"
+out=$(lispd stop stubborn 2>&1)
+like "$out" "already stopping" "a second stop says it is under way"
+wait "$stop_pid"
+out=$(cat "$T/stop.out")
 like "$out" "did not exit in time: sent SIGKILL" "stop reports the SIGKILL after -t"
 like "$out" "killed by SIGKILL" "and the status"
 

@@ -10,7 +10,7 @@
 #	BENCH_MB	megabytes (10^6 bytes) per throughput run (100)
 #	BENCH_REPS	runs per target and figure, medians reported (5)
 #	BENCH_ECHO_N	timed keystrokes per echo run (2000)
-#	BENCH_TARGETS	targets to run ("bare dtach tmux lispd")
+#	BENCH_TARGETS	targets to run ("bare dtach tmux lispd lispd-relay")
 #	LISPD		lispd binary ($top_builddir/src/lispd, else
 #			../../src/lispd relative to this directory)
 #	CC, CFLAGS	to build the helpers (cc, -O2 -Wall -Wextra)
@@ -26,7 +26,7 @@ benchdir=$(cd "$(dirname "$0")" && pwd) || exit 1
 BENCH_MB=${BENCH_MB:-100}
 BENCH_REPS=${BENCH_REPS:-5}
 BENCH_ECHO_N=${BENCH_ECHO_N:-2000}
-BENCH_TARGETS=${BENCH_TARGETS:-bare dtach tmux lispd}
+BENCH_TARGETS=${BENCH_TARGETS:-bare dtach tmux lispd lispd-relay}
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:--O2 -Wall -Wextra}
 
@@ -172,7 +172,7 @@ session_start()
 		*" $p "*)	;;
 		*)		pids="$pids $p" ;;
 		esac ;;
-	lispd)
+	lispd|lispd-relay)
 		"$LISPD" -S "$lispd_dir" start -s "$2" -- sh "$3" \
 		    </dev/null >"$tmp/$2.log" 2>&1 ;;
 	esac
@@ -192,7 +192,7 @@ session_stop()
 		pids=$np ;;
 	tmux)
 		tmux -S "$tmux_sock" kill-session -t "$2" >/dev/null 2>&1 ;;
-	lispd)
+	lispd|lispd-relay)
 		if ! "$LISPD" -S "$lispd_dir" kill "$2" </dev/null \
 		    >>"$tmp/$2.log" 2>&1 && [ -z "${3:-}" ]; then
 			warn "lispd kill $2 failed: $(cat "$tmp/$2.log")"
@@ -214,6 +214,8 @@ with_client()
 	dtach)	"$@" -- dtach -a "$tmp/$n.dtach" -E -z -r none ;;
 	tmux)	"$@" -- tmux -u -S "$tmux_sock" attach-session -t "$n" ;;
 	lispd)	"$@" -- "$LISPD" -S "$lispd_dir" attach "$n" ;;
+	lispd-relay)
+		"$@" -- "$LISPD" -S "$lispd_dir" attach -R "$n" ;;
 	esac
 }
 
@@ -329,7 +331,7 @@ for t in $BENCH_TARGETS; do
 		if ! command -v "$t" >/dev/null 2>&1; then
 			echo "skipped: $t not installed" >"$tmp/skip.$t"
 		fi ;;
-	lispd)
+	lispd|lispd-relay)
 		if [ ! -x "$LISPD" ]; then
 			echo "skipped: no executable $LISPD" >"$tmp/skip.$t"
 		fi ;;

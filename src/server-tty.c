@@ -1,0 +1,189 @@
+/*
+ * A terminal handed over by `lispd attach`, as tmux's client hands over
+ * its own: the client sends its terminal with SCM_RIGHTS and the server
+ * reads the keys and writes the output itself, one process hop fewer per
+ * keystroke and per byte. The client keeps the terminal's settings and
+ * restores them when the server lets go.
+ *
+ * The server reopens the terminal through /proc/self/fd, so O_NONBLOCK is
+ * set on its own open file, never on the one the user's shell shares.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "lispd.h"
+
+#define SERVER_TTY_KEY_WAIT	50000	/* us to wait for the rest of the key */
+
+static void	server_tty_read_cb(evutil_socket_t, short, void *);
+static void	server_tty_write_cb(evutil_socket_t, short, void *);
+static void	server_tty_key_cb(evutil_socket_t, short, void *);
+
+/*
+ * Take the terminal fd came with, and detach on key. On failure, says why
+ * in why and returns -1: the client then relays as before.
+ */
+int
+server_tty_open(struct server_client *c, int fd, const uint8_t *key,
+    size_t keylen, char *why, size_t len)
+{
+	struct stat	st, st2;
+	char		path[64];
+	int		tfd;
+
+	if (key_set(&c->key, key, keylen) == -1) {
+		snprintf(why, len, "a detach key of %zu bytes", keylen);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISCHR(st.st_mode) || !isatty(fd)) {
+		snprintf(why, len, "what came is not a terminal");
+		return (-1);
+	}
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	tfd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (tfd == -1) {
+		snprintf(why, len, "cannot open the terminal: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	/* /dev/ptmx would open a new pty, not the same one. */
+	if (fstat(tfd, &st2) == -1 || st2.st_rdev != st.st_rdev) {
+		close(tfd);
+		snprintf(why, len, "the terminal reopens as another device");
+		return (-1);
+	}
+	c->ttyfd = tfd;
+	c->tty_out = evbuffer_new();
+	c->tty_rd = event_new(server.base, tfd, EV_READ | EV_PERSIST,
+	    server_tty_read_cb, c);
+	c->tty_wr = event_new(server.base, tfd, EV_WRITE | EV_PERSIST,
+	    server_tty_write_cb, c);
+	c->tty_key = evtimer_new(server.base, server_tty_key_cb, c);
+	event_add(c->tty_rd, NULL);
+	c->flags |= SC_TTY;
+	log_debug("%s: client %d has terminal %s", __func__, c->fd, path);
+	return (0);
+}
+
+/* Let go of the terminal; what it has not taken yet is dropped. */
+void
+server_tty_close(struct server_client *c)
+{
+	if (c->ttyfd == -1)
+		return;
+	event_free(c->tty_rd);
+	event_free(c->tty_wr);
+	event_free(c->tty_key);
+	evbuffer_free(c->tty_out);
+	close(c->ttyfd);
+	c->ttyfd = -1;
+	c->flags &= ~SC_TTY;
+}
+
+void
+server_tty_flush(struct server_client *c)
+{
+	uint8_t	msg[4];
+
+	while (evbuffer_get_length(c->tty_out) != 0) {
+		if (evbuffer_write(c->tty_out, c->ttyfd) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			/* EIO: the terminal was hung up. */
+			server_client_lost(c);
+			return;
+		}
+	}
+	if (evbuffer_get_length(c->tty_out) != 0) {
+		event_add(c->tty_wr, NULL);
+		return;
+	}
+	event_del(c->tty_wr);
+	if (c->flags & SC_DROPPING) {
+		c->flags &= ~SC_DROPPING;
+		evbuffer_add_printf(c->tty_out, "\r\n[lispd: %llu bytes of "
+		    "output were dropped while this terminal was not "
+		    "reading]\r\n", (unsigned long long)c->dropped);
+		c->dropped = 0;
+		server_tty_flush(c);
+		return;
+	}
+	if (c->flags & SC_EXITING) {
+		/* All the output is on the terminal: now the status. */
+		c->flags &= ~SC_EXITING;
+		server_tty_close(c);
+		proto_put32(msg, c->status);
+		server_client_write(c, PROTO_EXIT, msg, sizeof msg);
+		c->flags |= SC_CLOSING;
+		server_client_flush(c);
+	}
+}
+
+static void
+server_tty_write_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events;
+	server_tty_flush(arg);
+}
+
+/* Bytes for the terminal, written now if it takes them. */
+void
+server_tty_write(struct server_client *c, const void *data, size_t len)
+{
+	evbuffer_add(c->tty_out, data, len);
+	if (!event_pending(c->tty_wr, EV_WRITE, NULL))
+		server_tty_flush(c);
+}
+
+static void
+server_tty_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c = arg;
+	struct timeval		 tv = { 0, SERVER_TTY_KEY_WAIT };
+	uint8_t			 in[4096], out[sizeof in + KEY_MAXLEN];
+	size_t			 outlen;
+	ssize_t			 n;
+	int			 found;
+
+	(void)events;
+	n = read(fd, in, sizeof in);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* The terminal went away; its client gets SIGHUP. */
+		server_client_lost(c);
+		return;
+	}
+	evtimer_del(c->tty_key);
+	found = key_scan(&c->key, in, n, out, &outlen);
+	if (outlen != 0)
+		server_client_keys(c, out, outlen);
+	if (found)
+		server_client_detach(c);
+	else if (c->key.nheld != 0)
+		evtimer_add(c->tty_key, &tv);
+}
+
+/* The rest of the detach key did not come: it was typed for the image. */
+static void
+server_tty_key_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c = arg;
+	uint8_t			 out[KEY_MAXLEN];
+	size_t			 len;
+
+	(void)fd; (void)events;
+	len = key_flush(&c->key, out);
+	server_client_keys(c, out, len);
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# A package upgrade never strands a running image. A newer lispd speaks
+# an older session's protocol (t/lispd-prev speaks version 1, from before
+# the terminal was handed over); a lispd that no longer speaks it runs the
+# session's own binary instead, in both directions (t/lispd-next speaks
+# version 3 only).
+. "${srcdir:-.}/t/lib.sh"
+NEXT=$(pwd)/t/lispd-next
+PREV=$(pwd)/t/lispd-prev
+
+# Protocol 1: this lispd attaches, relaying, as a version 1 client did.
+"$PREV" -S "$D" start -s v1 -- sbcl --noinform && track v1
+term_new p
+term_type p "$LISPD attach v1; echo rc=\$?"
+wait_screen p '^\* ?$'; ok $? "this lispd attaches to a protocol 1 session"
+holds_tty "$(server_pid v1)" "$(term_tty p)"
+ok $((! $?)) "relaying: a protocol 1 server is not offered the terminal"
+term_type p '(+ 40 2)'
+wait_screen p '^42'; ok $? "and the REPL answers"
+term_keys p 'C-\'
+wait_screen p '^rc=0'; ok $? "and it detaches"
+
+next() {
+	"$NEXT" -S "$D" "$@"
+}
+
+"$NEXT" -V | grep -q 'protocol 3'; ok $? "t/lispd-next speaks protocol 3"
+
+# An old session, a new client.
+start -s old -- sbcl --noinform
+out=$(next send old '(format t "sent-by-~a~%" "next")' 2>&1); rc=$?
+is $rc 0 "a newer lispd sends to an older session"
+out=$(next ls 2>&1)
+like "$out" '^old +[0-9]+ running' "and lists it"
+term_new a
+term_type a "$NEXT attach old; echo rc=\$?"
+wait_screen a '^sent-by-next'; ok $? "and attaches to it"
+term_type a '(+ 40 2)'
+wait_screen a '^42'; ok $? "and the REPL answers"
+term_keys a 'C-\'
+wait_screen a '^rc=0'; ok $? "and detaches"
+next stop -t 5 old >/dev/null 2>&1; is $? 0 "and stops it"
+
+# A new session, an old client.
+next start -s new -- sbcl --noinform && track new
+lispd send new '(format t "sent-by-~a~%" "old")' >/dev/null 2>&1
+is $? 0 "an older lispd sends to a newer session"
+term_type a "$LISPD attach new; echo rc=\$?"
+wait_screen a '^sent-by-old'; ok $? "and attaches to it"
+term_keys a 'C-\'
+wait_screen a '^rc=0'; ok $? "and detaches"
+
+# Nothing to fall back on: one clear line, status 5.
+out=$(LISPD_REEXEC=1 "$LISPD" -S "$D" send new x 2>&1); rc=$?
+is $rc 5 "when the session's binary did not help either, exit 5"
+like "$out" "session new: client protocol version 2 is older .*restart the session" \
+    "naming the versions and the fix"
+LISPD_REEXEC=1 lispd start -s env -- sh -c "env >$T/env; exec sleep 600" &&
+    track env
+wait_until 10 test -s "$T/env"
+grep -q LISPD_REEXEC "$T/env"; ok $((! $?)) "the variable never reaches an image"
+
+done_testing
