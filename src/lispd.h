@@ -225,6 +225,7 @@ void	 server_client_detach(struct server_client *);
 int	 server_tty_open(struct server_client *, int, const uint8_t *,
 	     size_t, char *, size_t);
 void	 server_tty_close(struct server_client *);
+void	 server_tty_free(struct server_client *);
 void	 server_tty_write(struct server_client *, const void *, size_t);
 void	 server_tty_flush(struct server_client *);
 

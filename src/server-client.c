@@ -51,7 +51,7 @@ server_client_free(struct server_client *c)
 	event_free(c->wr);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
-	server_tty_close(c);
+	server_tty_free(c);
 	if (c->passfd != -1)
 		close(c->passfd);
 	close(c->fd);

@@ -76,19 +76,34 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 	return (0);
 }
 
-/* Let go of the terminal; what it has not taken yet is dropped. */
+/*
+ * Let go of the terminal at once; what it has not taken yet is dropped.
+ * The events may be in their own callbacks: they are freed with the client.
+ */
 void
 server_tty_close(struct server_client *c)
 {
 	if (c->ttyfd == -1)
 		return;
+	event_del(c->tty_rd);
+	event_del(c->tty_wr);
+	evtimer_del(c->tty_key);
+	evbuffer_drain(c->tty_out, evbuffer_get_length(c->tty_out));
+	close(c->ttyfd);
+	c->ttyfd = -1;
+	c->flags &= ~SC_TTY;
+}
+
+void
+server_tty_free(struct server_client *c)
+{
+	server_tty_close(c);
+	if (c->tty_out == NULL)
+		return;
 	event_free(c->tty_rd);
 	event_free(c->tty_wr);
 	event_free(c->tty_key);
 	evbuffer_free(c->tty_out);
-	close(c->ttyfd);
-	c->ttyfd = -1;
-	c->flags &= ~SC_TTY;
 }
 
 void
@@ -96,6 +111,8 @@ server_tty_flush(struct server_client *c)
 {
 	uint8_t	msg[4];
 
+	if (c->ttyfd == -1)
+		return;
 	while (evbuffer_get_length(c->tty_out) != 0) {
 		if (evbuffer_write(c->tty_out, c->ttyfd) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -141,6 +158,8 @@ server_tty_write_cb(evutil_socket_t fd, short events, void *arg)
 void
 server_tty_write(struct server_client *c, const void *data, size_t len)
 {
+	if (c->ttyfd == -1)	/* lost while writing a part before */
+		return;
 	evbuffer_add(c->tty_out, data, len);
 	if (!event_pending(c->tty_wr, EV_WRITE, NULL))
 		server_tty_flush(c);
