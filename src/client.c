@@ -22,6 +22,7 @@
 
 static char	**client_argv;	/* this command's, to run as the server's */
 static int	  client_reexeced;
+static int	  client_stays;	/* never re-run: client_connect fails */
 
 /* Keep argv, untouched by getopt, and whether we are a re-run already. */
 void
@@ -37,16 +38,28 @@ client_init(int argc, char **argv)
 	unsetenv("LISPD_REEXEC");	/* not for the image */
 }
 
+/* For a command that meets many sessions (ls): no re-run, just fail. */
+void
+client_stay(void)
+{
+	client_stays = 1;
+}
+
 /*
  * The server speaks no protocol version we do: run this very command with
  * the server's own binary, which speaks its protocol (a package upgrade
  * must never strand a running image). Once only: the variable stops loops.
+ * Returns only after client_stay().
  */
-static __attribute__((noreturn)) void
+static void
 client_reexec(struct client *c, pid_t pid, const char *why)
 {
 	char	path[64];
 
+	if (client_stays) {
+		c->server_pid = pid;
+		return;
+	}
 	if (pid <= 0 || client_argv == NULL || client_reexeced)
 		die(EXIT_PROTO, "session %s: %s; restart the session with this "
 		    "lispd to upgrade it", c->name, why);
@@ -74,7 +87,8 @@ client_peer_pid(int fd)
 /*
  * Connect to session name and exchange hellos. Errors are the user's to
  * see: a missing session, a stale socket, a server that speaks no protocol
- * we know.
+ * we know (then this command runs as the server's binary, or, after
+ * client_stay(), returns -1).
  */
 int
 client_connect(struct client *c, const struct dir *d, const char *name)
@@ -108,6 +122,7 @@ client_connect(struct client *c, const struct dir *d, const char *name)
 		snprintf(why, sizeof why, "%.*s",
 		    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
 		client_reexec(c, client_peer_pid(c->fd), why);
+		return (-1);
 	}
 	if (m.type != PROTO_HELLO || proto_get32(&m, 0, &c->server_version) ||
 	    proto_get32(&m, 4, &pid))
@@ -120,6 +135,7 @@ client_connect(struct client *c, const struct dir *d, const char *name)
 		    "%u, older than this lispd speaks (%d to %d)",
 		    c->server_version, PROTO_VERSION_MIN, PROTO_VERSION);
 		client_reexec(c, c->server_pid, why);
+		return (-1);
 	}
 	return (0);
 }

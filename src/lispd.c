@@ -292,7 +292,14 @@ session_info(const struct dir *d, const char *name, char *buf, size_t len)
 	if ((fd = dir_connect(d, name)) == -1)
 		return (-1);
 	close(fd);
-	client_connect(&c, d, name);
+	if (client_connect(&c, d, name) == -1) {
+		/* Another lispd's session: not a reason to re-run all of ls. */
+		snprintf(buf, len, "pid=-\nstate=other\ncommand=(another "
+		    "lispd's protocol: list it with /proc/%ld/exe ls)\n",
+		    (long)c.server_pid);
+		client_close(&c);
+		return (0);
+	}
 	if (client_send(&c, PROTO_LIST, NULL, 0) == -1 ||
 	    !client_recv(&c, &m) || m.type != PROTO_INFO) {
 		client_close(&c);
@@ -354,6 +361,7 @@ cmd_ls(int argc, char **argv)
 
 	if (command_getopt("ls", argc, argv, "") != -1 || optind < argc)
 		usage_error("ls", "takes no arguments");
+	client_stay();
 	dir_open(&d, opt_dir);
 	if ((dp = opendir(d.path)) == NULL)
 		die(EXIT_DIR, "cannot read %s: %s", d.path, strerror(errno));
@@ -381,9 +389,12 @@ cmd_ls(int argc, char **argv)
 			free(names[i]);
 			continue;
 		}
-		format_uptime((long)(time(NULL) -
-		    strtoll(info_get(info, "started", v[0], sizeof v[0]),
-		    NULL, 10)), up, sizeof up);
+		if (strcmp(info_get(info, "started", v[0], sizeof v[0]),
+		    "-") == 0)
+			snprintf(up, sizeof up, "-");
+		else
+			format_uptime((long)(time(NULL) - strtoll(v[0], NULL,
+			    10)), up, sizeof up);
 		printf("%-16s %7s %-8s %9s %7s  %s\n", names[i],
 		    info_get(info, "pid", v[1], sizeof v[1]),
 		    info_get(info, "state", v[2], sizeof v[2]), up,
@@ -477,6 +488,8 @@ cmd_send(int argc, char **argv)
 		    "read stdin");
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
+	/* First: a re-run as the server's binary must find stdin unread. */
+	client_connect(&c, &d, name);
 	if (argc == 1 && strcmp(argv[0], "-") == 0)
 		text = read_all(STDIN_FILENO, PROTO_MAXLEN, &len);
 	else {
@@ -496,7 +509,6 @@ cmd_send(int argc, char **argv)
 			    "the %d one send takes: send it in parts", len,
 			    PROTO_MAXLEN);
 	}
-	client_connect(&c, &d, name);
 	if (client_send(&c, PROTO_SEND, text, len) == -1)
 		die(EXIT_FAIL, "send: %s", strerror(errno));
 	status = await_reply(&c);

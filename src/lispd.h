@@ -240,6 +240,7 @@ struct client {
 	size_t		 off;
 };
 void	 client_init(int, char **);
+void	 client_stay(void);
 int	 client_connect(struct client *, const struct dir *, const char *);
 void	 client_close(struct client *);
 int	 client_send(struct client *, uint32_t, const void *, size_t);

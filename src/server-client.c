@@ -209,9 +209,11 @@ server_client_exit(struct server_client *c, int status)
 	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
 		return;
 	c->flags &= ~SC_DROPPING;
-	event_del(c->rd);
 	if (c->flags & SC_TTY) {
-		/* The status follows the output already on its way. */
+		/*
+		 * The status follows the output already on its way; until
+		 * then a signalled client may still ask for its terminal.
+		 */
 		event_del(c->tty_rd);
 		evtimer_del(c->tty_key);
 		c->status = status;
@@ -219,6 +221,7 @@ server_client_exit(struct server_client *c, int status)
 		server_tty_flush(c);
 		return;
 	}
+	event_del(c->rd);
 	proto_put32(msg, status);
 	server_client_write(c, PROTO_EXIT, msg, sizeof msg);
 	c->flags |= SC_CLOSING;
@@ -232,7 +235,7 @@ server_client_detach(struct server_client *c)
 	if (c->flags & (SC_DEAD | SC_CLOSING))
 		return;
 	server_tty_close(c);
-	c->flags &= ~SC_ATTACHED;
+	c->flags &= ~(SC_ATTACHED | SC_EXITING);
 	if (server.active == c)
 		server.active = NULL;
 	server_client_write(c, PROTO_DETACHED, NULL, 0);

@@ -11,6 +11,7 @@
 
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -40,6 +41,7 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 {
 	struct stat	st, st2;
 	char		path[64];
+	u_int		ptn;
 	int		tfd;
 
 	if (key_set(&c->key, key, keylen) == -1) {
@@ -57,7 +59,12 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 		    strerror(errno));
 		return (-1);
 	}
-	/* /dev/ptmx would open a new pty, not the same one. */
+	/* A pty master reopens as /dev/ptmx: a new pty, not this one. */
+	if (ioctl(fd, TIOCGPTN, &ptn) == 0) {
+		close(tfd);
+		snprintf(why, len, "what came is a pty master");
+		return (-1);
+	}
 	if (fstat(tfd, &st2) == -1 || st2.st_rdev != st.st_rdev) {
 		close(tfd);
 		snprintf(why, len, "the terminal reopens as another device");
@@ -140,6 +147,7 @@ server_tty_flush(struct server_client *c)
 		/* All the output is on the terminal: now the status. */
 		c->flags &= ~SC_EXITING;
 		server_tty_close(c);
+		event_del(c->rd);
 		proto_put32(msg, c->status);
 		server_client_write(c, PROTO_EXIT, msg, sizeof msg);
 		c->flags |= SC_CLOSING;

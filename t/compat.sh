@@ -31,7 +31,11 @@ start -s old -- sbcl --noinform
 out=$(next send old '(format t "sent-by-~a~%" "next")' 2>&1); rc=$?
 is $rc 0 "a newer lispd sends to an older session"
 out=$(next ls 2>&1)
-like "$out" '^old +[0-9]+ running' "and lists it"
+like "$out" "^old +- +other .*list it with /proc/[0-9]+/exe ls" \
+    "its ls names the session's own binary for listing it"
+exe=$(printf '%s\n' "$out" | sed -n 's|^old .*with \(/proc/[0-9]*/exe\) ls.*|\1|p')
+out=$("$exe" -S "$D" ls 2>&1)
+like "$out" '^old +[0-9]+ running' "which lists it"
 term_new a
 term_type a "$NEXT attach old; echo rc=\$?"
 wait_screen a '^sent-by-next'; ok $? "and attaches to it"
@@ -49,6 +53,22 @@ term_type a "$LISPD attach new; echo rc=\$?"
 wait_screen a '^sent-by-old'; ok $? "and attaches to it"
 term_keys a 'C-\'
 wait_screen a '^rc=0'; ok $? "and detaches"
+
+# stdin is read by the binary that runs, not lost to the one that gave way.
+printf '(format t "piped-~a~%%" (* 6 7))\n' | lispd send new - >/dev/null 2>&1
+is $? 0 "send - to a newer session"
+term_type a "$LISPD attach new; echo rc=\$?"
+wait_screen a '^piped-42'; ok $? "and the text piped in arrives whole"
+term_keys a 'C-\'
+wait_screen a '^rc=0'
+
+# ls meets sessions of two protocols: it lists both and re-runs nothing.
+start -s cur -- sbcl --noinform
+out=$(lispd ls 2>&1); rc=$?
+is $rc 0 "ls with sessions of two protocols exits 0"
+like "$out" '^cur +[0-9]+ running' "and lists its own protocol's session"
+like "$out" "^new +- +other .*another lispd's protocol: list it with /proc/[0-9]+/exe ls" \
+    "and says how to list the other one"
 
 # Nothing to fall back on: one clear line, status 5.
 out=$(LISPD_REEXEC=1 "$LISPD" -S "$D" send new x 2>&1); rc=$?
