@@ -35,17 +35,7 @@ static enum {
 static struct pollfd	 attach_pfd[3];
 static struct termios	 attach_saved;
 static int		 attach_raw;
-static int		 attach_sigpipe[2] = { -1, -1 };
-
-static void
-attach_signal(int sig)
-{
-	int		saved = errno;
-	unsigned char	c = sig;
-
-	(void)!write(attach_sigpipe[1], &c, 1);
-	errno = saved;
-}
+static int		 attach_sigfd = -1;
 
 static void
 attach_putstr(const char *cap)
@@ -99,20 +89,7 @@ attach_winsize(u_short *rows, u_short *cols)
 static int
 attach_write(const void *buf, size_t len)
 {
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(STDOUT_FILENO, p, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		p += n;
-		len -= n;
-	}
-	return (0);
+	return (client_write_all(STDOUT_FILENO, buf, len));
 }
 
 static void
@@ -252,7 +229,6 @@ attach_main(const struct dir *d, const char *name,
 	struct client	 c;
 	struct key	 key;
 	struct termios	 raw;
-	struct sigaction sa;
 	struct pollfd	*pfd = attach_pfd;
 	struct proto_msg m;
 	uint8_t		 msg[12 + KEY_MAXLEN], in[4096];
@@ -264,7 +240,6 @@ attach_main(const struct dir *d, const char *name,
 	int		 found, sig, rc;
 	const int	 sigs[] = { SIGWINCH, SIGTERM, SIGHUP, SIGINT,
 			     SIGQUIT, SIGCONT };
-	u_int		 i;
 
 	if (key_parse(&key, opts->detach, getenv("TERM")) == -1)
 		die(EXIT_USAGE, "bad detach key '%s': write it as C-x, M-x or "
@@ -278,16 +253,7 @@ attach_main(const struct dir *d, const char *name,
 		die(EXIT_FAIL, "cannot read the terminal settings: %s",
 		    strerror(errno));
 
-	if (pipe2(attach_sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
-		die(EXIT_FAIL, "pipe: %s", strerror(errno));
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = attach_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		sigaction(sigs[i], &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	attach_sigfd = client_signals(sigs, nitems(sigs));
 
 	raw = attach_saved;
 	cfmakeraw(&raw);
@@ -302,7 +268,7 @@ attach_main(const struct dir *d, const char *name,
 	pfd[0].events = POLLIN;
 	pfd[1].fd = c.fd;
 	pfd[1].events = POLLIN;
-	pfd[2].fd = attach_sigpipe[0];
+	pfd[2].fd = attach_sigfd;
 	pfd[2].events = POLLIN;
 
 	attach_winsize(&rows, &cols);
@@ -340,7 +306,7 @@ attach_main(const struct dir *d, const char *name,
 			continue;
 		}
 		if (pfd[2].revents & POLLIN) {
-			while (read(attach_sigpipe[0], in, 1) == 1) {
+			while (read(attach_sigfd, in, 1) == 1) {
 				sig = in[0];
 				if (sig == SIGWINCH)
 					attach_resize(&c);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,61 @@ client_send_fd(struct client *c, uint32_t type, const void *data, size_t len,
 	if (n == -1)
 		return (-1);
 	return (client_writev(c, iov, mh.msg_iovlen, n));
+}
+
+/* All of buf to fd, or -1. */
+int
+client_write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= n;
+	}
+	return (0);
+}
+
+static int	client_sigpipe[2] = { -1, -1 };
+
+static void
+client_signal(int sig)
+{
+	int		saved = errno;
+	unsigned char	c = sig;
+
+	(void)!write(client_sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+/*
+ * The signals, each a byte on a pipe whose read end is returned for poll;
+ * SIGPIPE ignored, so that a write to a closed peer is an error.
+ */
+int
+client_signals(const int *sigs, size_t n)
+{
+	struct sigaction	sa;
+	size_t			i;
+
+	if (pipe2(client_sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		die(EXIT_FAIL, "pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = client_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (i = 0; i < n; i++)
+		sigaction(sigs[i], &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	return (client_sigpipe[0]);
 }
 
 /* Read what the socket has. Returns bytes read, 0 at EOF, -1 on error. */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +31,18 @@ static const char usage_text[] =
 "  lispd                      attach to session \"default\", starting it first\n"
 "  lispd start [-b bytes] [-s name] [-- command ...]\n"
 "                             start a session in the background (default: sbcl)\n"
+"                             and return once the image is ready\n"
 "  lispd run [-b bytes] [-s name] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
 "                             attach the terminal to the console; C-\\ detaches\n"
 "  lispd ls                   list sessions\n"
+"  lispd eval [-v] [-s name] [-p package] [-t seconds] form ... | -\n"
+"                             evaluate forms in the image (- reads them from\n"
+"                             stdin): output as printed, then the last values\n"
+"  lispd wait [-t seconds] [name]\n"
+"                             return once the image is ready\n"
 "  lispd send [-n] [name] text ... | -\n"
 "                             type text (a newline is added unless -n; - reads\n"
 "                             stdin as it is)\n"
@@ -51,13 +58,17 @@ static const char usage_text[] =
 "  -R         relay: keep the terminal instead of handing it to the server\n"
 "  -e key     detach key, e.g. C-\\, C-], M-d, F12 (default C-\\)\n"
 "  -n lines   lines of history shown on attach (default: the screen's height)\n"
+"  -p, --package name   package the forms are read in (default CL-USER)\n"
+"  -t, --timeout seconds  eval: interrupt it then (exit 124); wait: give up\n"
+"  -v, --verbose        eval: a backtrace with an error\n"
 "  -h, --help     this text;  -V, --version  the version\n"
 "\n"
 "exit status: 0 ok, 1 failed, 2 usage, 3 no such session, 4 session exists,\n"
 "5 protocol error, 6 unsafe socket directory, 126 command not executable,\n"
 "127 command not found; attach and run: the image's status when it\n"
-"exits (128+N for signal N). Killing a server hangs up the pty and ends the\n"
-"image. See lispd(1).\n";
+"exits (128+N for signal N); eval: 1 an error, 2 a form that does not read,\n"
+"3 no session or no bootstrap in the image, 124 timed out, 130 interrupted.\n"
+"Killing a server hangs up the pty and ends the image. See lispd(1).\n";
 
 static __attribute__((noreturn)) void
 usage_error(const char *cmd, const char *fmt, ...)
@@ -86,16 +97,31 @@ number(const char *cmd, const char *what, const char *s, long min, long max)
 	return (v);
 }
 
-/* getopt over a command's arguments; -S and -s are common to all. */
+/*
+ * getopt over a command's arguments; -S and -s are common to all. A long
+ * option is there for the commands that have its short one.
+ */
 static int
 command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 {
-	char	opts[64];
-	int	ch;
+	static const struct option all[] = {
+		{ "package", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+	};
+	struct option	longopts[nitems(all) + 1];
+	char		opts[64];
+	size_t		i, n = 0;
+	int		ch;
 
 	snprintf(opts, sizeof opts, "+:S:s:%s", optstring);
+	memset(longopts, 0, sizeof longopts);
+	for (i = 0; i < nitems(all); i++) {
+		if (strchr(optstring, all[i].val) != NULL)
+			longopts[n++] = all[i];
+	}
 	for (;;) {
-		ch = getopt(argc, argv, opts);
+		ch = getopt_long(argc, argv, opts, longopts, NULL);
 		switch (ch) {
 		case 'S':
 			opt_dir = optarg;
@@ -106,7 +132,9 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 		case ':':
 			usage_error(cmd, "-%c needs an argument", optopt);
 		case '?':
-			usage_error(cmd, "unknown option -%c", optopt);
+			if (optopt != 0)
+				usage_error(cmd, "unknown option -%c", optopt);
+			usage_error(cmd, "unknown option %s", argv[optind - 1]);
 		}
 		return (ch);
 	}
@@ -138,6 +166,8 @@ command_terminal_size(u_short *rows, u_short *cols)
 	*rows = ws.ws_row;
 	*cols = ws.ws_col;
 }
+
+static int	wait_ready(const struct dir *, const char *, long, int);
 
 /* Start a session; lockfd is the lock if the caller took it, else -1. */
 static int
@@ -210,7 +240,140 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	status = (int)strtol(buf, &msg, 10);
 	if (status != 0)
 		die(status, "%s", msg + (*msg == ' '));
-	return (EXIT_OK);
+	strtol(msg, &msg, 10);	/* the image's pid; then any warning */
+	if (*msg == ' ')
+		warnmsg("%s: %s", name, msg + 1);
+	return (wait_ready(d, name, -1, 1));
+}
+
+/*
+ * Wait until the image is ready (its bootstrap said so; at once for an
+ * image without one), showing the seconds on a terminal so that a slow
+ * first start never looks like a hang. timeout -1 waits for ever.
+ */
+static int
+wait_ready(const struct dir *d, const char *name, long timeout, int progress)
+{
+	struct client	 c;
+	struct proto_msg m;
+	struct pollfd	 pfd;
+	uint32_t	 status;
+	long		 waited = 0;
+	char		 how[64];
+	int		 n, shown = 0;
+
+	progress = progress && isatty(STDERR_FILENO);
+	client_connect(&c, d, name);
+	if (client_send(&c, PROTO_WAIT, NULL, 0) == -1)
+		die(EXIT_FAIL, "session %s: %s", name, strerror(errno));
+	pfd.fd = c.fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		n = poll(&pfd, 1, 1000);
+		if (n == -1 && errno != EINTR)
+			die(EXIT_FAIL, "poll: %s", strerror(errno));
+		if (n == 0) {
+			waited++;
+			if (timeout != -1 && waited >= timeout) {
+				if (shown)
+					fputc('\n', stderr);
+				die(EVAL_TIMEOUT, "session %s is not ready after "
+				    "%ld s: see its console with 'lispd attach "
+				    "%s'", name, waited, name);
+			}
+			if (progress) {
+				fprintf(stderr, "\rlispd: %s: the image is "
+				    "loading (%ld s)", name, waited);
+				shown = 1;
+			}
+			continue;
+		}
+		if (n == -1)
+			continue;
+		n = client_read(&c);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			die(EXIT_FAIL, "session %s: its server went away",
+			    name);
+		while (client_next(&c, &m)) {
+			if (shown && (m.type == PROTO_OK ||
+			    m.type == PROTO_EXIT)) {
+				fprintf(stderr, "\r%60s\r", "");
+				shown = 0;
+			}
+			switch (m.type) {
+			case PROTO_OK:
+				client_close(&c);
+				return (EXIT_OK);
+			case PROTO_EXIT:
+				if (proto_get32(&m, 0, &status) != 0)
+					status = 0;
+				client_describe_exit(status, how, sizeof how);
+				die(EXIT_FAIL, "session %s: the image %s before "
+				    "it was ready", name, how);
+			case PROTO_ERROR:
+				if (proto_get32(&m, 0, &status) != 0)
+					status = EXIT_PROTO;
+				die(status, "%.*s", m.len > 4 ?
+				    (int)m.len - 4 : 0, m.data + 4);
+			}
+		}
+	}
+}
+
+static int
+cmd_wait(int argc, char **argv)
+{
+	struct dir	 d;
+	const char	*name;
+	long		 timeout = -1;
+	int		 ch;
+
+	while ((ch = command_getopt("wait", argc, argv, "t:")) != -1) {
+		if (ch == 't')
+			timeout = number("wait", "--timeout", optarg, 1,
+			    31536000);
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error("wait", "unexpected argument '%s'", argv[0]);
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	return (wait_ready(&d, name, timeout, 0));
+}
+
+static int
+cmd_eval(int argc, char **argv)
+{
+	struct eval_opts o = { "", 0, 0 };
+	struct dir	 d;
+	const char	*name;
+	int		 ch;
+
+	while ((ch = command_getopt("eval", argc, argv, "p:t:v")) != -1) {
+		switch (ch) {
+		case 'p':
+			o.package = optarg;
+			break;
+		case 't':
+			o.timeout = number("eval", "--timeout", optarg, 1,
+			    31536000);
+			break;
+		case 'v':
+			o.verbose = 1;
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 0);
+	if (argc == 0)
+		usage_error("eval", "no forms: give them as arguments, or - "
+		    "to read them from stdin");
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	return (eval_main(&d, name, &o, argv, argc));
 }
 
 static int
@@ -604,6 +767,10 @@ main(int argc, char **argv)
 		return (cmd_attach(argc, argv, 0));
 	if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0)
 		return (cmd_ls(argc, argv));
+	if (strcmp(cmd, "eval") == 0)
+		return (cmd_eval(argc, argv));
+	if (strcmp(cmd, "wait") == 0)
+		return (cmd_wait(argc, argv));
 	if (strcmp(cmd, "send") == 0)
 		return (cmd_send(argc, argv));
 	if (strcmp(cmd, "stop") == 0)

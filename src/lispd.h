@@ -23,6 +23,10 @@
 	    (var) = (tvar))
 #endif
 
+#ifndef nitems
+#define nitems(a)	(sizeof (a) / sizeof (a)[0])
+#endif
+
 struct event;
 struct event_base;
 struct evbuffer;
@@ -110,11 +114,44 @@ int	 key_scan(struct key *, const uint8_t *, size_t, uint8_t *,
 	     size_t *);
 size_t	 key_flush(struct key *, uint8_t *);
 
+/* bootstrap.c */
+#define BOOTSTRAP_LOADED	0	/* sbcl, with --load of the bootstrap */
+#define BOOTSTRAP_OTHER		1	/* another command: (lispd:serve) */
+#define BOOTSTRAP_NOREPL	2	/* sbcl --script or --non-interactive */
+char	**bootstrap_argv(char *const *, const char *, int *);
+const char *bootstrap_path(void);
+
 /* pty.c */
 int	 pty_open(const struct winsize *, char *, size_t);
-pid_t	 pty_spawn(int, const char *, char *const *, int *);
+pid_t	 pty_spawn(int, const char *, char *const *, int, const char *,
+	     int *);
 int	 pty_resize(int, u_short, u_short);
 int	 pty_canonical(int);
+
+/* control.c */
+enum control_state {
+	CONTROL_NONE,		/* no channel */
+	CONTROL_WAITING,	/* no hello yet */
+	CONTROL_UP,
+	CONTROL_GONE,		/* closed: ctl_why says why */
+};
+struct control_msg {
+	uint32_t	 type;
+	uint32_t	 version;
+	uint32_t	 id;
+	uint32_t	 status;
+	int		 stream;
+	const char	*text;
+	size_t		 len;
+};
+int	 control_decode(const struct proto_msg *, struct control_msg *);
+int	 control_open(int);
+void	 control_free(void);
+void	 control_close(const char *);
+void	 control_drain(void);
+int	 control_can_eval(char *, size_t);
+int	 control_send(uint32_t, uint32_t, const void *, size_t);
+void	 control_ack(uint32_t, uint32_t);
 
 /* server.c */
 struct server_opts {
@@ -144,10 +181,17 @@ struct server_client {
 #define SC_TOLDRO	0x80	/* told its input is ignored */
 #define SC_TTY		0x100	/* the server has its terminal */
 #define SC_EXITING	0x200	/* exit status sent once the tty drains */
+#define SC_WAITREADY	0x400	/* wants PROTO_OK when the image is ready */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
 	int			 status;	/* the image's, for SC_EXITING */
+
+	/* An evaluation (lispd eval), sent on to the image. */
+	uint32_t		 eval_id;	/* 0: none */
+	uint32_t		 eval_flags;
+	char			*eval_package;
+	uint32_t		 eval_unacked;	/* output not yet acknowledged */
 
 	/* A handed-over terminal (server-tty.c). */
 	int			 ttyfd;
@@ -193,10 +237,24 @@ struct server {
 
 	struct server_client	*active;	/* its size is the pty's */
 	struct server_clients	 clients;
+
+	/* The control channel to the bootstrap (control.c). */
+	int			 ctlfd;
+	enum control_state	 ctl_state;
+	int			 ctl_expected;	/* the bootstrap was loaded */
+	char			*ctl_why;
+	struct event		*ctl_rd;
+	struct event		*ctl_wr;
+	struct evbuffer		*ctl_in;
+	struct evbuffer		*ctl_out;
+	uint32_t		 ctl_next_id;
+	int			 ready;
+	char			*lisp;		/* its name and version */
 };
 extern struct server server;
 
 int	 server_main(struct dir *, const struct server_opts *, int, int);
+void	 server_ready(void);
 void	 server_input(struct server_client *, const void *, size_t);
 int	 server_input_room(size_t);
 void	 server_resize(struct server_client *);
@@ -220,6 +278,10 @@ void	 server_client_output(struct server_client *, const void *, size_t);
 void	 server_client_exit(struct server_client *, int);
 void	 server_client_keys(struct server_client *, const void *, size_t);
 void	 server_client_detach(struct server_client *);
+void	 server_client_eval_out(struct server_client *, int, const void *,
+	     size_t);
+void	 server_client_eval_done(struct server_client *, uint32_t,
+	     const void *, size_t);
 
 /* server-tty.c */
 int	 server_tty_open(struct server_client *, int, const uint8_t *,
@@ -246,10 +308,21 @@ void	 client_close(struct client *);
 int	 client_send(struct client *, uint32_t, const void *, size_t);
 int	 client_send_fd(struct client *, uint32_t, const void *, size_t, int);
 int	 client_recv(struct client *, struct proto_msg *);
+int	 client_signals(const int *, size_t);
+int	 client_write_all(int, const void *, size_t);
 int	 client_read(struct client *);
 int	 client_next(struct client *, struct proto_msg *);
 int	 client_exit_status(int);
 void	 client_describe_exit(int, char *, size_t);
+
+/* eval.c */
+struct eval_opts {
+	const char	*package;	/* "": CL-USER */
+	long		 timeout;	/* seconds, 0: none */
+	int		 verbose;
+};
+int	 eval_main(const struct dir *, const char *, const struct eval_opts *,
+	     char **, int);
 
 /* attach.c */
 struct attach_opts {

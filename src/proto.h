@@ -42,6 +42,11 @@ enum proto_type {
 	PROTO_STOP = 7,		/* u32 seconds before SIGKILL */
 	PROTO_KILL = 8,		/* SIGKILL now */
 	PROTO_DETACH = 9,	/* give the terminal back, then close */
+	PROTO_EVAL = 10,	/* u32 flags, package name: forms follow */
+	PROTO_TEXT = 11,	/* bytes of the forms, UTF-8 */
+	PROTO_GO = 12,		/* the forms are complete: evaluate them */
+	PROTO_INTERRUPT = 13,	/* u32 status: interrupt the evaluation */
+	PROTO_WAIT = 14,	/* PROTO_OK once the image is ready */
 
 	/* Server to client. */
 	PROTO_OUTPUT = 16,	/* console bytes */
@@ -54,7 +59,48 @@ enum proto_type {
 	PROTO_TTY = 23,		/* u32 1: the server has the terminal; 0 and
 				   a reason: it has not, relay */
 	PROTO_DETACHED = 24,	/* the server let go of the terminal */
+	PROTO_EVAL_OUT = 25,	/* u8 stream (1 output, 2 errors), bytes */
+	PROTO_EVAL_DONE = 26,	/* u32 status, text for stderr */
 };
+
+#define PROTO_EVAL_VERBOSE	0x1	/* a backtrace with an error */
+
+/*
+ * The control channel between the server and the bootstrap in the image
+ * (src/lispd.lisp): the same frames on a socketpair. The image says hello
+ * first; the server answers with its own version. Evaluation output is
+ * flow-controlled: the image sends at most CTL_WINDOW bytes of CTL_OUT per
+ * evaluation that the server has not acknowledged.
+ */
+#define CTL_VERSION		1
+#define CTL_WINDOW		(256 * 1024)
+#define CTL_FD			3	/* the image's end, in LISPD_CONTROL_FD */
+
+enum ctl_type {
+	/* Image to server. */
+	CTL_HELLO = 1,		/* u32 version, the Lisp's name and version */
+	CTL_READY = 2,		/* the image is ready */
+	CTL_OUT = 3,		/* u32 id, u8 stream, bytes */
+	CTL_DONE = 4,		/* u32 id, u32 status, text */
+	CTL_INFO = 5,		/* "key=value\n" lines */
+
+	/* Server to image. */
+	CTL_WELCOME = 16,	/* u32 version */
+	CTL_TEXT = 17,		/* u32 id, bytes of forms */
+	CTL_EVAL = 18,		/* u32 id, u32 flags, package name */
+	CTL_INTERRUPT = 19,	/* u32 id, u32 status to end it with */
+	CTL_ACK = 20,		/* u32 id, u32 bytes of output delivered */
+	CTL_ASKINFO = 21,	/* answer with CTL_INFO */
+	CTL_EXIT = 22,		/* exit, running the exit hooks */
+};
+
+/* Statuses of an evaluation (CTL_DONE, PROTO_EVAL_DONE). */
+#define EVAL_OK			0
+#define EVAL_ERROR		1	/* an error, or no such package */
+#define EVAL_UNREADABLE		2	/* a form does not read */
+#define EVAL_NOIMAGE		3	/* no bootstrap, or the image exited */
+#define EVAL_TIMEOUT		124	/* --timeout, as timeout(1) */
+#define EVAL_INTERRUPTED	130	/* C-c: 128 + SIGINT */
 
 #define PROTO_ATTACH_READONLY	0x1
 #define PROTO_ATTACH_TTY	0x2	/* version 2 */

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -55,11 +56,19 @@ pty_termios(int fd)
 }
 
 static void
-pty_child(const char *slave, char *const *argv, int errfd)
+pty_child(const char *slave, char *const *argv, int ctlfd, const char *name,
+    int errfd)
 {
 	sigset_t	set;
-	int		fd, sig, err;
+	char		num[16];
+	int		fd, sig, err, first = 3;
 
+	/* Out of the way of the fds the image is given. */
+	if ((errfd = fcntl(errfd, F_DUPFD_CLOEXEC, CTL_FD + 1)) == -1)
+		goto fail;
+	if (ctlfd != -1 &&
+	    (ctlfd = fcntl(ctlfd, F_DUPFD_CLOEXEC, CTL_FD + 1)) == -1)
+		goto fail;
 	if (setsid() == -1)
 		goto fail;
 	if ((fd = open(slave, O_RDWR)) == -1)
@@ -71,9 +80,20 @@ pty_child(const char *slave, char *const *argv, int errfd)
 	if (fd > 2)
 		close(fd);
 
-	/* Nothing of lispd's reaches the image: fds, signal state. */
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
-		for (fd = 3; fd < 4096; fd++)
+	/* The control channel, for the bootstrap (src/lispd.lisp). */
+	if (ctlfd != -1) {
+		if (dup2(ctlfd, CTL_FD) == -1)
+			goto fail;
+		snprintf(num, sizeof num, "%d", CTL_FD);
+		if (setenv("LISPD_CONTROL_FD", num, 1) == -1 ||
+		    setenv("LISPD_SESSION", name, 1) == -1)
+			goto fail;
+		first = CTL_FD + 1;
+	}
+
+	/* Nothing else of lispd's reaches the image: fds, signal state. */
+	if (close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) == -1) {
+		for (fd = first; fd < 4096; fd++)
 			if (fd != errfd)
 				close(fd);
 	}
@@ -95,7 +115,8 @@ fail:
  * command that cannot run is an error here and not a quick exit later).
  */
 pid_t
-pty_spawn(int master, const char *slave, char *const *argv, int *err)
+pty_spawn(int master, const char *slave, char *const *argv, int ctlfd,
+    const char *name, int *err)
 {
 	pid_t	pid;
 	int	p[2], status;
@@ -115,7 +136,7 @@ pty_spawn(int master, const char *slave, char *const *argv, int *err)
 	case 0:
 		close(master);
 		close(p[0]);
-		pty_child(slave, argv, p[1]);
+		pty_child(slave, argv, ctlfd, name, p[1]);
 		/* NOTREACHED */
 	}
 	close(p[1]);

@@ -22,6 +22,7 @@
 #include "lispd.h"
 
 static void	server_client_read_cb(evutil_socket_t, short, void *);
+static void	server_client_eval_stop(struct server_client *, uint32_t);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
 
 void
@@ -52,6 +53,7 @@ server_client_free(struct server_client *c)
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	server_tty_free(c);
+	free(c->eval_package);
 	if (c->passfd != -1)
 		close(c->passfd);
 	close(c->fd);
@@ -69,6 +71,8 @@ server_client_lost(struct server_client *c)
 	event_del(c->rd);
 	event_del(c->wr);
 	server_tty_close(c);
+	if (c->eval_id != 0)
+		server_client_eval_stop(c, EVAL_INTERRUPTED);
 	if (server.active == c)
 		server.active = NULL;
 	server_reap();
@@ -89,6 +93,12 @@ server_client_flush(struct server_client *c)
 			server_client_lost(c);
 			return;
 		}
+	}
+	if (c->eval_unacked != 0 &&
+	    evbuffer_get_length(c->out) < CTL_WINDOW / 2) {
+		/* Delivered: the image may print more. */
+		control_ack(c->eval_id, c->eval_unacked);
+		c->eval_unacked = 0;
 	}
 	if (evbuffer_get_length(c->out) != 0) {
 		event_add(c->wr, NULL);
@@ -367,6 +377,105 @@ server_client_send(struct server_client *c, const struct proto_msg *m)
 	server_client_write(c, PROTO_OK, NULL, 0);
 }
 
+/* Ask the image to end the evaluation, which then reports its status. */
+static void
+server_client_eval_stop(struct server_client *c, uint32_t status)
+{
+	uint8_t	msg[4];
+
+	proto_put32(msg, status);
+	control_send(CTL_INTERRUPT, c->eval_id, msg, sizeof msg);
+}
+
+/* Output of the client's evaluation, counted until it is delivered. */
+void
+server_client_eval_out(struct server_client *c, int stream, const void *data,
+    size_t len)
+{
+	uint8_t	hdr[PROTO_HDRLEN + 1];
+
+	if (c->flags & (SC_DEAD | SC_CLOSING))
+		return;
+	proto_header(hdr, PROTO_EVAL_OUT, len + 1);
+	hdr[PROTO_HDRLEN] = stream;
+	evbuffer_add(c->out, hdr, sizeof hdr);
+	evbuffer_add(c->out, data, len);
+	c->eval_unacked += len;
+	if (!event_pending(c->wr, EV_WRITE, NULL))
+		server_client_flush(c);
+}
+
+/* The evaluation ended: its status, then the client goes. */
+void
+server_client_eval_done(struct server_client *c, uint32_t status,
+    const void *text, size_t len)
+{
+	uint8_t	*msg;
+
+	c->eval_id = 0;
+	c->eval_unacked = 0;
+	if (c->flags & (SC_DEAD | SC_CLOSING))
+		return;
+	if (len > PROTO_MAXLEN - 4)
+		len = PROTO_MAXLEN - 4;
+	msg = xmalloc(4 + len);
+	proto_put32(msg, status);
+	memcpy(msg + 4, text, len);
+	server_client_write(c, PROTO_EVAL_DONE, msg, 4 + len);
+	free(msg);
+	c->flags |= SC_CLOSING;
+	event_del(c->rd);
+	server_client_flush(c);
+}
+
+static void
+server_client_eval(struct server_client *c, const struct proto_msg *m)
+{
+	char	why[512];
+
+	if (c->eval_id != 0 || c->eval_package != NULL ||
+	    proto_get32(m, 0, &c->eval_flags) != 0) {
+		server_client_error(c, EXIT_PROTO, "malformed or second eval "
+		    "message (%u bytes)", m->len);
+		return;
+	}
+	if (control_can_eval(why, sizeof why) == -1) {
+		server_client_eval_done(c, EVAL_NOIMAGE, why, strlen(why));
+		return;
+	}
+	if (++server.ctl_next_id == 0)
+		server.ctl_next_id = 1;
+	c->eval_id = server.ctl_next_id;
+	xasprintf(&c->eval_package, "%.*s", (int)m->len - 4, m->data + 4);
+}
+
+/* Forms, then go: both on to the image as they come. */
+static void
+server_client_eval_text(struct server_client *c, const struct proto_msg *m)
+{
+	const char	*why;
+	uint8_t		*msg;
+	size_t		 plen;
+	int		 rc;
+
+	if (c->eval_id == 0)
+		return;		/* it ended already, or never began */
+	if (m->type == PROTO_TEXT)
+		rc = control_send(CTL_TEXT, c->eval_id, m->data, m->len);
+	else {
+		plen = strlen(c->eval_package);
+		msg = xmalloc(4 + plen);
+		proto_put32(msg, c->eval_flags);
+		memcpy(msg + 4, c->eval_package, plen);
+		rc = control_send(CTL_EVAL, c->eval_id, msg, 4 + plen);
+		free(msg);
+	}
+	if (rc == -1) {
+		why = "the image is not reading its control channel";
+		server_client_eval_done(c, EVAL_NOIMAGE, why, strlen(why));
+	}
+}
+
 static void
 server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 {
@@ -403,6 +512,30 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		break;
 	case PROTO_DETACH:
 		server_client_detach(c);
+		break;
+	case PROTO_EVAL:
+		server_client_eval(c, m);
+		break;
+	case PROTO_TEXT:
+	case PROTO_GO:
+		server_client_eval_text(c, m);
+		break;
+	case PROTO_INTERRUPT:
+		if (proto_get32(m, 0, &v) != 0 || v > 255) {
+			server_client_error(c, EXIT_PROTO, "malformed "
+			    "interrupt message (%u bytes)", m->len);
+			break;
+		}
+		if (c->eval_id != 0)
+			server_client_eval_stop(c, v);
+		break;
+	case PROTO_WAIT:
+		if (server.ready)
+			server_client_write(c, PROTO_OK, NULL, 0);
+		else if (server.state == SERVER_EXITED)
+			server_client_exit(c, server.status);
+		else
+			c->flags |= SC_WAITREADY;
 		break;
 	case PROTO_RESIZE:
 		if (proto_get16(m, 0, &c->rows) != 0 ||

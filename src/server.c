@@ -157,6 +157,24 @@ server_resize(struct server_client *c)
 	server.cols = c->cols;
 }
 
+/* The image is ready: tell whoever waits for it. */
+void
+server_ready(void)
+{
+	struct server_client	*c;
+
+	if (server.ready)
+		return;
+	server.ready = 1;
+	log_info("%s: ready", server.name);
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->flags & SC_WAITREADY) {
+			c->flags &= ~SC_WAITREADY;
+			server_client_write(c, PROTO_OK, NULL, 0);
+		}
+	}
+}
+
 static void
 server_notice_all(const char *msg)
 {
@@ -229,6 +247,8 @@ server_exited(int status)
 	char			 how[64];
 
 	server_pty_drain();
+	control_drain();
+	control_close("the image exited");
 	server.state = SERVER_EXITED;
 	server.status = status;
 	event_del(server.pty_rd);
@@ -332,6 +352,9 @@ server_info(struct evbuffer *b)
 	evbuffer_add_printf(b, "state=%s\n", state);
 	evbuffer_add_printf(b, "size=%ux%u\n", server.cols, server.rows);
 	evbuffer_add_printf(b, "version=%s\n", PACKAGE_VERSION);
+	evbuffer_add_printf(b, "ready=%d\n", server.ready);
+	if (server.lisp != NULL)
+		evbuffer_add_printf(b, "lisp=%s\n", server.lisp);
 }
 
 static char *
@@ -385,6 +408,33 @@ server_report(int fd, int status, const char *msg)
 }
 
 /*
+ * The command with the bootstrap loaded, or NULL (with a warning for the
+ * starting user if it should have been and cannot be).
+ */
+static char **
+server_bootstrap(char *const *argv, char *warn, size_t len)
+{
+	const char	*path = bootstrap_path();
+	char		**v;
+	int		  how;
+
+	*warn = '\0';
+	v = bootstrap_argv(argv, path, &how);
+	if (how == BOOTSTRAP_NOREPL)
+		snprintf(warn, len, "warning: the command has --script or "
+		    "--non-interactive, so the lispd bootstrap is not loaded: "
+		    "lispd eval will not reach this image");
+	if (v != NULL && access(path, R_OK) == -1) {
+		snprintf(warn, len, "warning: cannot read the lispd bootstrap "
+		    "%s (%s): lispd eval will not reach this image; reinstall "
+		    "lispd or set LISPD_BOOTSTRAP", path, strerror(errno));
+		free(v);
+		v = NULL;
+	}
+	return (v);
+}
+
+/*
  * Run a session. The caller holds lockfd and has checked the directory and
  * name. Reports success or failure on readyfd (or stderr if -1), then
  * serves until the image exits. Returns the exit status for `lispd run`.
@@ -397,9 +447,9 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	struct sigaction sa;
 	struct event	*sigs[4];
 	const int	 signums[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
-	char		 slave[128], msg[256];
-	int		 err, status, i;
-	char		*sockpath;
+	char		 slave[128], msg[512], warn[400];
+	int		 err, status, i, imgfd;
+	char		*sockpath, **argv;
 
 	memset(&server, 0, sizeof server);
 	TAILQ_INIT(&server.clients);
@@ -443,7 +493,13 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		status = EXIT_FAIL;
 		goto out;
 	}
-	server.pid = pty_spawn(server.ptyfd, slave, opts->argv, &err);
+	argv = server_bootstrap(opts->argv, warn, sizeof warn);
+	imgfd = control_open(argv != NULL);
+	server.pid = pty_spawn(server.ptyfd, slave,
+	    argv != NULL ? argv : opts->argv, imgfd, opts->name, &err);
+	if (imgfd != -1)
+		close(imgfd);
+	free(argv);
 	if (server.pid == -1) {
 		status = server_exec_error(err, opts->argv[0], msg,
 		    sizeof msg);
@@ -466,7 +522,13 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_add(server.pty_rd, NULL);
 	event_add(server.listen_ev, NULL);
 
-	snprintf(msg, sizeof msg, "%ld", (long)server.pid);
+	/* Without the bootstrap, running is all the readiness there is. */
+	if (server.ctl_expected == 0)
+		server.ready = 1;
+	snprintf(msg, sizeof msg, "%ld%s%s", (long)server.pid,
+	    *warn != '\0' ? " " : "", warn);
+	if (*warn != '\0')
+		log_warnx("%s: %s", server.name, warn);
 	server_report(readyfd, 0, msg);
 	log_info("%s: started %s (pid %ld)", server.name, server.command,
 	    (long)server.pid);
@@ -489,6 +551,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	evbuffer_free(server.pty_in);
 	close(server.ptyfd);
 out:
+	control_free();
 	if (server.listenfd != -1) {
 		sockpath = dir_path(d, opts->name, ".sock");
 		unlink(sockpath);

@@ -39,7 +39,7 @@ run_build sanitize "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined 
     "-fsanitize=address,undefined"
 unset LISPD_TEST_RSS_MAX
 
-echo "=== fuzz: the frame parser, 60 s"
+echo "=== fuzz: the frame parser and control messages, 60 s"
 fb=$top/_build/fuzz
 rm -rf "$fb"; mkdir -p "$fb"
 if (cd "$fb" && "$top/configure" --quiet CC=clang \

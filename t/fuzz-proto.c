@@ -1,6 +1,7 @@
 /*
  * libFuzzer harness for the frame parser: parse every frame in the input,
- * and read every field of each the way the server and client do.
+ * read every field of each the way the server and client do, and decode
+ * each as a control channel message from an image (control_decode).
  */
 
 #include "config.h"
@@ -16,6 +17,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proto_msg	m;
+	struct control_msg	cm;
 	uint16_t		v16;
 	uint32_t		v32;
 	uint64_t		v64;
@@ -31,6 +33,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)proto_get64(&m, off, &v64);
 		}
 		(void)proto_name(m.type);
+		if (control_decode(&m, &cm) == 0 &&
+		    (cm.text + cm.len > (const char *)m.data + m.len ||
+		    (cm.len != 0 && cm.text < (const char *)m.data)))
+			__builtin_trap();
 		data += n;
 		size -= n;
 	}

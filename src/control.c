@@ -1,0 +1,361 @@
+/*
+ * The control channel: a socketpair between the server and the bootstrap
+ * in the image (src/lispd.lisp), inherited by the image as fd CTL_FD. Over
+ * it the image says hello and ready, runs `lispd eval` requests and is
+ * asked to exit. Frames are those of the client protocol (proto.c);
+ * control_decode checks each message's fields as a pure function.
+ */
+
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "lispd.h"
+
+#define CONTROL_OUT_MAX	(4 * 1024 * 1024)	/* queued for the image */
+
+static void	control_read_cb(evutil_socket_t, short, void *);
+static void	control_write_cb(evutil_socket_t, short, void *);
+
+/*
+ * Check a message from the image: 0 with the fields filled, or -1 if it is
+ * malformed. Pure, for the unit tests and the fuzzer.
+ */
+int
+control_decode(const struct proto_msg *m, struct control_msg *cm)
+{
+	memset(cm, 0, sizeof *cm);
+	cm->type = m->type;
+	switch (m->type) {
+	case CTL_HELLO:
+		if (proto_get32(m, 0, &cm->version) != 0)
+			return (-1);
+		cm->text = (const char *)m->data + 4;
+		cm->len = m->len - 4;
+		return (0);
+	case CTL_READY:
+	case CTL_INFO:
+		cm->text = (const char *)m->data;
+		cm->len = m->len;
+		return (0);
+	case CTL_OUT:
+		if (proto_get32(m, 0, &cm->id) != 0 || m->len < 5 ||
+		    (m->data[4] != 1 && m->data[4] != 2))
+			return (-1);
+		cm->stream = m->data[4];
+		cm->text = (const char *)m->data + 5;
+		cm->len = m->len - 5;
+		return (0);
+	case CTL_DONE:
+		if (proto_get32(m, 0, &cm->id) != 0 ||
+		    proto_get32(m, 4, &cm->status) != 0 || cm->status > 255)
+			return (-1);
+		cm->text = (const char *)m->data + 8;
+		cm->len = m->len - 8;
+		return (0);
+	default:
+		return (-1);
+	}
+}
+
+/* Make the pair before the image is forked; the image's end is returned. */
+int
+control_open(int expected)
+{
+	int	sv[2];
+
+	server.ctlfd = -1;
+	server.ctl_state = CONTROL_NONE;
+	server.ctl_expected = expected;
+	/* The image's end blocks: SBCL's fd-streams expect that. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return (-1);
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1) {
+		log_warn("%s: O_NONBLOCK", __func__);
+		close(sv[0]);
+		close(sv[1]);
+		return (-1);
+	}
+	server.ctlfd = sv[0];
+	server.ctl_in = evbuffer_new();
+	server.ctl_out = evbuffer_new();
+	server.ctl_rd = event_new(server.base, sv[0], EV_READ | EV_PERSIST,
+	    control_read_cb, NULL);
+	server.ctl_wr = event_new(server.base, sv[0], EV_WRITE | EV_PERSIST,
+	    control_write_cb, NULL);
+	event_add(server.ctl_rd, NULL);
+	server.ctl_state = CONTROL_WAITING;
+	return (sv[1]);
+}
+
+void
+control_free(void)
+{
+	if (server.ctl_in == NULL)
+		return;
+	event_free(server.ctl_rd);
+	event_free(server.ctl_wr);
+	evbuffer_free(server.ctl_in);
+	evbuffer_free(server.ctl_out);
+	if (server.ctlfd != -1)
+		close(server.ctlfd);
+	free(server.lisp);
+	free(server.ctl_why);
+}
+
+/* Every evaluation under way ends with status and why. */
+static void
+control_fail_all(int status, const char *why)
+{
+	struct server_client	*c;
+
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->eval_id != 0)
+			server_client_eval_done(c, status, why, strlen(why));
+	}
+}
+
+/* The channel is no more: it broke, or the image exited. */
+void
+control_close(const char *why)
+{
+	if (server.ctlfd == -1)
+		return;
+	log_debug("%s: %s", __func__, why);
+	event_del(server.ctl_rd);
+	event_del(server.ctl_wr);
+	close(server.ctlfd);
+	server.ctlfd = -1;
+	free(server.ctl_why);
+	server.ctl_why = xstrdup(why);
+	server.ctl_state = CONTROL_GONE;
+	control_fail_all(EVAL_NOIMAGE, why);
+}
+
+/*
+ * Can an evaluation be sent? 0, or -1 with why filled: an image that will
+ * never answer says so at once.
+ */
+int
+control_can_eval(char *why, size_t len)
+{
+	switch (server.ctl_state) {
+	case CONTROL_UP:
+		return (0);
+	case CONTROL_WAITING:
+		if (server.ctl_expected)
+			return (0);	/* queued until the bootstrap is up */
+		snprintf(why, len, "session %s: the image has no lispd "
+		    "bootstrap: only a plain sbcl gets it loaded; an image "
+		    "with its own toplevel calls (lispd:serve) (see lispd(1))",
+		    server.name);
+		return (-1);
+	default:
+		snprintf(why, len, "session %s: %s", server.name,
+		    server.ctl_why != NULL ? server.ctl_why :
+		    "no control channel");
+		return (-1);
+	}
+}
+
+static void
+control_flush(void)
+{
+	if (server.ctlfd == -1)
+		return;
+	while (evbuffer_get_length(server.ctl_out) != 0) {
+		if (evbuffer_write(server.ctl_out, server.ctlfd) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			control_close("the control channel closed");
+			return;
+		}
+	}
+	if (evbuffer_get_length(server.ctl_out) != 0)
+		event_add(server.ctl_wr, NULL);
+	else
+		event_del(server.ctl_wr);
+}
+
+static void
+control_write_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	control_flush();
+}
+
+/*
+ * Queue a message for the image, with a u32 id (or none if id is 0) before
+ * the data. -1 if the image does not read its channel and the queue is full.
+ */
+int
+control_send(uint32_t type, uint32_t id, const void *data, size_t len)
+{
+	uint8_t	hdr[PROTO_HDRLEN + 4];
+	size_t	n = PROTO_HDRLEN;
+
+	if (server.ctlfd == -1)
+		return (-1);
+	if (evbuffer_get_length(server.ctl_out) + len > CONTROL_OUT_MAX)
+		return (-1);
+	if (id != 0) {
+		proto_put32(hdr + PROTO_HDRLEN, id);
+		n += 4;
+	}
+	proto_header(hdr, type, n - PROTO_HDRLEN + len);
+	evbuffer_add(server.ctl_out, hdr, n);
+	if (len != 0)
+		evbuffer_add(server.ctl_out, data, len);
+	if (!event_pending(server.ctl_wr, EV_WRITE, NULL))
+		control_flush();
+	return (0);
+}
+
+static struct server_client *
+control_find(uint32_t id)
+{
+	struct server_client	*c;
+
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->eval_id == id && !(c->flags & SC_DEAD))
+			return (c);
+	}
+	return (NULL);
+}
+
+/* Output of evaluation id was delivered: the image may send more. */
+void
+control_ack(uint32_t id, uint32_t bytes)
+{
+	uint8_t	msg[4];
+
+	proto_put32(msg, bytes);
+	control_send(CTL_ACK, id, msg, sizeof msg);
+}
+
+static void
+control_hello(const struct control_msg *cm)
+{
+	uint8_t	msg[4];
+	char	why[256];
+
+	free(server.lisp);
+	xasprintf(&server.lisp, "%.*s", (int)cm->len, cm->text);
+	proto_put32(msg, CTL_VERSION);
+	control_send(CTL_WELCOME, 0, msg, sizeof msg);
+	if (cm->version != CTL_VERSION) {
+		snprintf(why, sizeof why, "the image's bootstrap speaks "
+		    "control protocol %u and this lispd %d: restart the "
+		    "session to load this lispd's bootstrap", cm->version,
+		    CTL_VERSION);
+		log_warnx("%s: %s", server.name, why);
+		control_close(why);
+		return;
+	}
+	server.ctl_state = CONTROL_UP;
+	log_debug("%s: bootstrap up in %s", server.name, server.lisp);
+}
+
+static void
+control_dispatch(const struct control_msg *cm)
+{
+	struct server_client	*c;
+
+	if (server.ctl_state != CONTROL_UP && cm->type != CTL_HELLO) {
+		control_close("the image spoke on the control channel before "
+		    "its hello");
+		return;
+	}
+	switch (cm->type) {
+	case CTL_HELLO:
+		control_hello(cm);
+		break;
+	case CTL_READY:
+		server_ready();
+		break;
+	case CTL_OUT:
+		if ((c = control_find(cm->id)) != NULL)
+			server_client_eval_out(c, cm->stream, cm->text,
+			    cm->len);
+		break;
+	case CTL_DONE:
+		if ((c = control_find(cm->id)) != NULL)
+			server_client_eval_done(c, cm->status, cm->text,
+			    cm->len);
+		break;
+	case CTL_INFO:
+		break;		/* not asked for yet */
+	}
+}
+
+/* Read and act on what the image sent: > 0 while there may be more. */
+static int
+control_read(void)
+{
+	struct proto_msg	 m;
+	struct control_msg	 cm;
+	uint8_t			*p;
+	int			 n, got;
+	char			 why[128];
+
+	if (server.ctlfd == -1)
+		return (0);
+	got = evbuffer_read(server.ctl_in, server.ctlfd,
+	    PROTO_HDRLEN + PROTO_MAXLEN);
+	if (got == -1 && (errno == EAGAIN || errno == EINTR))
+		return (0);
+	if (got <= 0) {
+		control_close("the image closed its control channel");
+		return (0);
+	}
+	while (server.ctlfd != -1) {
+		p = evbuffer_pullup(server.ctl_in, -1);
+		n = proto_parse(p, evbuffer_get_length(server.ctl_in), &m);
+		if (n == 0)
+			break;
+		if (n == -1 || control_decode(&m, &cm) == -1) {
+			if (n == -1)
+				snprintf(why, sizeof why, "the image sent a "
+				    "frame over the limit on the control "
+				    "channel");
+			else
+				snprintf(why, sizeof why, "the image sent a "
+				    "bad message on the control channel (type "
+				    "%u, %u bytes)", m.type, m.len);
+			log_warnx("%s: %s", server.name, why);
+			control_close(why);
+			return (0);
+		}
+		control_dispatch(&cm);
+		if (server.ctlfd != -1)
+			evbuffer_drain(server.ctl_in, n);
+	}
+	return (got);
+}
+
+static void
+control_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	control_read();
+}
+
+/* The image exited: act on the last it said before closing. */
+void
+control_drain(void)
+{
+	while (control_read() > 0)
+		;
+}

@@ -1,0 +1,200 @@
+/*
+ * lispd eval: forms to the image through the server and the control
+ * channel; what they print streams back to stdout and stderr as it is
+ * printed, then the values. C-c or --timeout interrupts the evaluation in
+ * the image.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+#define EVAL_GRACE	5000	/* ms for the image to end an interrupted one */
+
+
+static void
+eval_write(int fd, const void *buf, size_t len)
+{
+	/* A closed pipe: the reader went; so do we. */
+	if (client_write_all(fd, buf, len) == -1)
+		die(EXIT_FAIL, "eval: cannot write %s: %s",
+		    fd == STDOUT_FILENO ? "stdout" : "stderr", strerror(errno));
+}
+
+static int	eval_unsent;	/* the server stopped reading: it answered */
+
+/*
+ * A failed send is not the end: a server that answers early (no image to
+ * evaluate in) closes its side, and its answer is there to be read.
+ */
+static void
+eval_send(struct client *c, uint32_t type, const void *data, size_t len)
+{
+	if (eval_unsent)
+		return;
+	if (client_send(c, type, data, len) == -1) {
+		if (errno != EPIPE && errno != ECONNRESET)
+			die(EXIT_FAIL, "eval: lost session %s: %s", c->name,
+			    strerror(errno));
+		eval_unsent = 1;
+	}
+}
+
+/* The forms: the arguments, a line each, or stdin as it comes. */
+static void
+eval_forms(struct client *c, char **forms, int nforms)
+{
+	char	buf[PROTO_MAXLEN];
+	size_t	len;
+	ssize_t	n;
+	int	i;
+
+	if (nforms == 1 && strcmp(forms[0], "-") == 0) {
+		for (;;) {
+			n = read(STDIN_FILENO, buf, sizeof buf);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				die(EXIT_FAIL, "eval: reading stdin: %s",
+				    strerror(errno));
+			if (n == 0 || eval_unsent)
+				break;
+			eval_send(c, PROTO_TEXT, buf, n);
+		}
+		return;
+	}
+	for (i = 0; i < nforms; i++) {
+		len = strlen(forms[i]);
+		while (len > 0) {
+			n = len > sizeof buf - 1 ? sizeof buf - 1 : len;
+			eval_send(c, PROTO_TEXT, forms[i], n);
+			forms[i] += n;
+			len -= n;
+		}
+		eval_send(c, PROTO_TEXT, "\n", 1);
+	}
+}
+
+static long
+eval_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int
+eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
+    char **forms, int nforms)
+{
+	struct client	 c;
+	struct proto_msg m;
+	struct pollfd	 pfd[2];
+	uint8_t		 msg[4 + 256], sig;
+	uint32_t	 status;
+	size_t		 plen;
+	long		 deadline = -1, left;
+	int		 n, stopping = 0, rc, sigfd;
+	const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	plen = strlen(o->package);
+	if (plen > 255)
+		die(EXIT_USAGE, "eval: a package name of %zu characters: at "
+		    "most 255", plen);
+	client_connect(&c, d, name);
+
+	sigfd = client_signals(sigs, nitems(sigs));
+
+	proto_put32(msg, o->verbose ? PROTO_EVAL_VERBOSE : 0);
+	memcpy(msg + 4, o->package, plen);
+	eval_send(&c, PROTO_EVAL, msg, 4 + plen);
+	eval_forms(&c, forms, nforms);
+	eval_send(&c, PROTO_GO, NULL, 0);
+	if (o->timeout > 0)
+		deadline = eval_now() + o->timeout * 1000L;
+
+	pfd[0].fd = c.fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sigfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		left = deadline == -1 ? -1 : deadline - eval_now();
+		if (deadline != -1 && left <= 0) {
+			if (stopping)
+				die(stopping, "eval: the image did not end "
+				    "the evaluation");
+			/* Timed out: the image ends it, with 124. */
+			stopping = EVAL_TIMEOUT;
+			proto_put32(msg, EVAL_TIMEOUT);
+			eval_send(&c, PROTO_INTERRUPT, msg, 4);
+			deadline = eval_now() + EVAL_GRACE;
+			continue;
+		}
+		rc = poll(pfd, 2, (int)left);
+		if (rc == -1 && errno != EINTR)
+			die(EXIT_FAIL, "eval: poll: %s", strerror(errno));
+		if (rc <= 0)
+			continue;
+		if (pfd[1].revents & POLLIN) {
+			while (read(sigfd, &sig, 1) == 1) {
+				if (stopping) {
+					/* Twice: leave; the server ends it. */
+					exit(stopping);
+				}
+				stopping = sig == SIGINT ? EVAL_INTERRUPTED :
+				    128 + sig;
+				proto_put32(msg, stopping);
+				eval_send(&c, PROTO_INTERRUPT, msg, 4);
+				deadline = eval_now() + EVAL_GRACE;
+			}
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = client_read(&c);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			die(EXIT_FAIL, "eval: lost session %s: its server went "
+			    "away", name);
+		while (client_next(&c, &m)) {
+			switch (m.type) {
+			case PROTO_EVAL_OUT:
+				if (m.len < 1)
+					break;
+				eval_write(m.data[0] == 2 ? STDERR_FILENO :
+				    STDOUT_FILENO, m.data + 1, m.len - 1);
+				break;
+			case PROTO_EVAL_DONE:
+				if (proto_get32(&m, 0, &status) != 0)
+					die(EXIT_PROTO, "eval: malformed "
+					    "answer from session %s", name);
+				if (m.len > 4) {
+					eval_write(STDERR_FILENO, m.data + 4,
+					    m.len - 4);
+					if (m.data[m.len - 1] != '\n')
+						eval_write(STDERR_FILENO,
+						    "\n", 1);
+				}
+				client_close(&c);
+				return ((int)status);
+			case PROTO_ERROR:
+				if (proto_get32(&m, 0, &status) != 0)
+					status = EXIT_PROTO;
+				die(status, "%.*s", m.len > 4 ?
+				    (int)m.len - 4 : 0, m.data + 4);
+			case PROTO_EXIT:
+				die(EVAL_NOIMAGE, "eval: session %s: the "
+				    "image exited", name);
+			}
+		}
+	}
+}

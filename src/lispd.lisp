@@ -1,0 +1,434 @@
+;;;; lispd.lisp: the bootstrap lispd loads into an SBCL image.
+;;;;
+;;;; It joins the image to its lispd server over the control channel, a
+;;;; socketpair the image inherits (fd in LISPD_CONTROL_FD): hello, ready,
+;;;; `lispd eval` requests (each in a thread of its own, output streamed
+;;;; back as it is printed, flow-controlled), interrupts and a graceful
+;;;; exit. It also keeps a stray ^D at the REPL from ending the image.
+;;;;
+;;;; lispd loads this file into a plain `sbcl` itself. An image with its
+;;;; own toplevel loads it when it is built and calls (lispd:serve) when it
+;;;; starts; without LISPD_CONTROL_FD, serve does nothing.
+;;;;
+;;;; Frames are those of src/proto.h: a 32-bit big-endian type and payload
+;;;; length, then the payload.
+
+(defpackage #:lispd
+  (:use #:common-lisp)
+  (:export #:serve #:ready #:*ready-at-repl*))
+
+(in-package #:lispd)
+
+(defparameter *protocol* 1 "CTL_VERSION in src/proto.h.")
+(defparameter *window* (* 256 1024) "CTL_WINDOW: unacknowledged output.")
+(defparameter *chunk* 65000 "The most output in one frame.")
+
+;;; Message types (src/proto.h, enum ctl_type).
+(defconstant +hello+ 1)
+(defconstant +ready+ 2)
+(defconstant +out+ 3)
+(defconstant +done+ 4)
+(defconstant +info+ 5)
+(defconstant +welcome+ 16)
+(defconstant +text+ 17)
+(defconstant +eval+ 18)
+(defconstant +interrupt+ 19)
+(defconstant +ack+ 20)
+(defconstant +askinfo+ 21)
+(defconstant +exit+ 22)
+
+(defvar *ready-at-repl* t
+  "When true, the image is ready once the REPL reads its first form. An
+application that becomes ready later sets it to nil while it loads and
+calls (lispd:ready) when it is.")
+
+(defvar *session* nil "The session's name.")
+(defvar *in* nil)
+(defvar *out* nil)
+(defvar *out-lock* (sb-thread:make-mutex :name "lispd control output"))
+(defvar *ready-sent* nil)
+(defvar *jobs* (make-hash-table))
+(defvar *in-job* nil "True inside an evaluation's catch.")
+
+(deftype octets () '(simple-array (unsigned-byte 8) (*)))
+
+(defun octets (n)
+  (make-array n :element-type '(unsigned-byte 8)))
+
+(defun append-to (vector from start end)
+  "Add FROM's elements START to END to the fill-pointer VECTOR, which may
+grow: the vector is returned."
+  (let* ((old (fill-pointer vector))
+         (new (+ old (- end start))))
+    (when (> new (array-dimension vector 0))
+      (setf vector (adjust-array vector (max new (* 2 (array-dimension vector 0))))))
+    (setf (fill-pointer vector) new)
+    (replace vector from :start1 old :start2 start :end2 end)
+    vector))
+
+(defun octets-of (byte)
+  (let ((v (octets 1)))
+    (setf (aref v 0) byte)
+    v))
+
+(defun get-u32 (v i)
+  (logior (ash (aref v i) 24) (ash (aref v (+ i 1)) 16)
+          (ash (aref v (+ i 2)) 8) (aref v (+ i 3))))
+
+(defun u32 (n)
+  (let ((v (octets 4)))
+    (setf (aref v 0) (ldb (byte 8 24) n) (aref v 1) (ldb (byte 8 16) n)
+          (aref v 2) (ldb (byte 8 8) n) (aref v 3) (ldb (byte 8 0) n))
+    v))
+
+(defun utf8 (string)
+  (sb-ext:string-to-octets string :external-format :utf-8))
+
+(defun send (type &rest parts)
+  "One frame to the server; from any thread."
+  (let ((hdr (octets 8)))
+    (replace hdr (u32 type))
+    (replace hdr (u32 (reduce #'+ parts :key #'length)) :start1 4)
+    (sb-thread:with-mutex (*out-lock*)
+      (write-sequence hdr *out*)
+      (dolist (p parts)
+        (write-sequence p *out*))
+      (finish-output *out*))))
+
+(defun read-frame ()
+  "The next frame: its type and payload, or nil at the end."
+  (let ((hdr (octets 8)))
+    (when (= (read-sequence hdr *in*) 8)
+      (let* ((data (octets (get-u32 hdr 4))))
+        (when (= (read-sequence data *in*) (length data))
+          (values (get-u32 hdr 0) data))))))
+
+(defun ready ()
+  "Tell lispd the image is ready: `lispd start` and `lispd wait` return."
+  (unless *ready-sent*
+    (setf *ready-sent* t)
+    (when *out*
+      (send +ready+)))
+  t)
+
+;;; Evaluations.
+
+(defstruct job
+  id
+  (text (make-array 0 :element-type '(unsigned-byte 8) :adjustable t
+                      :fill-pointer 0))
+  thread
+  (credit *window*)
+  (lock (sb-thread:make-mutex :name "lispd eval"))
+  (queue (sb-thread:make-waitqueue))
+  stop)                                 ; (status message) of an early stop
+
+(defun job-send (job tag octets start end)
+  "Output in frames, each waiting for the credit the server gives back."
+  (loop while (< start end)
+        do (let ((n (min *chunk* (- end start))))
+             (sb-thread:with-mutex ((job-lock job))
+               (loop while (< (job-credit job) n)
+                     do (sb-thread:condition-wait (job-queue job)
+                                                  (job-lock job)))
+               (decf (job-credit job) n))
+             (send +out+ (u32 (job-id job)) (octets-of tag)
+                   (subseq octets start (+ start n)))
+             (incf start n))))
+
+(defclass job-stream (sb-gray:fundamental-character-output-stream)
+  ((job :initarg :job :reader job-stream-job)
+   (tag :initarg :tag :reader job-stream-tag)
+   (buf :initform (make-array 4096 :element-type 'character
+                                   :adjustable t :fill-pointer 0)
+        :accessor job-stream-buf)
+   (col :initform 0 :accessor job-stream-col))
+  (:documentation "*standard-output* or *error-output* of an evaluation:
+what is printed goes to the client a line at a time."))
+
+(defun job-stream-flush (s)
+  (let ((buf (job-stream-buf s)))
+    (when (plusp (fill-pointer buf))
+      (let ((o (utf8 buf)))
+        (setf (fill-pointer buf) 0)
+        (job-send (job-stream-job s) (job-stream-tag s) o 0 (length o))))))
+
+(defmethod sb-gray:stream-write-char ((s job-stream) char)
+  (vector-push-extend char (job-stream-buf s))
+  (if (char= char #\Newline)
+      (progn (setf (job-stream-col s) 0)
+             (job-stream-flush s))
+      (incf (job-stream-col s)))
+  char)
+
+(defmethod sb-gray:stream-write-string ((s job-stream) string
+                                        &optional (start 0) end)
+  (let* ((end (or end (length string)))
+         (nl (position #\Newline string :start start :end end
+                                        :from-end t))
+         (buf (setf (job-stream-buf s)
+                    (append-to (job-stream-buf s) string start end))))
+    (setf (job-stream-col s)
+          (if nl (- end nl 1) (+ (job-stream-col s) (- end start))))
+    (when (or nl (> (fill-pointer buf) *chunk*))
+      (job-stream-flush s)))
+  string)
+
+(defmethod sb-gray:stream-line-column ((s job-stream))
+  (job-stream-col s))
+
+(defmethod sb-gray:stream-force-output ((s job-stream))
+  (job-stream-flush s))
+
+(defmethod sb-gray:stream-finish-output ((s job-stream))
+  (job-stream-flush s))
+
+(defun condition-text (c)
+  (handler-case (princ-to-string c)
+    (error () (format nil "(a ~s that cannot be printed)" (type-of c)))))
+
+(defun error-message (c verbose)
+  (with-output-to-string (s)
+    (format s "error: ~a~%  [condition of type ~s]" (condition-text c)
+            (type-of c))
+    (when verbose
+      (terpri s)
+      (ignore-errors (sb-debug:print-backtrace :stream s :count 50)))))
+
+(defun line-and-column (text pos)
+  (let ((line 1) (col 1))
+    (loop for i from 0 below (min pos (length text))
+          do (if (char= (char text i) #\Newline)
+                 (setf line (1+ line) col 1)
+                 (incf col)))
+    (values line col)))
+
+(defun eval-forms (job out)
+  "Read and evaluate the forms in order; then print the last values."
+  (let* ((text (sb-ext:octets-to-string (job-text job) :external-format :utf-8))
+         (in (make-string-input-stream text))
+         (eof '#:eof)
+         (n 0)
+         (values '()))
+    (loop
+      (let* ((start (file-position in))
+             (form (handler-case (read in nil eof)
+                     (error (c)
+                       (multiple-value-bind (line col)
+                           (line-and-column text start)
+                         (throw 'job-end
+                           (values 2 (format nil "eval: form ~d, at line ~d, ~
+                                                  column ~d, does not read: ~a"
+                                             (1+ n) line col
+                                             (if (typep c 'end-of-file)
+                                                 "it is not complete (a ~
+                                                  parenthesis or quote is ~
+                                                  not closed)"
+                                                 (condition-text c))))))))))
+        (when (eq form eof)
+          (return))
+        (incf n)
+        (setf values (multiple-value-list (eval form)))))
+    (when values
+      (fresh-line out))
+    (dolist (v values)
+      (prin1 v out)
+      (terpri out))))
+
+(defun find-package* (name)
+  (cond ((string= name "") (find-package "COMMON-LISP-USER"))
+        ((find-package name))
+        ((find-package (string-upcase name)))))
+
+(defun run-job (job flags package)
+  (let ((verbose (logtest flags 1))
+        (out (make-instance 'job-stream :job job :tag 1))
+        (err (make-instance 'job-stream :job job :tag 2))
+        ;; Outside the catch, the last resort: never the console's debugger.
+        (sb-ext:*invoke-debugger-hook*
+          (lambda (c hook)
+            (declare (ignore c hook))
+            (sb-thread:abort-thread)))
+        (status 0)
+        (message ""))
+    (unwind-protect
+         (progn
+           ;; Inside the catch every error goes to the debugger hook, which
+           ;; ends the evaluation: no handler here sees the user's errors.
+           (setf (values status message)
+                 (catch 'job-end
+                   (let ((*in-job* t)
+                         (*debugger-hook* nil)
+                         (sb-ext:*invoke-debugger-hook*
+                           (lambda (c hook)
+                             (declare (ignore hook))
+                             (throw 'job-end
+                               (values 1 (error-message c verbose)))))
+                         (pkg (find-package* package)))
+                     (when (job-stop job)
+                       (throw 'job-end (values-list (job-stop job))))
+                     (unless pkg
+                       (throw 'job-end
+                         (values 1 (format nil "eval: no package ~a: give ~
+                                                an existing one with -p"
+                                           package))))
+                     (let* ((*standard-output* out)
+                            (*error-output* err)
+                            (*trace-output* out)
+                            (*standard-input* (make-string-input-stream ""))
+                            (*query-io* (make-two-way-stream *standard-input*
+                                                             out))
+                            (*debug-io* *query-io*)
+                            (*package* pkg)
+                            (*readtable* *readtable*))
+                       (eval-forms job out)
+                       (finish-output out)
+                       (finish-output err)
+                       (values 0 "")))))
+           (send +done+ (u32 (job-id job)) (u32 status) (utf8 message)))
+      (sb-thread:with-mutex (*out-lock*)
+        (remhash (job-id job) *jobs*)))))
+
+(defun find-job (id)
+  (sb-thread:with-mutex (*out-lock*)
+    (or (gethash id *jobs*)
+        (setf (gethash id *jobs*) (make-job :id id)))))
+
+(defun job-interrupt (job status)
+  (let ((message (if (= status 124)
+                     "eval: timed out: the evaluation was interrupted"
+                     "eval: interrupted"))
+        (thread (job-thread job)))
+    (setf (job-stop job) (list status message))
+    (when (and thread (sb-thread:thread-alive-p thread))
+      (ignore-errors
+       (sb-thread:interrupt-thread
+        thread
+        (lambda ()
+          (when *in-job*
+            (throw 'job-end (values status message)))))))))
+
+(defun job-grant (job n)
+  "The server delivered N bytes: that much more may be sent."
+  (sb-thread:with-mutex ((job-lock job))
+    (incf (job-credit job) n)
+    (sb-thread:condition-broadcast (job-queue job))))
+
+;;; The channel.
+
+(defun info ()
+  (format nil "lisp=~a ~a~%heap=~d~%threads=~d~%ready=~d~%"
+          (lisp-implementation-type) (lisp-implementation-version)
+          (sb-kernel:dynamic-usage) (length (sb-thread:list-all-threads))
+          (if *ready-sent* 1 0)))
+
+(defun console (fmt &rest args)
+  (format *terminal-io* "~&; lispd: ~?~%" fmt args)
+  (finish-output *terminal-io*))
+
+(defun dispatch (type data)
+  (let ((id (if (>= (length data) 4) (get-u32 data 0) 0)))
+    (cond
+      ((= type +welcome+)
+       (unless (= id *protocol*)
+         (console "this image's bootstrap speaks control protocol ~d and ~
+                   its server ~d: restart the session" *protocol* id)
+         (close *out*)))
+      ((= type +text+)
+       (let ((job (find-job id)))
+         (setf (job-text job)
+               (append-to (job-text job) data 4 (length data)))))
+      ((= type +eval+)
+       (let ((job (find-job id))
+             (package (sb-ext:octets-to-string data :start 8
+                                                    :external-format :utf-8)))
+         (setf (job-thread job)
+               (sb-thread:make-thread #'run-job
+                                      :name (format nil "lispd eval ~d" id)
+                                      :arguments (list job (get-u32 data 4)
+                                                       package)))))
+      ((= type +interrupt+)
+       (job-interrupt (find-job id) (get-u32 data 4)))
+      ((= type +ack+)
+       (let ((job (sb-thread:with-mutex (*out-lock*) (gethash id *jobs*))))
+         (when job
+           (job-grant job (get-u32 data 4)))))
+      ((= type +askinfo+)
+       (send +info+ (utf8 (info))))
+      ((= type +exit+)
+       (sb-thread:make-thread (lambda () (sb-ext:exit :code 0))
+                              :name "lispd exit")))))
+
+(defun reader ()
+  (handler-case
+      (loop
+        (multiple-value-bind (type data) (read-frame)
+          (unless type
+            (return))
+          (dispatch type data)))
+    (error (c)
+      (console "the control channel failed: ~a" (condition-text c)))))
+
+;;; The REPL: ^D does not end the image.
+
+(defvar *eofs* '() "When the last end-of-files at the REPL came.")
+
+(defun repl-read-form (in out)
+  (when *ready-at-repl*
+    (ready))
+  (let ((eof '#:eof))
+    (loop
+      (let ((form (read in nil eof)))
+        (unless (eq form eof)
+          (return form))
+        ;; A terminal that is gone gives EOF for ever: let SBCL quit then.
+        (let ((now (get-internal-real-time)))
+          (push now *eofs*)
+          (setf *eofs* (subseq *eofs* 0 (min 20 (length *eofs*))))
+          (when (and (= (length *eofs*) 20)
+                     (< (- now (car (last *eofs*)))
+                        internal-time-units-per-second))
+            (sb-ext:exit)))
+        (format out "~&; lispd: ^D does not end this image: (sb-ext:exit) ~
+                     does, or `lispd stop ~a`; C-\\ detaches.~%"
+                (or *session* "NAME"))
+        (funcall sb-int:*repl-prompt-fun* out)
+        (finish-output out)))))
+
+;;; The entry point.
+
+(defun c-unsetenv (name)
+  (sb-alien:alien-funcall
+   (sb-alien:extern-alien "unsetenv" (function sb-alien:int sb-alien:c-string))
+   name))
+
+(defun c-cloexec (fd)
+  (sb-alien:alien-funcall
+   (sb-alien:extern-alien "fcntl" (function sb-alien:int sb-alien:int
+                                            sb-alien:int sb-alien:int))
+   fd 2 1))                             ; F_SETFD, FD_CLOEXEC
+
+(defun serve ()
+  "Join the image to its lispd server, if it runs under one: the control
+channel, and ^D at the REPL. Call it once the image runs; again is a no-op."
+  (let ((fd (sb-ext:posix-getenv "LISPD_CONTROL_FD")))
+    (when (and fd (null *out*))
+      (let ((fd (parse-integer fd)))
+        (setf *session* (sb-ext:posix-getenv "LISPD_SESSION"))
+        (c-cloexec fd)
+        (c-unsetenv "LISPD_CONTROL_FD")
+        (c-unsetenv "LISPD_SESSION")
+        (setf *in* (sb-sys:make-fd-stream fd :input t :buffering :full
+                                             :element-type '(unsigned-byte 8)
+                                             :name "lispd control")
+              *out* (sb-sys:make-fd-stream fd :output t :buffering :full
+                                              :element-type '(unsigned-byte 8)
+                                              :name "lispd control"))
+        (send +hello+ (u32 *protocol*)
+              (utf8 (format nil "~a ~a" (lisp-implementation-type)
+                            (lisp-implementation-version))))
+        (setf sb-int:*repl-read-form-fun* #'repl-read-form)
+        (sb-thread:make-thread #'reader :name "lispd control")
+        t))))
+
+(serve)

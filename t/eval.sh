@@ -1,0 +1,149 @@
+#!/bin/sh
+# lispd eval, lispd wait and the bootstrap, with real SBCL: values, output,
+# errors, unreadable forms, interrupts, timeouts, 20 MB of output, UTF-8,
+# images without the bootstrap, bad frames on the control channel, and a
+# REPL that ^D does not end.
+. "${srcdir:-.}/t/lib.sh"
+
+ev() {
+	timeout 60 "$LISPD" -S "$D" eval "$@"
+}
+
+threads() {
+	ev -s s '(length (sb-thread:list-all-threads))'
+}
+
+start -s s -- sbcl --noinform
+out=$(ev -s s '(+ 1 2)'); rc=$?
+is "$out" 3 "eval prints the value"
+is $rc 0 "and exits 0"
+out=$(ev -s s '(format t "out~%")' '(values 1 "two" :three)')
+is "$out" "$(printf 'out\n1\n"two"\n:THREE')" \
+    "output as printed, then the last form's values, one per line"
+out=$(ev -s s '(princ "no newline")' '(values)')
+is "$out" "no newline" "no values, no value lines"
+out=$(ev -s s '(defpackage :p1 (:use :cl))' '(in-package :p1)' \
+    '(defun here () (package-name *package*))' '(here)')
+is "$out" '"P1"' "forms are read in order: in-package works"
+out=$(ev -s s '(set-dispatch-macro-character #\# #\! (lambda (s c n) (declare (ignore c n)) (list :bang (read s t nil t))))' \
+    "'#!x")
+is "$out" "(:BANG X)" "and so do reader macros"
+out=$(ev -s s -p p1 '(here)')
+is "$out" '"P1"' "-p names the package the forms are read in"
+out=$(printf '(defun twice (x)\n  (* 2 x))\n(twice 21)\n' | ev -s s -)
+is "$out" 42 "eval - reads the forms from stdin"
+out=$(ev -s s '(warn "careful")' 2>&1 >/dev/null)
+like "$out" "WARNING: careful" "warnings go to stderr"
+
+# Programs the image runs get neither the channel nor its variables.
+out=$(ev -s s '(with-output-to-string (o) (sb-ext:run-program "/bin/sh" (list "-c" "[ -e /proc/$$/fd/3 ] && echo fd3-open; env | grep ^LISPD_ || echo no-vars") :output o))')
+is "$out" '"no-vars
+"' "a program the image runs sees no control fd and no LISPD_ variables"
+
+# Errors: the condition on stderr, status 1, no debugger, no thread left.
+before=$(threads)
+out=$(ev -s s '(error "boom ~a" 42)' 2>&1); rc=$?
+is $rc 1 "an error exits 1"
+like "$out" "^error: boom 42" "and prints the condition"
+like "$out" "condition of type SIMPLE-ERROR" "and its type"
+out=$(ev -s s -v '(car 1)' 2>&1)
+like "$out" "Backtrace|^[0-9]+: \(" "with -v, a backtrace"
+out=$(ev -s s -p no-such-package 1 2>&1); rc=$?
+is $rc 1 "a package that does not exist exits 1"
+like "$out" "no package no-such-package" "and names it"
+out=$(ev -s s '(+ 1 2)' '(list 1' 2>&1); rc=$?
+is $rc 2 "a form that does not read exits 2"
+like "$out" "form 2, at line 2, column 1, does not read: it is not complete" \
+    "naming the form and where it starts"
+out=$(ev -s s '(read-from-string "(")' 2>&1); rc=$?
+is $rc 1 "a read error inside an evaluation is an error (1), not 2"
+wait_until 10 eval '[ "$(threads)" = "$before" ]'
+ok $? "errors leave no thread behind ($before threads)"
+
+# Interrupt (C-c in a terminal) and --timeout.
+term_new a
+term_type a "$LISPD eval -s s '(progn (format t \"started~%\") (finish-output) (sleep 600))'; echo rc=\$?"
+wait_screen a '^started'
+term_keys a C-c
+wait_screen a '^rc=130'; ok $? "C-c interrupts the evaluation and exits 130"
+screen_has a 'eval: interrupted'; ok $? "and says so"
+out=$(ev -s s --timeout 1 '(sleep 600)' 2>&1); rc=$?
+is $rc 124 "--timeout ends it with 124"
+like "$out" "timed out" "and says so"
+wait_until 10 eval '[ "$(threads)" = "$before" ]'
+ok $? "interrupts leave no thread behind either"
+out=$(ev -s s '(defvar *after* (+ 2 2))' '*after*')
+is "$out" 4 "the image evaluates on after them"
+
+# Much output streams through in bounded memory.
+n=$(ev -s s '(let ((line (make-string 99 :initial-element #\x))) (dotimes (i 200000) (write-line line)))' | wc -c)
+is "$n" 20000004 "20 MB of output arrive whole (and NIL)"
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$(server_pid s)/status")
+[ "$hwm" -lt "${LISPD_TEST_RSS_MAX:-20000}" ]
+ok $? "the server's peak memory stays bounded (VmHWM $hwm kB)"
+out=$(ev -s s '(make-string 3000000 :initial-element #\y)' | wc -c)
+is "$out" 3000003 "a 3 MB value arrives whole, quoted"
+
+# UTF-8 both ways.
+out=$(ev -s s '(length "λ→ü")')
+is "$out" 3 "UTF-8 in forms is read as characters"
+out=$(ev -s s '(format t "~a~%" (coerce (list (code-char 955) (code-char 8594)) (quote string)))' '(values)')
+is "$out" "λ→" "and printed as UTF-8"
+
+# An image without the bootstrap answers at once.
+start -s plain -- cat
+out=$(ev -s plain '(+ 1 2)' 2>&1); rc=$?
+is $rc 3 "eval in an image without the bootstrap exits 3 at once"
+like "$out" "has no lispd bootstrap.*\(lispd:serve\)" "saying why and what to do"
+out=$(lispd start -s ni -- sbcl --noinform --non-interactive --eval '(sleep 600)' 2>&1)
+is $? 0 "sbcl --non-interactive starts"
+track ni
+like "$out" "warning: .*--non-interactive.*bootstrap is not loaded" \
+    "with a warning that eval will not reach it"
+
+# Bad frames on the control channel: the channel goes, the image stays.
+start -s bad -- sh -c 'printf "garbage-garbage" >&3; exec cat'
+out=$(ev -s bad 1 2>&1); rc=$?
+is $rc 3 "a garbled control channel: eval exits 3"
+like "$out" "frame over the limit on the control channel" "and says what came"
+lispd send bad "still-here" >/dev/null; ok $? "the console still takes input"
+like "$(lispd ls)" "^bad +[0-9]+ running" "and the session runs"
+start -s old -- sh -c 'printf "\000\000\000\001\000\000\000\010\000\000\000\143fake" >&3; exec cat'
+out=$(ev -s old 1 2>&1); rc=$?
+is $rc 3 "a bootstrap of another control protocol: eval exits 3"
+like "$out" "bootstrap speaks control protocol 99 .*restart the session" \
+    "naming both versions and the fix"
+
+# Readiness: the REPL, or the application's (lispd:ready).
+lispd wait s; is $? 0 "wait returns 0 for a ready image"
+lispd start -s late -- sbcl --noinform --eval '(setf lispd:*ready-at-repl* nil)' \
+    >"$T/late.out" 2>&1 &
+late=$!
+wait_until 20 eval 'lispd ls | grep -q "^late "'
+track late
+lispd wait --timeout 1 late; is $? 124 "wait --timeout gives 124 while the application is not ready"
+alive "$late"; ok $? "and start waits too"
+lispd send late '(lispd:ready)' >/dev/null
+wait "$late"; is $? 0 "(lispd:ready) makes start return 0"
+lispd wait late; is $? 0 "and wait"
+out=$(lispd wait nosuch 2>&1); is $? 3 "wait for a missing session exits 3"
+
+# ^D at the REPL does not end the image; in the debugger it goes to the top.
+term_new r
+term_type r "$LISPD attach s"
+wait_screen r '^\* ?$'
+term_keys r C-d
+wait_screen r 'does not end this image'; ok $? "^D at the REPL says how to quit instead"
+term_type r '(+ 40 2)'
+wait_screen r '^42'; ok $? "and the REPL goes on"
+term_type r '(error "into-the-debugger")'
+wait_screen r '^0\] ?$'
+term_keys r C-d
+last_is_top() {
+	[ "$(term_screen r | grep -v '^$' | tail -1)" = "*" ] ||
+	    [ "$(term_screen r | grep -v '^$' | tail -1)" = "* " ]
+}
+wait_until 10 last_is_top; ok $? "^D in the debugger returns to the top level"
+alive "$(image_pid s)"; ok $? "and the image lives"
+
+done_testing

@@ -1,0 +1,110 @@
+/*
+ * Unit tests for where the bootstrap goes in an sbcl command line
+ * (src/bootstrap.c) and for decoding the control channel's messages
+ * (control_decode in src/control.c).
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "lispd.h"
+#include "tap.h"
+
+#define BOOT	"/b/lispd.lisp"
+
+/* The command, with "--load BOOT" where it should go, as one string. */
+static const char *
+inject(const char *cmd, int *how)
+{
+	static char	 out[512];
+	char		*argv[32], buf[512], **v;
+	int		 n = 0, i;
+
+	snprintf(buf, sizeof buf, "%s", cmd);
+	for (argv[n] = strtok(buf, " "); argv[n] != NULL;
+	    argv[n] = strtok(NULL, " "))
+		n++;
+	v = bootstrap_argv(argv, BOOT, how);
+	if (v == NULL)
+		return ("(none)");
+	out[0] = '\0';
+	for (i = 0; v[i] != NULL; i++) {
+		if (i != 0)
+			strcat(out, " ");
+		strcat(out, v[i]);
+	}
+	free(v);
+	return (out);
+}
+
+#define is_inject(cmd, want, wanthow) do {				\
+	int how_ = -1;							\
+	const char *got_ = inject(cmd, &how_);				\
+	ok(strcmp(got_, want) == 0 && how_ == (wanthow), "%s", cmd);	\
+	if (strcmp(got_, want) != 0)					\
+		printf("#   got  '%s'\n#   want '%s'\n", got_, want);	\
+} while (0)
+
+static int
+decode(uint32_t type, const void *data, size_t len, struct control_msg *cm)
+{
+	struct proto_msg	m;
+
+	m.type = type;
+	m.len = len;
+	m.data = data;
+	return (control_decode(&m, cm));
+}
+
+int
+main(void)
+{
+	struct control_msg	cm;
+
+	is_inject("sbcl", "sbcl --load " BOOT, BOOTSTRAP_LOADED);
+	is_inject("/usr/bin/sbcl --noinform",
+	    "/usr/bin/sbcl --noinform --load " BOOT, BOOTSTRAP_LOADED);
+	is_inject("sbcl --dynamic-space-size 4096 --control-stack-size 8 "
+	    "--noinform --load app.lisp",
+	    "sbcl --dynamic-space-size 4096 --control-stack-size 8 "
+	    "--noinform --load " BOOT " --load app.lisp", BOOTSTRAP_LOADED);
+	is_inject("sbcl --core my.core --tls-limit 8192 --eval (start)",
+	    "sbcl --core my.core --tls-limit 8192 --load " BOOT
+	    " --eval (start)", BOOTSTRAP_LOADED);
+	is_inject("sbcl --noinform --end-runtime-options --noinform",
+	    "sbcl --noinform --end-runtime-options --load " BOOT
+	    " --noinform", BOOTSTRAP_LOADED);
+	is_inject("sbcl --disable-ldb --lose-on-corruption --merge-core-pages "
+	    "--eval (x)", "sbcl --disable-ldb --lose-on-corruption "
+	    "--merge-core-pages --load " BOOT " --eval (x)", BOOTSTRAP_LOADED);
+	is_inject("sbcl --dynamic-space-size", "sbcl --dynamic-space-size "
+	    "--load " BOOT, BOOTSTRAP_LOADED);
+	is_inject("sbcl --script app.lisp", "(none)", BOOTSTRAP_NOREPL);
+	is_inject("sbcl --noinform --non-interactive --load x", "(none)",
+	    BOOTSTRAP_NOREPL);
+	is_inject("sbcl --end-toplevel-options --script", "sbcl --load " BOOT
+	    " --end-toplevel-options --script", BOOTSTRAP_LOADED);
+	is_inject("ccl", "(none)", BOOTSTRAP_OTHER);
+	is_inject("./my-app --noinform", "(none)", BOOTSTRAP_OTHER);
+	is_inject("sbcl-wrapper", "(none)", BOOTSTRAP_OTHER);
+
+	ok(decode(CTL_HELLO, "\0\0\0\1SBCL", 8, &cm) == 0 &&
+	    cm.version == 1 && cm.len == 4 && memcmp(cm.text, "SBCL", 4) == 0,
+	    "hello: version and name");
+	ok(decode(CTL_HELLO, "\0\0\1", 3, &cm) == -1, "a short hello");
+	ok(decode(CTL_OUT, "\0\0\0\7\1hi", 7, &cm) == 0 && cm.id == 7 &&
+	    cm.stream == 1 && cm.len == 2, "output: id, stream, bytes");
+	ok(decode(CTL_OUT, "\0\0\0\7\3hi", 7, &cm) == -1,
+	    "output to a stream that is not 1 or 2");
+	ok(decode(CTL_OUT, "\0\0\0\7", 4, &cm) == -1, "output without a stream");
+	ok(decode(CTL_DONE, "\0\0\0\2\0\0\0\1oops", 12, &cm) == 0 &&
+	    cm.id == 2 && cm.status == 1 && cm.len == 4, "done: id, status");
+	ok(decode(CTL_DONE, "\0\0\0\2\0\0\1\0", 8, &cm) == -1,
+	    "a status over 255");
+	ok(decode(CTL_READY, "", 0, &cm) == 0, "ready");
+	ok(decode(CTL_WELCOME, "\0\0\0\1", 4, &cm) == -1,
+	    "a server's message from the image");
+	ok(decode(999, "", 0, &cm) == -1, "an unknown type");
+	return (tap_done());
+}
