@@ -296,7 +296,8 @@ control_dispatch(const struct control_msg *cm)
 			    cm->len);
 		break;
 	case CTL_INFO:
-		break;		/* not asked for yet */
+		server_image_info(cm->text, cm->len);
+		break;
 	}
 }
 

@@ -507,6 +507,26 @@ format_uptime(long secs, char *buf, size_t len)
 		    (secs % 86400) / 3600);
 }
 
+/* Bytes as a person reads them: 812K, 41M, 3.2G; "-" stays. */
+static void
+format_size(const char *s, char *buf, size_t len)
+{
+	double	b;
+	char	*end;
+
+	b = strtod(s, &end);
+	if (*s == '\0' || *end != '\0') {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (b < 1024.0 * 1024)
+		snprintf(buf, len, "%.0fK", b / 1024);
+	else if (b < 1024.0 * 1024 * 1024)
+		snprintf(buf, len, "%.0fM", b / (1024 * 1024));
+	else
+		snprintf(buf, len, "%.1fG", b / (1024 * 1024 * 1024));
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -519,7 +539,7 @@ cmd_ls(int argc, char **argv)
 	struct dir	 d;
 	DIR		*dp;
 	struct dirent	*de;
-	char		**names = NULL, info[4096], v[6][256], up[32];
+	char		**names = NULL, info[4096], v[8][256], up[32], heap[16];
 	size_t		 n = 0, i, len;
 
 	if (command_getopt("ls", argc, argv, "") != -1 || optind < argc)
@@ -542,13 +562,14 @@ cmd_ls(int argc, char **argv)
 		return (EXIT_OK);
 	}
 	qsort(names, n, sizeof *names, name_cmp);
-	printf("%-16s %7s %-8s %9s %7s  %s\n", "NAME", "PID", "STATE",
-	    "UPTIME", "CLIENTS", "COMMAND");
+	printf("%-16s %7s %-8s %9s %7s %6s %7s  %-18s %s\n", "NAME", "PID",
+	    "STATE", "UPTIME", "CLIENTS", "HEAP", "THREADS", "LISP",
+	    "COMMAND");
 	for (i = 0; i < n; i++) {
 		if (session_info(&d, names[i], info, sizeof info) == -1) {
-			printf("%-16s %7s %-8s %9s %7s  %s\n", names[i], "-",
-			    "stale", "-", "-", "(server gone: the next start "
-			    "replaces it)");
+			printf("%-16s %7s %-8s %9s %7s %6s %7s  %-18s %s\n",
+			    names[i], "-", "stale", "-", "-", "-", "-", "-",
+			    "(server gone: the next start replaces it)");
 			free(names[i]);
 			continue;
 		}
@@ -558,11 +579,18 @@ cmd_ls(int argc, char **argv)
 		else
 			format_uptime((long)(time(NULL) - strtoll(v[0], NULL,
 			    10)), up, sizeof up);
-		printf("%-16s %7s %-8s %9s %7s  %s\n", names[i],
-		    info_get(info, "pid", v[1], sizeof v[1]),
-		    info_get(info, "state", v[2], sizeof v[2]), up,
-		    info_get(info, "clients", v[3], sizeof v[3]),
-		    info_get(info, "command", v[4], sizeof v[4]));
+		info_get(info, "state", v[2], sizeof v[2]);
+		if (strcmp(v[2], "running") == 0 &&
+		    strcmp(info_get(info, "ready", v[5], sizeof v[5]), "0") == 0)
+			snprintf(v[2], sizeof v[2], "starting");
+		format_size(info_get(info, "heap", v[5], sizeof v[5]), heap,
+		    sizeof heap);
+		printf("%-16s %7s %-8s %9s %7s %6s %7s  %-18s %s\n", names[i],
+		    info_get(info, "pid", v[1], sizeof v[1]), v[2], up,
+		    info_get(info, "clients", v[3], sizeof v[3]), heap,
+		    info_get(info, "threads", v[4], sizeof v[4]),
+		    info_get(info, "lisp", v[6], sizeof v[6]),
+		    info_get(info, "command", v[7], sizeof v[7]));
 		free(names[i]);
 	}
 	free(names);

@@ -182,6 +182,7 @@ struct server_client {
 #define SC_TTY		0x100	/* the server has its terminal */
 #define SC_EXITING	0x200	/* exit status sent once the tty drains */
 #define SC_WAITREADY	0x400	/* wants PROTO_OK when the image is ready */
+#define SC_WANTINFO	0x800	/* wants PROTO_INFO */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
@@ -248,6 +249,10 @@ struct server {
 	struct evbuffer		*ctl_in;
 	struct evbuffer		*ctl_out;
 	uint32_t		 ctl_next_id;
+	long			 stop_left;	/* seconds from SIGTERM to KILL */
+	struct event		*info_ev;
+	int			 info_pending;	/* asked the image for its info */
+	char			*image_info;
 	int			 ready;
 	char			*lisp;		/* its name and version */
 };
@@ -255,6 +260,8 @@ extern struct server server;
 
 int	 server_main(struct dir *, const struct server_opts *, int, int);
 void	 server_ready(void);
+void	 server_list(struct server_client *);
+void	 server_image_info(const char *, size_t);
 void	 server_input(struct server_client *, const void *, size_t);
 int	 server_input_room(size_t);
 void	 server_resize(struct server_client *);

@@ -317,10 +317,9 @@ what is printed goes to the client a line at a time."))
 ;;; The channel.
 
 (defun info ()
-  (format nil "lisp=~a ~a~%heap=~d~%threads=~d~%ready=~d~%"
-          (lisp-implementation-type) (lisp-implementation-version)
-          (sb-kernel:dynamic-usage) (length (sb-thread:list-all-threads))
-          (if *ready-sent* 1 0)))
+  "What `lispd ls` shows of the image; the server knows the rest."
+  (format nil "heap=~d~%threads=~d~%"
+          (sb-kernel:dynamic-usage) (length (sb-thread:list-all-threads))))
 
 (defun console (fmt &rest args)
   (format *terminal-io* "~&; lispd: ~?~%" fmt args)

@@ -479,7 +479,6 @@ server_client_eval_text(struct server_client *c, const struct proto_msg *m)
 static void
 server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 {
-	struct evbuffer	*b;
 	uint32_t	 v;
 	uint8_t		 hello[8];
 
@@ -547,11 +546,7 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		server_resize(c);
 		break;
 	case PROTO_LIST:
-		b = evbuffer_new();
-		server_info(b);
-		server_client_write(c, PROTO_INFO, evbuffer_pullup(b, -1),
-		    evbuffer_get_length(b));
-		evbuffer_free(b);
+		server_list(c);
 		break;
 	case PROTO_SEND:
 		server_client_send(c, m);

@@ -25,6 +25,7 @@
 
 #define SERVER_READ_SIZE	65536
 #define SERVER_LINGER		2	/* seconds to hand out the exit status */
+#define SERVER_INFO_WAIT	500000	/* us for the image's part of ls */
 
 struct server	 server;
 
@@ -187,33 +188,59 @@ server_notice_all(const char *msg)
 	log_info("%s: %s", server.name, msg);
 }
 
+/* The next step of a stop: SIGTERM after the channel, then SIGKILL. */
 static void
 server_stop_cb(evutil_socket_t fd, short events, void *arg)
 {
-	char	msg[128];
+	struct timeval	tv = { 0, 0 };
+	char		msg[128];
 
 	(void)fd; (void)events; (void)arg;
 	if (server.state != SERVER_STOPPING)
 		return;
+	if (server.stop_left > 0) {
+		tv.tv_sec = server.stop_left;
+		server.stop_left = 0;
+		snprintf(msg, sizeof msg, "the image did not exit when asked: "
+		    "sent SIGTERM to pid %ld, SIGKILL in %ld s",
+		    (long)server.pid, (long)tv.tv_sec);
+		kill(server.pid, SIGTERM);
+		server_notice_all(msg);
+		evtimer_add(server.stop_ev, &tv);
+		return;
+	}
 	snprintf(msg, sizeof msg, "the image did not exit in time: "
 	    "sent SIGKILL to pid %ld", (long)server.pid);
 	kill(server.pid, SIGKILL);
 	server_notice_all(msg);
 }
 
-/* SIGTERM now, SIGKILL if the image is still there after timeout seconds. */
+/*
+ * Stop the image within timeout seconds. With the bootstrap up, it is
+ * asked to exit (its exit hooks run), SIGTERM comes at half the time;
+ * without, SIGTERM at once; SIGKILL at the end either way.
+ */
 void
 server_stop(u_int timeout)
 {
 	struct timeval	tv = { timeout, 0 };
-	char		msg[128];
+	char		msg[160];
 
 	if (server.state != SERVER_RUNNING)
 		return;
 	server.state = SERVER_STOPPING;
-	snprintf(msg, sizeof msg, "stopping: sent SIGTERM to pid %ld, "
-	    "SIGKILL in %u s", (long)server.pid, timeout);
-	kill(server.pid, SIGTERM);
+	if (server.ctl_state == CONTROL_UP &&
+	    control_send(CTL_EXIT, 0, NULL, 0) == 0) {
+		tv.tv_sec = timeout / 2;
+		server.stop_left = timeout - timeout / 2;
+		snprintf(msg, sizeof msg, "stopping: asked the image to exit "
+		    "(its exit hooks run); SIGTERM in %ld s, SIGKILL in %u s",
+		    (long)tv.tv_sec, timeout);
+	} else {
+		snprintf(msg, sizeof msg, "stopping: sent SIGTERM to pid %ld, "
+		    "SIGKILL in %u s", (long)server.pid, timeout);
+		kill(server.pid, SIGTERM);
+	}
 	server_notice_all(msg);
 	evtimer_add(server.stop_ev, &tv);
 }
@@ -321,6 +348,65 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 	}
 }
 
+/* Answer every client waiting for the session's info. */
+static void
+server_info_answer(void)
+{
+	struct server_client	*c;
+	struct evbuffer		*b;
+
+	server.info_pending = 0;
+	evtimer_del(server.info_ev);
+	b = evbuffer_new();
+	server_info(b);
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->flags & SC_WANTINFO) {
+			c->flags &= ~SC_WANTINFO;
+			server_client_write(c, PROTO_INFO,
+			    evbuffer_pullup(b, -1), evbuffer_get_length(b));
+		}
+	}
+	evbuffer_free(b);
+	free(server.image_info);
+	server.image_info = NULL;
+}
+
+static void
+server_info_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	server_info_answer();	/* the image did not answer in time */
+}
+
+/* A client asks for the info: with what the image says, if it can. */
+void
+server_list(struct server_client *c)
+{
+	struct timeval	tv = { 0, SERVER_INFO_WAIT };
+
+	c->flags |= SC_WANTINFO;
+	if (server.info_pending)
+		return;
+	if (server.ctl_state != CONTROL_UP ||
+	    control_send(CTL_ASKINFO, 0, NULL, 0) == -1) {
+		server_info_answer();
+		return;
+	}
+	server.info_pending = 1;
+	evtimer_add(server.info_ev, &tv);
+}
+
+/* The image's own lines for the info: its Lisp, heap, threads. */
+void
+server_image_info(const char *text, size_t len)
+{
+	if (!server.info_pending)
+		return;
+	free(server.image_info);
+	xasprintf(&server.image_info, "%.*s", (int)len, text);
+	server_info_answer();
+}
+
 void
 server_info(struct evbuffer *b)
 {
@@ -355,6 +441,8 @@ server_info(struct evbuffer *b)
 	evbuffer_add_printf(b, "ready=%d\n", server.ready);
 	if (server.lisp != NULL)
 		evbuffer_add_printf(b, "lisp=%s\n", server.lisp);
+	if (server.image_info != NULL)
+		evbuffer_add(b, server.image_info, strlen(server.image_info));
 }
 
 static char *
@@ -519,6 +607,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	server.reap_ev = event_new(server.base, -1, 0, server_reap_cb, NULL);
 	server.stop_ev = evtimer_new(server.base, server_stop_cb, NULL);
 	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
+	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
 	event_add(server.pty_rd, NULL);
 	event_add(server.listen_ev, NULL);
 
@@ -548,6 +637,8 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.reap_ev);
 	event_free(server.stop_ev);
 	event_free(server.linger_ev);
+	event_free(server.info_ev);
+	free(server.image_info);
 	evbuffer_free(server.pty_in);
 	close(server.ptyfd);
 out:

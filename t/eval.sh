@@ -114,6 +114,12 @@ is $rc 3 "a bootstrap of another control protocol: eval exits 3"
 like "$out" "bootstrap speaks control protocol 99 .*restart the session" \
     "naming both versions and the fix"
 
+# ls shows what the image reports.
+like "$(lispd ls)" "^s +[0-9]+ running +[0-9]+m[0-9]+s +[0-9]+ +[0-9]+M +[0-9]+ +SBCL 2\.[0-9]" \
+    "ls shows the image's heap, threads and Lisp"
+like "$(lispd ls)" "^plain +[0-9]+ running .* +- +- +- +cat" \
+    "and dashes for an image without the bootstrap"
+
 # Readiness: the REPL, or the application's (lispd:ready).
 lispd wait s; is $? 0 "wait returns 0 for a ready image"
 lispd start -s late -- sbcl --noinform --eval '(setf lispd:*ready-at-repl* nil)' \
@@ -122,6 +128,7 @@ late=$!
 wait_until 20 eval 'lispd ls | grep -q "^late "'
 track late
 lispd wait --timeout 1 late; is $? 124 "wait --timeout gives 124 while the application is not ready"
+like "$(lispd ls)" "^late +[0-9]+ starting " "ls shows it as starting"
 alive "$late"; ok $? "and start waits too"
 lispd send late '(lispd:ready)' >/dev/null
 wait "$late"; is $? 0 "(lispd:ready) makes start return 0"

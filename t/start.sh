@@ -10,8 +10,8 @@ st=$(stat -c %a "$D"); is "$st" 700 "the socket directory is 0700"
 st=$(stat -c %a "$D/one.sock"); is "$st" 600 "the socket is 0600"
 
 out=$(lispd ls)
-like "$out" "^one +$pid +running +[0-9]+m[0-9]+s +0 +sbcl --noinform" \
-    "ls shows name, pid, state, uptime, clients, command"
+like "$out" "^one +$pid +running +[0-9]+m[0-9]+s +0 +[0-9]+M +[0-9]+ +SBCL [^ ]+ +sbcl --noinform" \
+    "ls shows name, pid, state, uptime, clients, heap, threads, Lisp, command"
 
 out=$(lispd start -s one -- sbcl 2>&1); rc=$?
 is $rc 4 "starting a running session exits 4"
@@ -65,14 +65,25 @@ start -s one -- sbcl --noinform
 ok $? "start replaces the stale socket"
 lispd send one '(+ 1 2)' >/dev/null; ok $? "and the new session answers"
 
-# stop: SIGTERM, reported; kill: SIGKILL at once.
+# stop: the image is asked through its channel and its exit hooks run;
+# SIGTERM and SIGKILL follow if it does not go. kill: SIGKILL at once.
 pid=$(image_pid one)
+lispd eval -s one "(push (lambda () (with-open-file (o \"$T/hooked\" :direction :output) (write-line \"ran\" o))) sb-ext:*exit-hooks*)" >/dev/null
 out=$(lispd stop one 2>&1); rc=$?
 is $rc 0 "stop exits 0"
-like "$out" "sent SIGTERM to pid $pid" "stop reports the SIGTERM"
+like "$out" "asked the image to exit" "stop asks the image to exit through its channel"
+is "$(cat "$T/hooked" 2>/dev/null)" ran "and the image's exit hooks run"
 like "$out" "the image exited with status 0" "and the image's status"
 dead "$pid"; ok $? "the image is gone"
 [ ! -e "$D/one.sock" ] && [ ! -e "$D/one.lock" ]; ok $? "its socket and lock are removed"
+
+# A Lisp that does not exit when asked gets SIGTERM at half the timeout.
+start -s hang -- sbcl --noinform
+lispd eval -s hang '(push (lambda () (sleep 600)) sb-ext:*exit-hooks*)' >/dev/null
+out=$(lispd stop -t 2 hang 2>&1)
+like "$out" "did not exit when asked: sent SIGTERM to pid [0-9]+, SIGKILL in 1 s" \
+    "an image that does not exit when asked gets SIGTERM"
+like "$out" "did not exit in time: sent SIGKILL" "then SIGKILL"
 
 # An image that ignores SIGTERM gets SIGKILL after the timeout.
 start -s stubborn -- sh -c 'trap "" TERM; echo ready; while :; do sleep 1; done'
