@@ -29,10 +29,10 @@ static const char usage_text[] =
 "usage: lispd [-S dir] [command [options] [args]]\n"
 "\n"
 "  lispd                      attach to session \"default\", starting it first\n"
-"  lispd start [-b bytes] [-s name] [-- command ...]\n"
+"  lispd start [-B] [-b bytes] [-s name] [-- command ...]\n"
 "                             start a session in the background (default: sbcl)\n"
 "                             and return once the image is ready\n"
-"  lispd run [-b bytes] [-s name] [-- command ...]\n"
+"  lispd run [-B] [-b bytes] [-s name] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
@@ -54,6 +54,7 @@ static const char usage_text[] =
 "  -S dir     socket directory (else $LISPD_DIR, else /tmp/lispd-UID)\n"
 "  -s name    session name, [A-Za-z0-9._-]+ (default \"default\")\n"
 "  -b bytes   scrollback kept for attaching clients (default 65536)\n"
+"  -B, --with-bootstrap  the command calls (lispd:serve) itself: wait for it\n"
 "  -r         read-only: the server ignores this client's input\n"
 "  -R         relay: keep the terminal instead of handing it to the server\n"
 "  -e key     detach key, e.g. C-\\, C-], M-d, F12 (default C-\\)\n"
@@ -106,6 +107,7 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 {
 	static const struct option all[] = {
 		{ "package", required_argument, NULL, 'p' },
+		{ "with-bootstrap", no_argument, NULL, 'B' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};
@@ -172,7 +174,7 @@ static int	wait_ready(const struct dir *, const char *, long, int);
 /* Start a session; lockfd is the lock if the caller took it, else -1. */
 static int
 start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
-    int foreground, int lockfd)
+    int foreground, int bootstrap, int lockfd)
 {
 	static char		*defv[] = { (char *)DEFAULT_COMMAND, NULL };
 	struct server_opts	 o;
@@ -187,6 +189,7 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.argv = (cmdv != NULL && cmdv[0] != NULL) ? cmdv : defv;
 	o.scrollback = scrollback;
 	o.foreground = foreground;
+	o.bootstrap = bootstrap;
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
@@ -382,10 +385,13 @@ cmd_start(int argc, char **argv, int foreground)
 	const char	*cmd = foreground ? "run" : "start";
 	struct dir	 d;
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
-	int		 ch;
+	int		 ch, bootstrap = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, "b:")) != -1) {
+	while ((ch = command_getopt(cmd, argc, argv, "Bb:")) != -1) {
 		switch (ch) {
+		case 'B':
+			bootstrap = 1;
+			break;
 		case 'b':
 			scrollback = number(cmd, "-b", optarg, 1024,
 			    256L * 1024 * 1024);
@@ -397,7 +403,7 @@ cmd_start(int argc, char **argv, int foreground)
 	dir_open(&d, opt_dir);
 	return (start_session(&d, opt_name != NULL ? opt_name :
 	    DEFAULT_SESSION, argc > 0 ? argv : NULL, scrollback, foreground,
-	    -1));
+	    bootstrap, -1));
 }
 
 static int
@@ -438,7 +444,7 @@ cmd_attach(int argc, char **argv, int autostart)
 			/* Lost a race to another start: attach to its image. */
 			if ((lockfd = dir_lock(&d, name)) != -1)
 				start_session(&d, name, NULL,
-				    DEFAULT_SCROLLBACK, 0, lockfd);
+				    DEFAULT_SCROLLBACK, 0, 0, lockfd);
 		}
 	}
 	return (attach_main(&d, name, &o));

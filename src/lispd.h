@@ -159,6 +159,7 @@ struct server_opts {
 	char *const	*argv;
 	size_t		 scrollback;
 	int		 foreground;
+	int		 bootstrap;	/* the command serves the channel */
 	u_short		 rows;		/* the pty's size until a client's */
 	u_short		 cols;
 };

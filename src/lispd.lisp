@@ -407,9 +407,13 @@ what is printed goes to the client a line at a time."))
                                             sb-alien:int sb-alien:int))
    fd 2 1))                             ; F_SETFD, FD_CLOEXEC
 
-(defun serve ()
+(defun serve (&key ready)
   "Join the image to its lispd server, if it runs under one: the control
-channel, and ^D at the REPL. Call it once the image runs; again is a no-op."
+channel, and ^D at the REPL. Call it once the image runs; again is a no-op.
+With :READY true the image is ready at once; else when its REPL starts, or
+when it calls (lispd:ready)."
+  (when ready
+    (setf *ready-at-repl* nil))
   (let ((fd (sb-ext:posix-getenv "LISPD_CONTROL_FD")))
     (when (and fd (null *out*))
       (let ((fd (parse-integer fd)))
@@ -428,6 +432,8 @@ channel, and ^D at the REPL. Call it once the image runs; again is a no-op."
                             (lisp-implementation-version))))
         (setf sb-int:*repl-read-form-fun* #'repl-read-form)
         (sb-thread:make-thread #'reader :name "lispd control")
+        (when ready
+          (ready))
         t))))
 
 (serve)

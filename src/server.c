@@ -582,7 +582,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		goto out;
 	}
 	argv = server_bootstrap(opts->argv, warn, sizeof warn);
-	imgfd = control_open(argv != NULL);
+	imgfd = control_open(argv != NULL || opts->bootstrap);
 	server.pid = pty_spawn(server.ptyfd, slave,
 	    argv != NULL ? argv : opts->argv, imgfd, opts->name, &err);
 	if (imgfd != -1)
