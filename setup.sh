@@ -7,7 +7,7 @@ set -e
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential autoconf automake pkg-config libevent-dev
-libtermkey-dev libncurses-dev sbcl cl-swank"
+libtermkey-dev libunibilium-dev libncurses-dev sbcl cl-swank"
 TEST_PACKAGES="tmux dtach clang libclang-rt-14-dev util-linux iproute2
 procps mandoc"
 

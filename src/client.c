@@ -94,10 +94,18 @@ client_peer_pid(int fd)
 int
 client_connect(struct client *c, const struct dir *d, const char *name)
 {
-	struct proto_msg	m;
-	uint8_t			hello[4];
-	uint32_t		pid;
-	char			why[300];
+	client_open(c, d, name, 0);
+	return (client_hello(c));
+}
+
+/*
+ * Connect and say hello, not waiting for the answer (client_hello); with
+ * cork, the hello waits for the frames after it (client_uncork).
+ */
+void
+client_open(struct client *c, const struct dir *d, const char *name, int cork)
+{
+	uint8_t	hello[4];
 
 	memset(c, 0, sizeof *c);
 	c->name = name;
@@ -111,9 +119,21 @@ client_connect(struct client *c, const struct dir *d, const char *name)
 		    strerror(errno));
 	}
 	c->buf = xmalloc(CLIENT_BUFSIZE);
+	c->corked = cork;
 	proto_put32(hello, PROTO_VERSION);
 	if (client_send(c, PROTO_HELLO, hello, sizeof hello) == -1)
 		die(EXIT_FAIL, "session %s: %s", name, strerror(errno));
+}
+
+/* The server's hello: 0, or as client_connect. */
+int
+client_hello(struct client *c)
+{
+	struct proto_msg	m;
+	uint32_t		pid;
+	char			why[300];
+	const char		*name = c->name;
+
 	if (client_recv(c, &m) != 1)
 		die(EXIT_NOSESSION, "session %s closed the connection: its "
 		    "server is exiting, or refused us (see the system log)",
@@ -180,12 +200,37 @@ client_send(struct client *c, uint32_t type, const void *data, size_t len)
 	uint8_t		 hdr[PROTO_HDRLEN];
 	struct iovec	 iov[2];
 
+	if (c->corked) {
+		c->obuf = xreallocarray(c->obuf, 1, c->olen + sizeof hdr + len);
+		proto_header(c->obuf + c->olen, type, len);
+		if (len != 0)
+			memcpy(c->obuf + c->olen + sizeof hdr, data, len);
+		c->olen += sizeof hdr + len;
+		return (0);
+	}
 	proto_header(hdr, type, len);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof hdr;
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
 	return (client_writev(c, iov, len != 0 ? 2 : 1, 0));
+}
+
+/* Write the frames held since client_open(..., 1), in one write. */
+int
+client_uncork(struct client *c)
+{
+	struct iovec	iov;
+	int		rc;
+
+	c->corked = 0;
+	iov.iov_base = c->obuf;
+	iov.iov_len = c->olen;
+	rc = c->olen != 0 ? client_writev(c, &iov, 1, 0) : 0;
+	free(c->obuf);
+	c->obuf = NULL;
+	c->olen = 0;
+	return (rc);
 }
 
 /* The same, with fd riding along on the first byte (SCM_RIGHTS). */

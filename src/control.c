@@ -218,8 +218,9 @@ control_send(uint32_t type, uint32_t id, const void *data, size_t len)
 	evbuffer_add(server.ctl_out, hdr, n);
 	if (len != 0)
 		evbuffer_add(server.ctl_out, data, len);
+	/* Written once the current callback is done: one write for all. */
 	if (!event_pending(server.ctl_wr, EV_WRITE, NULL))
-		control_flush();
+		event_active(server.ctl_wr, EV_WRITE, 0);
 	return (0);
 }
 

@@ -85,6 +85,41 @@ eval_forms(struct client *c, char **forms, int nforms)
 	}
 }
 
+/* A frame from the server: -1 to go on, or the exit status. */
+static int
+eval_frame(struct client *c, const struct proto_msg *m)
+{
+	uint32_t	status;
+
+	switch (m->type) {
+	case PROTO_EVAL_OUT:
+		if (m->len >= 1)
+			eval_write(m->data[0] == 2 ? STDERR_FILENO :
+			    STDOUT_FILENO, m->data + 1, m->len - 1);
+		return (-1);
+	case PROTO_EVAL_DONE:
+		if (proto_get32(m, 0, &status) != 0)
+			die(EXIT_PROTO, "eval: malformed answer from session %s",
+			    c->name);
+		if (m->len > 4) {
+			eval_write(STDERR_FILENO, m->data + 4, m->len - 4);
+			if (m->data[m->len - 1] != '\n')
+				eval_write(STDERR_FILENO, "\n", 1);
+		}
+		client_close(c);
+		return ((int)status);
+	case PROTO_ERROR:
+		if (proto_get32(m, 0, &status) != 0)
+			status = EXIT_PROTO;
+		die(status, "%.*s", m->len > 4 ? (int)m->len - 4 : 0,
+		    m->data + 4);
+	case PROTO_EXIT:
+		die(EVAL_NOIMAGE, "eval: session %s: the image exited",
+		    c->name);
+	}
+	return (-1);
+}
+
 static long
 eval_now(void)
 {
@@ -102,17 +137,25 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 	struct proto_msg m;
 	struct pollfd	 pfd[2];
 	uint8_t		 msg[4 + 256], sig;
-	uint32_t	 status;
 	size_t		 plen;
 	long		 deadline = -1, left;
-	int		 n, stopping = 0, rc, sigfd;
+	int		 n, stopping = 0, rc, sigfd, stdin_forms, st;
 	const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP };
 
 	plen = strlen(o->package);
 	if (plen > 255)
 		die(EXIT_USAGE, "eval: a package name of %zu characters: at "
 		    "most 255", plen);
-	client_connect(&c, d, name);
+	/*
+	 * Forms given as arguments go with the hello, saving a round trip;
+	 * stdin is read only once the server answered, so that a run of the
+	 * server's own binary (client_reexec) still finds it unread.
+	 */
+	stdin_forms = nforms == 1 && strcmp(forms[0], "-") == 0;
+	if (stdin_forms)
+		client_connect(&c, d, name);
+	else
+		client_open(&c, d, name, 1);	/* all in one write */
 
 	sigfd = client_signals(sigs, nitems(sigs));
 
@@ -121,6 +164,18 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 	eval_send(&c, PROTO_EVAL, msg, 4 + plen);
 	eval_forms(&c, forms, nforms);
 	eval_send(&c, PROTO_GO, NULL, 0);
+	if (!stdin_forms && client_uncork(&c) == -1) {
+		if (errno != EPIPE && errno != ECONNRESET)
+			die(EXIT_FAIL, "eval: lost session %s: %s", name,
+			    strerror(errno));
+		eval_unsent = 1;
+	}
+	if (!stdin_forms)
+		client_hello(&c);
+	if (c.server_version < 2)
+		die(EVAL_NOIMAGE, "eval: session %s runs a lispd of protocol %u, "
+		    "which has no eval: restart the session with this lispd",
+		    name, c.server_version);
 	if (o->timeout > 0)
 		deadline = eval_now() + o->timeout * 1000L;
 
@@ -129,6 +184,11 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 	pfd[1].fd = sigfd;
 	pfd[1].events = POLLIN;
 	for (;;) {
+		/* Frames read with the hello come first. */
+		while (client_next(&c, &m)) {
+			if ((st = eval_frame(&c, &m)) != -1)
+				return (st);
+		}
 		left = deadline == -1 ? -1 : deadline - eval_now();
 		if (deadline != -1 && left <= 0) {
 			if (stopping)
@@ -166,35 +226,8 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 			die(EXIT_FAIL, "eval: lost session %s: its server went "
 			    "away", name);
 		while (client_next(&c, &m)) {
-			switch (m.type) {
-			case PROTO_EVAL_OUT:
-				if (m.len < 1)
-					break;
-				eval_write(m.data[0] == 2 ? STDERR_FILENO :
-				    STDOUT_FILENO, m.data + 1, m.len - 1);
-				break;
-			case PROTO_EVAL_DONE:
-				if (proto_get32(&m, 0, &status) != 0)
-					die(EXIT_PROTO, "eval: malformed "
-					    "answer from session %s", name);
-				if (m.len > 4) {
-					eval_write(STDERR_FILENO, m.data + 4,
-					    m.len - 4);
-					if (m.data[m.len - 1] != '\n')
-						eval_write(STDERR_FILENO,
-						    "\n", 1);
-				}
-				client_close(&c);
-				return ((int)status);
-			case PROTO_ERROR:
-				if (proto_get32(&m, 0, &status) != 0)
-					status = EXIT_PROTO;
-				die(status, "%.*s", m.len > 4 ?
-				    (int)m.len - 4 : 0, m.data + 4);
-			case PROTO_EXIT:
-				die(EVAL_NOIMAGE, "eval: session %s: the "
-				    "image exited", name);
-			}
+			if ((st = eval_frame(&c, &m)) != -1)
+				return (st);
 		}
 	}
 }

@@ -308,12 +308,18 @@ struct client {
 	uint8_t		*buf;
 	size_t		 len;
 	size_t		 off;
+	int		 corked;	/* frames wait in obuf */
+	uint8_t		*obuf;
+	size_t		 olen;
 };
 void	 client_init(int, char **);
 void	 client_stay(void);
 int	 client_connect(struct client *, const struct dir *, const char *);
+void	 client_open(struct client *, const struct dir *, const char *, int);
+int	 client_hello(struct client *);
 void	 client_close(struct client *);
 int	 client_send(struct client *, uint32_t, const void *, size_t);
+int	 client_uncork(struct client *);
 int	 client_send_fd(struct client *, uint32_t, const void *, size_t, int);
 int	 client_recv(struct client *, struct proto_msg *);
 int	 client_signals(const int *, size_t);

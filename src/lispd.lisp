@@ -49,6 +49,12 @@ calls (lispd:ready) when it is.")
 (defvar *ready-sent* nil)
 (defvar *jobs* (make-hash-table))
 (defvar *in-job* nil "True inside an evaluation's catch.")
+(defvar *current-job* nil "The job this worker thread runs.")
+(defvar *idle-workers* '())
+(defvar *pool-lock* (sb-thread:make-mutex :name "lispd workers"))
+(defparameter *max-idle-workers* 4
+  "Threads kept idle for the next evaluations: making one costs more than
+the rest of a small `lispd eval`.")
 
 (deftype octets () '(simple-array (unsigned-byte 8) (*)))
 
@@ -258,6 +264,7 @@ what is printed goes to the client a line at a time."))
            (setf (values status message)
                  (catch 'job-end
                    (let ((*in-job* t)
+                         (*current-job* job)
                          (*debugger-hook* nil)
                          (sb-ext:*invoke-debugger-hook*
                            (lambda (c hook)
@@ -305,7 +312,7 @@ what is printed goes to the client a line at a time."))
        (sb-thread:interrupt-thread
         thread
         (lambda ()
-          (when *in-job*
+          (when (and *in-job* (eq *current-job* job))
             (throw 'job-end (values status message)))))))))
 
 (defun job-grant (job n)
@@ -313,6 +320,44 @@ what is printed goes to the client a line at a time."))
   (sb-thread:with-mutex ((job-lock job))
     (incf (job-credit job) n)
     (sb-thread:condition-broadcast (job-queue job))))
+
+;;; Threads: one of them reads the channel. When an evaluation comes, the
+;;; reader hands the reading to an idle thread (or a new one) and runs the
+;;; evaluation itself, so that no thread has to be woken for it; then it
+;;; waits, idle, for its next turn to read.
+
+(defstruct worker
+  thread
+  reader                                ; set: its turn to read
+  (lock (sb-thread:make-mutex :name "lispd worker"))
+  (queue (sb-thread:make-waitqueue)))
+
+(defun promote ()
+  "Make another thread the reader: an idle one, or a new one."
+  (let ((w (sb-thread:with-mutex (*pool-lock*) (pop *idle-workers*))))
+    (if w
+        (sb-thread:with-mutex ((worker-lock w))
+          (setf (worker-reader w) t)
+          (sb-thread:condition-notify (worker-queue w)))
+        (sb-thread:make-thread #'worker-loop :name "lispd"
+                                             :arguments (list (make-worker :reader t))))))
+
+(defun worker-loop (w)
+  (setf (worker-thread w) sb-thread:*current-thread*)
+  (loop
+    (sb-thread:with-mutex ((worker-lock w))
+      (loop until (worker-reader w)
+            do (sb-thread:condition-wait (worker-queue w) (worker-lock w)))
+      (setf (worker-reader w) nil))
+    (let ((job (read-until-eval)))
+      (unless job
+        (return))                       ; the channel is gone
+      (promote)
+      (apply #'run-job job))
+    (unless (sb-thread:with-mutex (*pool-lock*)
+              (when (< (length *idle-workers*) *max-idle-workers*)
+                (push w *idle-workers*)))
+      (return))))
 
 ;;; The channel.
 
@@ -326,6 +371,8 @@ what is printed goes to the client a line at a time."))
   (finish-output *terminal-io*))
 
 (defun dispatch (type data)
+  "Act on a frame from the server; for an evaluation, return what
+RUN-JOB is to be applied to, and nil otherwise."
   (let ((id (if (>= (length data) 4) (get-u32 data 0) 0)))
     (cond
       ((= type +welcome+)
@@ -338,14 +385,12 @@ what is printed goes to the client a line at a time."))
          (setf (job-text job)
                (append-to (job-text job) data 4 (length data)))))
       ((= type +eval+)
-       (let ((job (find-job id))
-             (package (sb-ext:octets-to-string data :start 8
-                                                    :external-format :utf-8)))
-         (setf (job-thread job)
-               (sb-thread:make-thread #'run-job
-                                      :name (format nil "lispd eval ~d" id)
-                                      :arguments (list job (get-u32 data 4)
-                                                       package)))))
+       ;; This thread runs it: the caller hands the reading on.
+       (let ((job (find-job id)))
+         (setf (job-thread job) sb-thread:*current-thread*)
+         (list job (get-u32 data 4)
+               (sb-ext:octets-to-string data :start 8
+                                             :external-format :utf-8))))
       ((= type +interrupt+)
        (job-interrupt (find-job id) (get-u32 data 4)))
       ((= type +ack+)
@@ -358,15 +403,20 @@ what is printed goes to the client a line at a time."))
        (sb-thread:make-thread (lambda () (sb-ext:exit :code 0))
                               :name "lispd exit")))))
 
-(defun reader ()
+(defun read-until-eval ()
+  "Read and act on frames until an evaluation comes: return it, or nil
+when the channel is gone."
   (handler-case
       (loop
         (multiple-value-bind (type data) (read-frame)
           (unless type
-            (return))
-          (dispatch type data)))
+            (return nil))
+          (let ((job (dispatch type data)))
+            (when (= type +eval+)
+              (return job)))))
     (error (c)
-      (console "the control channel failed: ~a" (condition-text c)))))
+      (console "the control channel failed: ~a" (condition-text c))
+      nil)))
 
 ;;; The REPL: ^D does not end the image.
 
@@ -431,7 +481,8 @@ when it calls (lispd:ready)."
               (utf8 (format nil "~a ~a" (lisp-implementation-type)
                             (lisp-implementation-version))))
         (setf sb-int:*repl-read-form-fun* #'repl-read-form)
-        (sb-thread:make-thread #'reader :name "lispd control")
+        (sb-thread:make-thread #'worker-loop :name "lispd"
+                                             :arguments (list (make-worker :reader t)))
         (when ready
           (ready))
         t))))

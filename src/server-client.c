@@ -43,6 +43,8 @@ server_client_create(int fd)
 	event_add(c->rd, NULL);
 	TAILQ_INSERT_TAIL(&server.clients, c, entry);
 	log_debug("%s: client %d", __func__, fd);
+	/* A client writes its hello with its connect: no need to wait. */
+	server_client_read_cb(fd, EV_READ, c);
 }
 
 void
