@@ -49,6 +49,10 @@ calls (lispd:ready) when it is.")
 (defvar *ready-sent* nil)
 (defvar *jobs* (make-hash-table))
 (defvar *in-job* nil "True inside an evaluation's catch.")
+(defvar *send-finish* t
+  "When nil, a frame stays in the stream's buffer for the next to take.")
+(defvar *hold-lines* nil
+  "When true, a newline does not send an evaluation's output at once.")
 (defvar *current-job* nil "The job this worker thread runs.")
 (defvar *idle-workers* '())
 (defvar *pool-lock* (sb-thread:make-mutex :name "lispd workers"))
@@ -99,7 +103,8 @@ grow: the vector is returned."
       (write-sequence hdr *out*)
       (dolist (p parts)
         (write-sequence p *out*))
-      (finish-output *out*))))
+      (when *send-finish*
+        (finish-output *out*)))))
 
 (defun read-frame ()
   "The next frame: its type and payload, or nil at the end."
@@ -152,8 +157,11 @@ grow: the vector is returned."
   (:documentation "*standard-output* or *error-output* of an evaluation:
 what is printed goes to the client a line at a time."))
 
-(defun job-stream-flush (s)
-  (let ((buf (job-stream-buf s)))
+(defun job-stream-flush (s &optional (finish t))
+  "Send what S holds; with FINISH nil, leave it for the next frame sent to
+carry (the last output goes out with the evaluation's status)."
+  (let ((buf (job-stream-buf s))
+        (*send-finish* finish))
     (when (plusp (fill-pointer buf))
       (let ((o (utf8 buf)))
         (setf (fill-pointer buf) 0)
@@ -163,7 +171,8 @@ what is printed goes to the client a line at a time."))
   (vector-push-extend char (job-stream-buf s))
   (if (char= char #\Newline)
       (progn (setf (job-stream-col s) 0)
-             (job-stream-flush s))
+             (unless *hold-lines*
+               (job-stream-flush s)))
       (incf (job-stream-col s)))
   char)
 
@@ -176,7 +185,7 @@ what is printed goes to the client a line at a time."))
                     (append-to (job-stream-buf s) string start end))))
     (setf (job-stream-col s)
           (if nl (- end nl 1) (+ (job-stream-col s) (- end start))))
-    (when (or nl (> (fill-pointer buf) *chunk*))
+    (when (or (and nl (not *hold-lines*)) (> (fill-pointer buf) *chunk*))
       (job-stream-flush s)))
   string)
 
@@ -237,9 +246,11 @@ what is printed goes to the client a line at a time."))
         (setf values (multiple-value-list (eval form)))))
     (when values
       (fresh-line out))
-    (dolist (v values)
-      (prin1 v out)
-      (terpri out))))
+    ;; The values go with the status, in one write.
+    (let ((*hold-lines* t))
+      (dolist (v values)
+        (prin1 v out)
+        (terpri out)))))
 
 (defun find-package* (name)
   (cond ((string= name "") (find-package "COMMON-LISP-USER"))
@@ -289,8 +300,8 @@ what is printed goes to the client a line at a time."))
                             (*package* pkg)
                             (*readtable* *readtable*))
                        (eval-forms job out)
-                       (finish-output out)
-                       (finish-output err)
+                       (job-stream-flush err nil)
+                       (job-stream-flush out nil)
                        (values 0 "")))))
            (send +done+ (u32 (job-id job)) (u32 status) (utf8 message)))
       (sb-thread:with-mutex (*out-lock*)

@@ -23,6 +23,7 @@
 
 static void	server_client_read_cb(evutil_socket_t, short, void *);
 static void	server_client_eval_stop(struct server_client *, uint32_t);
+static void	server_client_later(struct server_client *);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
 
 void
@@ -138,8 +139,15 @@ server_client_write(struct server_client *c, uint32_t type, const void *data,
 	evbuffer_add(c->out, hdr, sizeof hdr);
 	if (len != 0)
 		evbuffer_add(c->out, data, len);
+	server_client_later(c);
+}
+
+/* Written once the current callback is done: one write for all of it. */
+static void
+server_client_later(struct server_client *c)
+{
 	if (!event_pending(c->wr, EV_WRITE, NULL))
-		server_client_flush(c);
+		event_active(c->wr, EV_WRITE, 0);
 }
 
 /* Console bytes, to the terminal or in a frame, whatever the queue. */
@@ -403,8 +411,7 @@ server_client_eval_out(struct server_client *c, int stream, const void *data,
 	evbuffer_add(c->out, hdr, sizeof hdr);
 	evbuffer_add(c->out, data, len);
 	c->eval_unacked += len;
-	if (!event_pending(c->wr, EV_WRITE, NULL))
-		server_client_flush(c);
+	server_client_later(c);
 }
 
 /* The evaluation ended: its status, then the client goes. */
