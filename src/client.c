@@ -109,7 +109,7 @@ client_open(struct client *c, const struct dir *d, const char *name, int cork)
 
 	memset(c, 0, sizeof *c);
 	c->name = name;
-	c->fd = dir_connect(d, name);
+	c->fd = dir_connect(d, name, ".sock");
 	if (c->fd == -1) {
 		if (errno == ENOENT || errno == ECONNREFUSED)
 			die(EXIT_NOSESSION, "no session %s in %s: start it with "

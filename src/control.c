@@ -48,6 +48,12 @@ control_decode(const struct proto_msg *m, struct control_msg *cm)
 		cm->text = (const char *)m->data;
 		cm->len = m->len;
 		return (0);
+	case CTL_SWANK:
+		if (proto_get32(m, 0, &cm->status) != 0 || cm->status > 1)
+			return (-1);
+		cm->text = (const char *)m->data + 4;
+		cm->len = m->len - 4;
+		return (0);
 	case CTL_OUT:
 		if (proto_get32(m, 0, &cm->id) != 0 || m->len < 5 ||
 		    (m->data[4] != 1 && m->data[4] != 2))
@@ -142,6 +148,8 @@ control_close(const char *why)
 	server.ctl_why = xstrdup(why);
 	server.ctl_state = CONTROL_GONE;
 	control_fail_all(EVAL_NOIMAGE, why);
+	if (server.swank_state != SWANK_DOWN)
+		swank_down(why);
 }
 
 /*
@@ -273,6 +281,7 @@ static void
 control_dispatch(const struct control_msg *cm)
 {
 	struct server_client	*c;
+	char			*why;
 
 	if (server.ctl_state != CONTROL_UP && cm->type != CTL_HELLO) {
 		control_close("the image spoke on the control channel before "
@@ -298,6 +307,15 @@ control_dispatch(const struct control_msg *cm)
 		break;
 	case CTL_INFO:
 		server_image_info(cm->text, cm->len);
+		break;
+	case CTL_SWANK:
+		if (cm->status == 0)
+			swank_up();
+		else {
+			xasprintf(&why, "%.*s", (int)cm->len, cm->text);
+			swank_down(why);
+			free(why);
+		}
 		break;
 	}
 }

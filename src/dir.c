@@ -159,12 +159,13 @@ dir_unlock(const struct dir *d, const char *name, int fd)
 }
 
 static int
-dir_address(const struct dir *d, const char *name, struct sockaddr_un *sun)
+dir_address(const struct dir *d, const char *name, const char *suffix,
+    struct sockaddr_un *sun)
 {
 	memset(sun, 0, sizeof *sun);
 	sun->sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun->sun_path, sizeof sun->sun_path, "%s/%s.sock",
-	    d->path, name) >= sizeof sun->sun_path) {
+	if ((size_t)snprintf(sun->sun_path, sizeof sun->sun_path, "%s/%s%s",
+	    d->path, name, suffix) >= sizeof sun->sun_path) {
 		errno = ENAMETOOLONG;
 		return (-1);
 	}
@@ -172,12 +173,12 @@ dir_address(const struct dir *d, const char *name, struct sockaddr_un *sun)
 }
 
 int
-dir_connect(const struct dir *d, const char *name)
+dir_connect(const struct dir *d, const char *name, const char *suffix)
 {
 	struct sockaddr_un	sun;
 	int			fd, saved;
 
-	if (dir_address(d, name, &sun) == -1)
+	if (dir_address(d, name, suffix, &sun) == -1)
 		return (-1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return (-1);
@@ -190,15 +191,18 @@ dir_connect(const struct dir *d, const char *name)
 	return (fd);
 }
 
-/* Listen on NAME.sock; the caller holds the lock, so any old one is stale. */
+/*
+ * Listen on NAME.sock or NAME.swank (suffix); the caller holds the lock, so
+ * any old one is stale.
+ */
 int
-dir_listen(const struct dir *d, const char *name)
+dir_listen(const struct dir *d, const char *name, const char *suffix)
 {
 	struct sockaddr_un	sun;
 	mode_t			mask;
 	int			fd, saved;
 
-	if (dir_address(d, name, &sun) == -1)
+	if (dir_address(d, name, suffix, &sun) == -1)
 		return (-1);
 	if (unlink(sun.sun_path) == -1 && errno != ENOENT)
 		return (-1);

@@ -29,10 +29,10 @@ static const char usage_text[] =
 "usage: lispd [-S dir] [command [options] [args]]\n"
 "\n"
 "  lispd                      attach to session \"default\", starting it first\n"
-"  lispd start [-B] [-b bytes] [-s name] [-- command ...]\n"
+"  lispd start [-BN] [-b bytes] [-s name] [-- command ...]\n"
 "                             start a session in the background (default: sbcl)\n"
 "                             and return once the image is ready\n"
-"  lispd run [-B] [-b bytes] [-s name] [-- command ...]\n"
+"  lispd run [-BN] [-b bytes] [-s name] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
@@ -43,6 +43,8 @@ static const char usage_text[] =
 "                             stdin): output as printed, then the last values\n"
 "  lispd wait [-t seconds] [name]\n"
 "                             return once the image is ready\n"
+"  lispd swank [name]         join stdin and stdout to the image's swank\n"
+"                             (NAME.swank), for Emacs or any swank client\n"
 "  lispd send [-n] [name] text ... | -\n"
 "                             type text (a newline is added unless -n; - reads\n"
 "                             stdin as it is)\n"
@@ -55,6 +57,7 @@ static const char usage_text[] =
 "  -s name    session name, [A-Za-z0-9._-]+ (default \"default\")\n"
 "  -b bytes   scrollback kept for attaching clients (default 65536)\n"
 "  -B, --with-bootstrap  the command calls (lispd:serve) itself: wait for it\n"
+"  -N, --no-swank       no swank in the image (NAME.swank says so)\n"
 "  -r         read-only: the server ignores this client's input\n"
 "  -R         relay: keep the terminal instead of handing it to the server\n"
 "  -e key     detach key, e.g. C-\\, C-], M-d, F12 (default C-\\)\n"
@@ -108,6 +111,7 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 	static const struct option all[] = {
 		{ "package", required_argument, NULL, 'p' },
 		{ "with-bootstrap", no_argument, NULL, 'B' },
+		{ "no-swank", no_argument, NULL, 'N' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};
@@ -171,10 +175,13 @@ command_terminal_size(u_short *rows, u_short *cols)
 
 static int	wait_ready(const struct dir *, const char *, long, int);
 
+#define START_BOOTSTRAP	0x1	/* -B: the command serves the channel */
+#define START_NOSWANK	0x2	/* -N: no swank in the image */
+
 /* Start a session; lockfd is the lock if the caller took it, else -1. */
 static int
 start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
-    int foreground, int bootstrap, int lockfd)
+    int foreground, int flags, int lockfd)
 {
 	static char		*defv[] = { (char *)DEFAULT_COMMAND, NULL };
 	struct server_opts	 o;
@@ -189,7 +196,8 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.argv = (cmdv != NULL && cmdv[0] != NULL) ? cmdv : defv;
 	o.scrollback = scrollback;
 	o.foreground = foreground;
-	o.bootstrap = bootstrap;
+	o.bootstrap = (flags & START_BOOTSTRAP) != 0;
+	o.no_swank = (flags & START_NOSWANK) != 0;
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
@@ -347,6 +355,24 @@ cmd_wait(int argc, char **argv)
 }
 
 static int
+cmd_swank(int argc, char **argv)
+{
+	struct dir	 d;
+	const char	*name;
+
+	if (command_getopt("swank", argc, argv, "") != -1)
+		usage_error("swank", "takes no options but -s");
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error("swank", "unexpected argument '%s'", argv[0]);
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	return (swank_main(&d, name));
+}
+
+static int
 cmd_eval(int argc, char **argv)
 {
 	struct eval_opts o = { "", 0, 0 };
@@ -385,12 +411,15 @@ cmd_start(int argc, char **argv, int foreground)
 	const char	*cmd = foreground ? "run" : "start";
 	struct dir	 d;
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
-	int		 ch, bootstrap = 0;
+	int		 ch, flags = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, "Bb:")) != -1) {
+	while ((ch = command_getopt(cmd, argc, argv, "BNb:")) != -1) {
 		switch (ch) {
 		case 'B':
-			bootstrap = 1;
+			flags |= START_BOOTSTRAP;
+			break;
+		case 'N':
+			flags |= START_NOSWANK;
 			break;
 		case 'b':
 			scrollback = number(cmd, "-b", optarg, 1024,
@@ -403,7 +432,7 @@ cmd_start(int argc, char **argv, int foreground)
 	dir_open(&d, opt_dir);
 	return (start_session(&d, opt_name != NULL ? opt_name :
 	    DEFAULT_SESSION, argc > 0 ? argv : NULL, scrollback, foreground,
-	    bootstrap, -1));
+	    flags, -1));
 }
 
 static int
@@ -438,7 +467,7 @@ cmd_attach(int argc, char **argv, int autostart)
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	if (autostart) {
-		if ((fd = dir_connect(&d, name)) != -1)
+		if ((fd = dir_connect(&d, name, ".sock")) != -1)
 			close(fd);
 		else if (errno == ENOENT || errno == ECONNREFUSED) {
 			/* Lost a race to another start: attach to its image. */
@@ -458,7 +487,7 @@ session_info(const struct dir *d, const char *name, char *buf, size_t len)
 	struct proto_msg	m;
 	int			fd;
 
-	if ((fd = dir_connect(d, name)) == -1)
+	if ((fd = dir_connect(d, name, ".sock")) == -1)
 		return (-1);
 	close(fd);
 	if (client_connect(&c, d, name) == -1) {
@@ -568,13 +597,13 @@ cmd_ls(int argc, char **argv)
 		return (EXIT_OK);
 	}
 	qsort(names, n, sizeof *names, name_cmp);
-	printf("%-16s %7s %-8s %9s %7s %6s %7s  %-18s %s\n", "NAME", "PID",
-	    "STATE", "UPTIME", "CLIENTS", "HEAP", "THREADS", "LISP",
-	    "COMMAND");
+	printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n", "NAME",
+	    "PID", "STATE", "UPTIME", "CLIENTS", "HEAP", "THREADS", "SWANK",
+	    "LISP", "COMMAND");
 	for (i = 0; i < n; i++) {
 		if (session_info(&d, names[i], info, sizeof info) == -1) {
-			printf("%-16s %7s %-8s %9s %7s %6s %7s  %-18s %s\n",
-			    names[i], "-", "stale", "-", "-", "-", "-", "-",
+			printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
+			    names[i], "-", "stale", "-", "-", "-", "-", "-", "-",
 			    "(server gone: the next start replaces it)");
 			free(names[i]);
 			continue;
@@ -591,10 +620,11 @@ cmd_ls(int argc, char **argv)
 			snprintf(v[2], sizeof v[2], "starting");
 		format_size(info_get(info, "heap", v[5], sizeof v[5]), heap,
 		    sizeof heap);
-		printf("%-16s %7s %-8s %9s %7s %6s %7s  %-18s %s\n", names[i],
-		    info_get(info, "pid", v[1], sizeof v[1]), v[2], up,
-		    info_get(info, "clients", v[3], sizeof v[3]), heap,
+		printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
+		    names[i], info_get(info, "pid", v[1], sizeof v[1]), v[2],
+		    up, info_get(info, "clients", v[3], sizeof v[3]), heap,
 		    info_get(info, "threads", v[4], sizeof v[4]),
+		    info_get(info, "swank", v[0], sizeof v[0]),
 		    info_get(info, "lisp", v[6], sizeof v[6]),
 		    info_get(info, "command", v[7], sizeof v[7]));
 		free(names[i]);
@@ -805,6 +835,8 @@ main(int argc, char **argv)
 		return (cmd_eval(argc, argv));
 	if (strcmp(cmd, "wait") == 0)
 		return (cmd_wait(argc, argv));
+	if (strcmp(cmd, "swank") == 0)
+		return (cmd_swank(argc, argv));
 	if (strcmp(cmd, "send") == 0)
 		return (cmd_send(argc, argv));
 	if (strcmp(cmd, "stop") == 0)

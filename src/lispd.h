@@ -84,8 +84,8 @@ int	 dir_check_name(const struct dir *, const char *);
 char	*dir_path(const struct dir *, const char *, const char *);
 int	 dir_lock(const struct dir *, const char *);
 void	 dir_unlock(const struct dir *, const char *, int);
-int	 dir_connect(const struct dir *, const char *);
-int	 dir_listen(const struct dir *, const char *);
+int	 dir_connect(const struct dir *, const char *, const char *);
+int	 dir_listen(const struct dir *, const char *, const char *);
 
 /* ring.c */
 struct ring {
@@ -123,7 +123,7 @@ const char *bootstrap_path(void);
 
 /* pty.c */
 int	 pty_open(const struct winsize *, char *, size_t);
-pid_t	 pty_spawn(int, const char *, char *const *, int, const char *,
+pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
 	     int *);
 int	 pty_resize(int, u_short, u_short);
 int	 pty_canonical(int);
@@ -153,6 +153,20 @@ int	 control_can_eval(char *, size_t);
 int	 control_send(uint32_t, uint32_t, const void *, size_t);
 void	 control_ack(uint32_t, uint32_t);
 
+/* swank.c */
+enum swank_state {
+	SWANK_DOWN,		/* nobody serves it: swank_why says why */
+	SWANK_LOADING,
+	SWANK_UP,
+};
+int	 swank_open(const struct dir *, const char *, int, int);
+void	 swank_close(const struct dir *, const char *);
+void	 swank_loading(void);
+void	 swank_up(void);
+void	 swank_down(const char *);
+const char *swank_describe(void);
+int	 swank_main(const struct dir *, const char *);
+
 /* server.c */
 struct server_opts {
 	const char	*name;
@@ -160,6 +174,7 @@ struct server_opts {
 	size_t		 scrollback;
 	int		 foreground;
 	int		 bootstrap;	/* the command serves the channel */
+	int		 no_swank;
 	u_short		 rows;		/* the pty's size until a client's */
 	u_short		 cols;
 };
@@ -254,6 +269,12 @@ struct server {
 	struct event		*info_ev;
 	int			 info_pending;	/* asked the image for its info */
 	char			*image_info;
+
+	/* NAME.swank (swank.c). */
+	int			 swankfd;
+	struct event		*swank_ev;
+	enum swank_state	 swank_state;
+	char			*swank_why;
 	int			 ready;
 	char			*lisp;		/* its name and version */
 };

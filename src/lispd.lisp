@@ -29,6 +29,7 @@
 (defconstant +out+ 3)
 (defconstant +done+ 4)
 (defconstant +info+ 5)
+(defconstant +swank+ 6)
 (defconstant +welcome+ 16)
 (defconstant +text+ 17)
 (defconstant +eval+ 18)
@@ -429,6 +430,88 @@ when the channel is gone."
       (console "the control channel failed: ~a" (condition-text c))
       nil)))
 
+;;; Swank on NAME.swank: the server made the listening socket (fd in
+;;; LISPD_SWANK_FD). Each client is handled in a thread of its own,
+;;; authentication included, so that a silent client or a wrong secret
+;;; cannot stall the others (stock swank's accept loop does both).
+
+(defvar *swank-socket* nil "Kept: its finalizer would close the fd.")
+
+(defun swank-symbol (name)
+  (or (find-symbol name "SWANK")
+      (error "swank has no ~a: an unknown version of swank" name)))
+
+(defun swank-load ()
+  "Load swank, quietly: LISPD_SWANK names a swank-loader.lisp or a
+directory with swank.asd; else ASDF finds it (Debian's cl-swank,
+Quicklisp's)."
+  (let ((path (sb-ext:posix-getenv "LISPD_SWANK"))
+        (*standard-output* (make-broadcast-stream))
+        (*error-output* (make-broadcast-stream)))
+    (unless (find-package "SWANK")
+      (require :asdf)
+      (cond ((and path (string/= path "")
+                  (pathname-name (probe-file path)))
+             (load path)
+             (funcall (find-symbol "INIT" "SWANK-LOADER")))
+            (t
+             (when (and path (string/= path ""))
+               (push (probe-file path)
+                     (symbol-value (find-symbol "*CENTRAL-REGISTRY*" "ASDF"))))
+             (funcall (find-symbol "LOAD-SYSTEM" "ASDF") :swank))))))
+
+(defun swank-client (socket stream)
+  (handler-case
+      (progn
+        ;; Set to t, swank opens a TCP port for output: never here.
+        (setf (symbol-value (swank-symbol "*USE-DEDICATED-OUTPUT-STREAM*"))
+              nil)
+        (funcall (swank-symbol "AUTHENTICATE-CLIENT") stream)
+        (funcall (swank-symbol "SERVE-REQUESTS")
+                 (funcall (swank-symbol "MAKE-CONNECTION") socket stream
+                          :spawn)))
+    (error ()
+      (ignore-errors (close stream)))))
+
+(defun swank-accept-loop (socket)
+  (let ((fd (funcall (find-symbol "SOCKET-FILE-DESCRIPTOR" "SB-BSD-SOCKETS")
+                     socket))
+        (accept (find-symbol "ACCEPT-CONNECTION" "SWANK/BACKEND")))
+    (loop
+      (sb-sys:wait-until-fd-usable fd :input)
+      ;; Non-blocking: another may have taken it (nil), or it failed.
+      (let ((stream (ignore-errors
+                     (funcall accept socket :external-format nil
+                                            :buffering t))))
+        (if stream
+            (sb-thread:make-thread #'swank-client :name "lispd swank client"
+                                                  :arguments (list socket stream))
+            (sleep 0.01))))))
+
+(defun swank-start (fd)
+  "Serve swank on the inherited socket FD; tell the server how it went."
+  (let ((start (get-internal-real-time)))
+    (handler-case
+        (progn
+          (swank-load)
+          (funcall (swank-symbol "INIT-LOG-OUTPUT"))
+          (setf *swank-socket*     ; swank loaded sb-bsd-sockets
+                (make-instance (find-symbol "LOCAL-SOCKET" "SB-BSD-SOCKETS")
+                               :type :stream :descriptor fd))
+          (sb-thread:make-thread #'swank-accept-loop :name "lispd swank"
+                                                     :arguments (list *swank-socket*))
+          (send +swank+ (u32 0))
+          (let ((s (/ (- (get-internal-real-time) start)
+                      internal-time-units-per-second)))
+            (when (> s 1)
+              (console "swank loaded in ~,1f s (compiled the first time)" s))))
+      (error (c)
+        (let ((why (format nil "swank did not load: ~a (install cl-swank, or ~
+                                set LISPD_SWANK to a swank-loader.lisp)"
+                           (condition-text c))))
+          (console "~a" why)
+          (ignore-errors (send +swank+ (u32 1) (utf8 why))))))))
+
 ;;; The REPL: ^D does not end the image.
 
 (defvar *eofs* '() "When the last end-of-files at the REPL came.")
@@ -494,6 +577,11 @@ when it calls (lispd:ready)."
         (setf sb-int:*repl-read-form-fun* #'repl-read-form)
         (sb-thread:make-thread #'worker-loop :name "lispd"
                                              :arguments (list (make-worker :reader t)))
+        (let ((swank (sb-ext:posix-getenv "LISPD_SWANK_FD")))
+          (when swank
+            (c-unsetenv "LISPD_SWANK_FD")
+            (c-cloexec (parse-integer swank))
+            (swank-start (parse-integer swank))))
         (when ready
           (ready))
         t))))

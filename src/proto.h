@@ -75,6 +75,7 @@ enum proto_type {
 #define CTL_VERSION		1
 #define CTL_WINDOW		(256 * 1024)
 #define CTL_FD			3	/* the image's end, in LISPD_CONTROL_FD */
+#define SWANK_FD		4	/* NAME.swank, in LISPD_SWANK_FD */
 
 enum ctl_type {
 	/* Image to server. */
@@ -83,6 +84,8 @@ enum ctl_type {
 	CTL_OUT = 3,		/* u32 id, u8 stream, bytes */
 	CTL_DONE = 4,		/* u32 id, u32 status, text */
 	CTL_INFO = 5,		/* "key=value\n" lines */
+	CTL_SWANK = 6,		/* u32 0: swank serves NAME.swank; 1: it
+				   cannot, and why */
 
 	/* Server to image. */
 	CTL_WELCOME = 16,	/* u32 version */

@@ -56,18 +56,21 @@ pty_termios(int fd)
 }
 
 static void
-pty_child(const char *slave, char *const *argv, int ctlfd, const char *name,
-    int errfd)
+pty_child(const char *slave, char *const *argv, int ctlfd, int swankfd,
+    const char *name, int errfd)
 {
 	sigset_t	set;
 	char		num[16];
 	int		fd, sig, err, first = 3;
 
 	/* Out of the way of the fds the image is given. */
-	if ((errfd = fcntl(errfd, F_DUPFD_CLOEXEC, CTL_FD + 1)) == -1)
+	if ((errfd = fcntl(errfd, F_DUPFD_CLOEXEC, SWANK_FD + 1)) == -1)
 		goto fail;
 	if (ctlfd != -1 &&
-	    (ctlfd = fcntl(ctlfd, F_DUPFD_CLOEXEC, CTL_FD + 1)) == -1)
+	    (ctlfd = fcntl(ctlfd, F_DUPFD_CLOEXEC, SWANK_FD + 1)) == -1)
+		goto fail;
+	if (swankfd != -1 &&
+	    (swankfd = fcntl(swankfd, F_DUPFD_CLOEXEC, SWANK_FD + 1)) == -1)
 		goto fail;
 	if (setsid() == -1)
 		goto fail;
@@ -89,6 +92,15 @@ pty_child(const char *slave, char *const *argv, int ctlfd, const char *name,
 		    setenv("LISPD_SESSION", name, 1) == -1)
 			goto fail;
 		first = CTL_FD + 1;
+	}
+	/* The swank socket, listening (non-blocking), for the bootstrap. */
+	if (ctlfd != -1 && swankfd != -1) {
+		if (dup2(swankfd, SWANK_FD) == -1)
+			goto fail;
+		snprintf(num, sizeof num, "%d", SWANK_FD);
+		if (setenv("LISPD_SWANK_FD", num, 1) == -1)
+			goto fail;
+		first = SWANK_FD + 1;
 	}
 
 	/* Nothing else of lispd's reaches the image: fds, signal state. */
@@ -116,7 +128,7 @@ fail:
  */
 pid_t
 pty_spawn(int master, const char *slave, char *const *argv, int ctlfd,
-    const char *name, int *err)
+    int swankfd, const char *name, int *err)
 {
 	pid_t	pid;
 	int	p[2], status;
@@ -136,7 +148,7 @@ pty_spawn(int master, const char *slave, char *const *argv, int ctlfd,
 	case 0:
 		close(master);
 		close(p[0]);
-		pty_child(slave, argv, ctlfd, name, p[1]);
+		pty_child(slave, argv, ctlfd, swankfd, name, p[1]);
 		/* NOTREACHED */
 	}
 	close(p[1]);

@@ -276,6 +276,7 @@ server_exited(int status)
 	server_pty_drain();
 	control_drain();
 	control_close("the image exited");
+	swank_down("the image exited");
 	server.state = SERVER_EXITED;
 	server.status = status;
 	event_del(server.pty_rd);
@@ -443,6 +444,9 @@ server_info(struct evbuffer *b)
 		evbuffer_add_printf(b, "lisp=%s\n", server.lisp);
 	if (server.image_info != NULL)
 		evbuffer_add(b, server.image_info, strlen(server.image_info));
+	evbuffer_add_printf(b, "swank=%s\n", swank_describe());
+	if (server.swank_why != NULL)
+		evbuffer_add_printf(b, "swank_why=%s\n", server.swank_why);
 }
 
 static char *
@@ -536,10 +540,11 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	struct event	*sigs[4];
 	const int	 signums[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 	char		 slave[128], msg[512], warn[400];
-	int		 err, status, i, imgfd;
+	int		 err, status, i, imgfd, swankfd;
 	char		*sockpath, **argv;
 
 	memset(&server, 0, sizeof server);
+	server.swankfd = -1;
 	TAILQ_INIT(&server.clients);
 	server.dir = d;
 	server.name = opts->name;
@@ -560,7 +565,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		evsignal_add(sigs[i], NULL);
 	}
 
-	server.listenfd = dir_listen(d, opts->name);
+	server.listenfd = dir_listen(d, opts->name, ".sock");
 	if (server.listenfd == -1) {
 		snprintf(msg, sizeof msg, "cannot listen on %s/%s.sock: %s",
 		    d->path, opts->name, strerror(errno));
@@ -583,8 +588,11 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	}
 	argv = server_bootstrap(opts->argv, warn, sizeof warn);
 	imgfd = control_open(argv != NULL || opts->bootstrap);
+	swankfd = swank_open(d, opts->name, !opts->no_swank,
+	    server.ctl_expected);
 	server.pid = pty_spawn(server.ptyfd, slave,
-	    argv != NULL ? argv : opts->argv, imgfd, opts->name, &err);
+	    argv != NULL ? argv : opts->argv, imgfd, swankfd, opts->name,
+	    &err);
 	if (imgfd != -1)
 		close(imgfd);
 	free(argv);
@@ -642,6 +650,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	evbuffer_free(server.pty_in);
 	close(server.ptyfd);
 out:
+	swank_close(d, opts->name);
 	control_free();
 	if (server.listenfd != -1) {
 		sockpath = dir_path(d, opts->name, ".sock");

@@ -1,0 +1,200 @@
+/*
+ * NAME.swank, the image's swank server on a UNIX-domain socket. The server
+ * makes the listening socket (0600, in the session's directory) and hands
+ * it to the image, where the bootstrap serves swank on it; while no image
+ * serves it (loading, swank missing or failed, --no-swank, the image gone)
+ * the server accepts and closes each connection itself, so that no client
+ * hangs on a socket nobody accepts. `lispd swank` joins stdin and stdout
+ * to the socket, for Emacs or any swank client, locally or through ssh.
+ */
+
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "lispd.h"
+
+static void	swank_accept_cb(evutil_socket_t, short, void *);
+
+/* Make NAME.swank; -1 (with the reason kept for ls) if it cannot be. */
+int
+swank_open(const struct dir *d, const char *name, int on, int bootstrap)
+{
+	char	why[256];
+
+	server.swankfd = dir_listen(d, name, ".swank");
+	if (server.swankfd == -1) {
+		snprintf(why, sizeof why, "cannot listen on %s/%s.swank: %s",
+		    d->path, name, strerror(errno));
+		log_warnx("%s: %s", name, why);
+		swank_down(why);
+		return (-1);
+	}
+	server.swank_ev = event_new(server.base, server.swankfd,
+	    EV_READ | EV_PERSIST, swank_accept_cb, NULL);
+	if (!on)
+		swank_down("started with --no-swank");
+	else if (!bootstrap)
+		swank_down("the image has no lispd bootstrap to serve it");
+	else
+		swank_loading();
+	return (on ? server.swankfd : -1);
+}
+
+void
+swank_close(const struct dir *d, const char *name)
+{
+	char	*path;
+
+	if (server.swankfd == -1)
+		return;
+	event_free(server.swank_ev);
+	close(server.swankfd);
+	server.swankfd = -1;
+	path = dir_path(d, name, ".swank");
+	unlink(path);
+	free(path);
+	free(server.swank_why);
+}
+
+static void
+swank_state(enum swank_state state, const char *why)
+{
+	server.swank_state = state;
+	free(server.swank_why);
+	server.swank_why = why != NULL ? xstrdup(why) : NULL;
+	if (server.swankfd == -1)
+		return;
+	if (state == SWANK_UP)
+		event_del(server.swank_ev);
+	else
+		event_add(server.swank_ev, NULL);
+}
+
+void
+swank_loading(void)
+{
+	swank_state(SWANK_LOADING, "swank is loading in the image");
+}
+
+/* The image serves swank now: the server lets it accept. */
+void
+swank_up(void)
+{
+	log_info("%s: swank is up", server.name);
+	swank_state(SWANK_UP, NULL);
+}
+
+/* Nobody in the image serves swank, for why: the server answers. */
+void
+swank_down(const char *why)
+{
+	if (server.swank_state == SWANK_UP || server.swank_why == NULL)
+		log_info("%s: swank is not up: %s", server.name, why);
+	swank_state(SWANK_DOWN, why);
+}
+
+/* A connection nobody in the image would take: close it, not leave it. */
+static void
+swank_accept_cb(evutil_socket_t fd, short events, void *arg)
+{
+	int	cfd;
+
+	(void)events; (void)arg;
+	while ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		close(cfd);
+}
+
+const char *
+swank_describe(void)
+{
+	switch (server.swank_state) {
+	case SWANK_UP:
+		return ("up");
+	case SWANK_LOADING:
+		return ("loading");
+	default:
+		return ("off");
+	}
+}
+
+/*
+ * lispd swank: stdin to the socket, the socket to stdout, until either
+ * ends. A session whose swank is not up is named with the reason.
+ */
+int
+swank_main(const struct dir *d, const char *name)
+{
+	struct client	 c;
+	struct proto_msg m;
+	struct pollfd	 pfd[2];
+	char		 buf[65536], state[64], why[512];
+	const char	*p;
+	ssize_t		 n;
+	int		 fd, done_in = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Ask the session first: a closed door deserves a reason. */
+	client_connect(&c, d, name);
+	if (client_send(&c, PROTO_LIST, NULL, 0) == -1 || !client_recv(&c, &m) ||
+	    m.type != PROTO_INFO)
+		die(EXIT_FAIL, "swank: session %s did not answer", name);
+	snprintf(buf, sizeof buf, "%.*s", (int)m.len, m.data);
+	client_close(&c);
+	state[0] = why[0] = '\0';
+	if ((p = strstr(buf, "\nswank=")) != NULL)
+		snprintf(state, sizeof state, "%.*s", (int)strcspn(p + 7, "\n"),
+		    p + 7);
+	if ((p = strstr(buf, "\nswank_why=")) != NULL)
+		snprintf(why, sizeof why, "%.*s", (int)strcspn(p + 11, "\n"),
+		    p + 11);
+	if (strcmp(state, "up") != 0)
+		die(EXIT_FAIL, "swank: session %s: swank is not up: %s", name,
+		    *why != '\0' ? why : "(the server did not say why)");
+
+	if ((fd = dir_connect(d, name, ".swank")) == -1)
+		die(EXIT_FAIL, "swank: cannot connect to %s/%s.swank: %s",
+		    d->path, name, strerror(errno));
+	pfd[0].fd = STDIN_FILENO;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = fd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			die(EXIT_FAIL, "swank: poll: %s", strerror(errno));
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(fd, buf, sizeof buf);
+			if (n <= 0)
+				return (EXIT_OK);	/* swank closed */
+			if (client_write_all(STDOUT_FILENO, buf, n) == -1)
+				return (EXIT_OK);	/* the reader went */
+		}
+		if (!done_in && pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(STDIN_FILENO, buf, sizeof buf);
+			if (n <= 0) {
+				/* Our end is done; swank may still answer. */
+				shutdown(fd, SHUT_WR);
+				done_in = 1;
+				pfd[0].fd = -1;
+				continue;
+			}
+			if (client_write_all(fd, buf, n) == -1)
+				return (EXIT_OK);
+		}
+	}
+}

@@ -1,0 +1,90 @@
+#!/bin/sh
+# NAME.swank: real swank (Debian's cl-swank) served by the bootstrap on a
+# UNIX socket, reached with lispd swank; garbled, silent and wrong-secret
+# clients followed by good ones; --no-swank; no TCP port anywhere.
+. "${srcdir:-.}/t/lib.sh"
+
+# frame TEXT: a swank frame, 6 hex digits of UTF-8 length then the text.
+frame() {
+	printf '%06x%s' "$(printf '%s' "$1" | wc -c)" "$1"
+}
+
+# swank_call NAME FRAMES...: send the frames through `lispd swank NAME`;
+# what came back is in $T/out once a :return arrived, or the bridge ended
+# (swank closed the connection), or 10 s passed.
+n=0
+swank_call() {
+	name=$1
+	shift
+	n=$((n + 1))
+	mkfifo "$T/in.$n"
+	lispd swank "$name" <"$T/in.$n" >"$T/out" 2>&1 &
+	bridge=$!
+	exec 8>"$T/in.$n"
+	for f in "$@"; do
+		printf '%s' "$f" >&8
+	done
+	wait_until 10 eval 'grep -q ":return" "$T/out" || dead $bridge'
+	exec 8>&-
+	wait "$bridge"
+}
+
+# rex FORM: a request to evaluate the form (a string of Lisp) in swank.
+rex() {
+	frame "(:emacs-rex (swank:eval-and-grab-output \"$1\") \"COMMON-LISP-USER\" t 1)"
+}
+
+start -s s -- sbcl --noinform
+like "$(lispd ls)" "^s +[0-9]+ running .* up +SBCL" "ls shows swank up once start returns"
+[ -S "$D/s.swank" ] && [ "$(stat -c %a "$D/s.swank")" = 600 ]
+ok $? "s.swank is a socket of mode 0600 beside s.sock"
+swank_call s "$(frame '(:emacs-rex (swank:connection-info) "COMMON-LISP-USER" t 1)')"
+like "$(cat "$T/out")" "^[0-9a-fA-F]{6}\(:return \(:ok \(:pid $(image_pid s) " \
+    "connection-info through lispd swank answers with the image's pid"
+swank_call s "$(rex '(progn (princ 42) (* 6 7))')"
+like "$(cat "$T/out")" '\(:return \(:ok \("42" "42"\)\) 1\)' "a form evaluated through swank"
+
+# A garbled client is dropped; the next one is served.
+out=$(printf 'zzzzzzzz-not-swank' | lispd swank s 2>&1); rc=$?
+is $rc 0 "a garbled client is disconnected, not left hanging"
+swank_call s "$(rex '(+ 1 2)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "and the next client is served"
+
+# With a secret: a wrong one, then a silent client, then the right one.
+mkdir -p "$T/home"
+printf 'sekrit\n' >"$T/home/.slime-secret"
+HOME=$T/home XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache} \
+    lispd start -s sec -- sbcl --noinform && track sec
+swank_call sec "$(frame wrong)" "$(rex '(+ 1 2)')"
+case $(cat "$T/out") in
+*':return'*)	ok 1 "a wrong secret is refused" ;;
+*)		ok 0 "a wrong secret is refused" ;;
+esac
+mkfifo "$T/silent"
+lispd swank sec <"$T/silent" >/dev/null 2>&1 &
+silent=$!
+exec 9>"$T/silent"	# held open, never written: a silent client
+swank_call sec "$(frame sekrit)" "$(rex '(+ 20 22)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "42"\)\) 1\)' \
+    "the right secret is served while a silent client waits"
+exec 9>&-
+wait "$silent"
+
+# --no-swank: the socket is there, answered and closed by the server.
+lispd start -N -s ns -- sbcl --noinform && track ns
+like "$(lispd ls)" "^ns +[0-9]+ running .* off +SBCL" "ls shows swank off with --no-swank"
+out=$(./t/rawclient "$D/ns.swank" 00 2>&1); rc=$?
+is "$out" closed "a connection to ns.swank is closed at once, not left hanging"
+out=$(lispd swank ns 2>&1); rc=$?
+is $rc 1 "lispd swank to it exits 1"
+like "$out" "swank is not up: started with --no-swank" "and says why"
+start -s plain -- cat
+out=$(lispd swank plain 2>&1)
+like "$out" "swank is not up: the image has no lispd bootstrap" \
+    "an image without the bootstrap: the same, with its reason"
+
+pids="$(server_pid s) $(image_pid s) $(server_pid sec) $(image_pid sec)"
+tcp=$(ss -Hltunp 2>/dev/null | grep -E "pid=($(echo $pids | tr ' ' '|'))," || true)
+is "$tcp" "" "with swank up, no TCP or UDP socket listens in server or image"
+
+done_testing
