@@ -135,7 +135,7 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 {
 	struct client	 c;
 	struct proto_msg m;
-	struct pollfd	 pfd[2];
+	struct pollfd	 pfd[3];
 	uint8_t		 msg[4 + 256], sig;
 	size_t		 plen;
 	long		 deadline = -1, left;
@@ -183,6 +183,8 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 	pfd[0].events = POLLIN;
 	pfd[1].fd = sigfd;
 	pfd[1].events = POLLIN;
+	pfd[2].fd = STDOUT_FILENO;	/* only to hear that its reader left */
+	pfd[2].events = 0;
 	for (;;) {
 		/* Frames read with the hello come first. */
 		while (client_next(&c, &m)) {
@@ -201,11 +203,21 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 			deadline = eval_now() + EVAL_GRACE;
 			continue;
 		}
-		rc = poll(pfd, 2, (int)left);
+		rc = poll(pfd, 3, (int)left);
 		if (rc == -1 && errno != EINTR)
 			die(EXIT_FAIL, "eval: poll: %s", strerror(errno));
 		if (rc <= 0)
 			continue;
+		if (pfd[2].revents & POLLNVAL)
+			pfd[2].fd = -1;
+		else if (pfd[2].revents & (POLLHUP | POLLERR)) {
+			/*
+			 * Whoever reads our output is gone (an ssh that was
+			 * interrupted, a closed pipe): leaving is enough, the
+			 * server interrupts the evaluation in the image.
+			 */
+			exit(EVAL_INTERRUPTED);
+		}
 		if (pfd[1].revents & POLLIN) {
 			while (read(sigfd, &sig, 1) == 1) {
 				if (stopping) {

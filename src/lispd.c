@@ -37,7 +37,7 @@ static const char usage_text[] =
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
 "                             attach the terminal to the console; C-\\ detaches\n"
-"  lispd ls                   list sessions\n"
+"  lispd ls [[user@]host:]    list sessions\n"
 "  lispd eval [-v] [-s name] [-p package] [-t seconds] form ... | -\n"
 "                             evaluate forms in the image (- reads them from\n"
 "                             stdin): output as printed, then the last values\n"
@@ -66,6 +66,10 @@ static const char usage_text[] =
 "  -t, --timeout seconds  eval: interrupt it then (exit 124); wait: give up\n"
 "  -v, --verbose        eval: a backtrace with an error\n"
 "  -h, --help     this text;  -V, --version  the version\n"
+"\n"
+"remote: attach, eval, swank, send, stop, kill and wait take [user@]host:NAME\n"
+"and run there through ssh ($LISPD_SSH, else ssh; the remote lispd is\n"
+"$LISPD_REMOTE, else lispd), forms and text on stdin; ls takes [user@]host:.\n"
 "\n"
 "exit status: 0 ok, 1 failed, 2 usage, 3 no such session, 4 session exists,\n"
 "5 protocol error, 6 unsafe socket directory, 126 command not executable,\n"
@@ -157,6 +161,44 @@ command_name(int *argc, char ***argv, int positional)
 		return (*(*argv)++);
 	}
 	return (DEFAULT_SESSION);
+}
+
+/* Arguments for the lispd on another host (remote.c). */
+struct rargs {
+	char	*v[24];
+	int	 n;
+	char	 num[2][24];
+};
+
+static void
+radd(struct rargs *a, const char *s)
+{
+	a->v[a->n++] = (char *)s;
+	a->v[a->n] = NULL;
+}
+
+static void
+radd_num(struct rargs *a, const char *opt, long v)
+{
+	char	*buf = a->num[a->n % 2];
+
+	snprintf(buf, sizeof a->num[0], "%ld", v);
+	radd(a, opt);
+	radd(a, buf);
+}
+
+/* A session on another host, as [user@]host:NAME: its host, or NULL. */
+static char *
+command_remote(const char *target, const char **name)
+{
+	char	*host;
+
+	if (!remote_split(target, &host, name))
+		return (NULL);
+	if (**name == '\0' || !remote_safe(*name))
+		die(EXIT_USAGE, "bad session name in '%s': names are made of "
+		    "A-Z a-z 0-9 . _ -", target);
+	return (host);
 }
 
 static void
@@ -335,7 +377,9 @@ static int
 cmd_wait(int argc, char **argv)
 {
 	struct dir	 d;
-	const char	*name;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host;
 	long		 timeout = -1;
 	int		 ch;
 
@@ -349,6 +393,13 @@ cmd_wait(int argc, char **argv)
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
 		usage_error("wait", "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(name, &rname)) != NULL) {
+		radd(&a, "wait");
+		if (timeout != -1)
+			radd_num(&a, "-t", timeout);
+		radd(&a, rname);
+		return (remote_run(host, a.v, 0, NULL, 0));
+	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	return (wait_ready(&d, name, timeout, 0));
@@ -358,7 +409,9 @@ static int
 cmd_swank(int argc, char **argv)
 {
 	struct dir	 d;
-	const char	*name;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host;
 
 	if (command_getopt("swank", argc, argv, "") != -1)
 		usage_error("swank", "takes no options but -s");
@@ -367,6 +420,11 @@ cmd_swank(int argc, char **argv)
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
 		usage_error("swank", "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(name, &rname)) != NULL) {
+		radd(&a, "swank");
+		radd(&a, rname);
+		return (remote_run(host, a.v, 0, NULL, 0));
+	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	return (swank_main(&d, name));
@@ -377,8 +435,11 @@ cmd_eval(int argc, char **argv)
 {
 	struct eval_opts o = { "", 0, 0 };
 	struct dir	 d;
-	const char	*name;
-	int		 ch;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host, *text;
+	size_t		 len = 0;
+	int		 ch, i;
 
 	while ((ch = command_getopt("eval", argc, argv, "p:t:v")) != -1) {
 		switch (ch) {
@@ -400,6 +461,36 @@ cmd_eval(int argc, char **argv)
 	if (argc == 0)
 		usage_error("eval", "no forms: give them as arguments, or - "
 		    "to read them from stdin");
+	if ((host = command_remote(name, &rname)) != NULL) {
+		/* The forms go on ssh's stdin, never in the command line. */
+		radd(&a, "eval");
+		radd(&a, "-s");
+		radd(&a, rname);
+		if (*o.package != '\0') {
+			if (!remote_safe(o.package))
+				die(EXIT_USAGE, "eval: package name '%s' is not "
+				    "safe in a remote command line: use its "
+				    "plain name, or (in-package ...) among the "
+				    "forms", o.package);
+			radd(&a, "-p");
+			radd(&a, o.package);
+		}
+		if (o.timeout > 0)
+			radd_num(&a, "-t", o.timeout);
+		if (o.verbose)
+			radd(&a, "-v");
+		radd(&a, "-");
+		if (argc == 1 && strcmp(argv[0], "-") == 0)
+			return (remote_run(host, a.v, 0, NULL, 0));
+		for (i = 0; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		text = xcalloc(1, len + 1);
+		for (i = 0; i < argc; i++) {
+			strcat(text, argv[i]);
+			strcat(text, "\n");
+		}
+		return (remote_run(host, a.v, 0, text, len));
+	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	return (eval_main(&d, name, &o, argv, argc));
@@ -440,8 +531,10 @@ cmd_attach(int argc, char **argv, int autostart)
 {
 	struct attach_opts	 o = { 0, 0, DEFAULT_DETACH, -1 };
 	struct dir		 d;
-	const char		*name;
-	int			 ch, fd, lockfd;
+	struct rargs		 a = { .n = 0 };
+	const char		*name, *rname;
+	char			*host;
+	int			 ch, fd, lockfd, keyset = 0;
 
 	while ((ch = command_getopt("attach", argc, argv, "rRe:n:")) != -1) {
 		switch (ch) {
@@ -453,6 +546,7 @@ cmd_attach(int argc, char **argv, int autostart)
 			break;
 		case 'e':
 			o.detach = optarg;
+			keyset = 1;
 			break;
 		case 'n':
 			o.history = number("attach", "-n", optarg, 0, 1000000);
@@ -464,6 +558,25 @@ cmd_attach(int argc, char **argv, int autostart)
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
 		usage_error("attach", "unexpected argument '%s'", argv[0]);
+	if (!autostart && (host = command_remote(name, &rname)) != NULL) {
+		radd(&a, "attach");
+		if (o.readonly)
+			radd(&a, "-r");
+		if (o.relay)
+			radd(&a, "-R");
+		if (keyset) {
+			if (!remote_safe(o.detach))
+				die(EXIT_USAGE, "detach key '%s' is not safe in a "
+				    "remote command line: use C-x with a letter "
+				    "or digit, M-x or F1..F12", o.detach);
+			radd(&a, "-e");
+			radd(&a, o.detach);
+		}
+		if (o.history >= 0)
+			radd_num(&a, "-n", o.history);
+		radd(&a, rname);
+		return (remote_run(host, a.v, 1, NULL, 0));
+	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	if (autostart) {
@@ -572,13 +685,27 @@ static int
 cmd_ls(int argc, char **argv)
 {
 	struct dir	 d;
+	struct rargs	 a = { .n = 0 };
 	DIR		*dp;
 	struct dirent	*de;
 	char		**names = NULL, info[4096], v[8][256], up[32], heap[16];
 	size_t		 n = 0, i, len;
 
-	if (command_getopt("ls", argc, argv, "") != -1 || optind < argc)
-		usage_error("ls", "takes no arguments");
+	if (command_getopt("ls", argc, argv, "") != -1)
+		usage_error("ls", "takes no options");
+	argc -= optind;
+	argv += optind;
+	if (argc == 1 && argv[0][0] != '\0' &&
+	    argv[0][strlen(argv[0]) - 1] == ':') {
+		/* [user@]host: lists the sessions there. */
+		argv[0][strlen(argv[0]) - 1] = '\0';
+		if (argv[0][0] == '-' || argv[0][0] == '\0')
+			usage_error("ls", "bad host '%s:'", argv[0]);
+		radd(&a, "ls");
+		return (remote_run(argv[0], a.v, 0, NULL, 0));
+	}
+	if (argc > 0)
+		usage_error("ls", "takes no arguments but [user@]host:");
 	client_stay();
 	dir_open(&d, opt_dir);
 	if ((dp = opendir(d.path)) == NULL)
@@ -693,15 +820,42 @@ await_reply(struct client *c)
 	    c->name);
 }
 
+/* The arguments as one line of text, with a newline unless -n. */
+static char *
+send_text(int argc, char **argv, int newline, size_t *lenp)
+{
+	char	*text;
+	size_t	 len = 0;
+	int	 i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	text = xcalloc(1, len + 1);
+	for (i = 0; i < argc; i++) {
+		if (i != 0)
+			strcat(text, " ");
+		strcat(text, argv[i]);
+	}
+	if (newline)
+		strcat(text, "\n");
+	len = strlen(text);
+	if (len > PROTO_MAXLEN)
+		die(EXIT_USAGE, "send: the text is %zu bytes, more than the %d "
+		    "one send takes: send it in parts", len, PROTO_MAXLEN);
+	*lenp = len;
+	return (text);
+}
+
 static int
 cmd_send(int argc, char **argv)
 {
 	struct client	 c;
 	struct dir	 d;
-	const char	*name;
-	char		*text;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*text, *host;
 	size_t		 len = 0;
-	int		 ch, newline = 1, i, status;
+	int		 ch, newline = 1, status, in;
 
 	while ((ch = command_getopt("send", argc, argv, "n")) != -1) {
 		if (ch == 'n')
@@ -713,29 +867,25 @@ cmd_send(int argc, char **argv)
 	if (argc == 0)
 		usage_error("send", "no text: give it as arguments, or - to "
 		    "read stdin");
+	in = argc == 1 && strcmp(argv[0], "-") == 0;
+	if ((host = command_remote(name, &rname)) != NULL) {
+		/* The text goes on ssh's stdin, never in the command line. */
+		radd(&a, "send");
+		radd(&a, rname);
+		radd(&a, "-");
+		if (in)
+			return (remote_run(host, a.v, 0, NULL, 0));
+		text = send_text(argc, argv, newline, &len);
+		return (remote_run(host, a.v, 0, text, len));
+	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	/* First: a re-run as the server's binary must find stdin unread. */
 	client_connect(&c, &d, name);
-	if (argc == 1 && strcmp(argv[0], "-") == 0)
+	if (in)
 		text = read_all(STDIN_FILENO, PROTO_MAXLEN, &len);
-	else {
-		for (i = 0; i < argc; i++)
-			len += strlen(argv[i]) + 1;
-		text = xcalloc(1, len + 1);
-		for (i = 0; i < argc; i++) {
-			if (i != 0)
-				strcat(text, " ");
-			strcat(text, argv[i]);
-		}
-		if (newline)
-			strcat(text, "\n");
-		len = strlen(text);
-		if (len > PROTO_MAXLEN)
-			die(EXIT_USAGE, "send: the text is %zu bytes, more than "
-			    "the %d one send takes: send it in parts", len,
-			    PROTO_MAXLEN);
-	}
+	else
+		text = send_text(argc, argv, newline, &len);
 	if (client_send(&c, PROTO_SEND, text, len) == -1)
 		die(EXIT_FAIL, "send: %s", strerror(errno));
 	status = await_reply(&c);
@@ -750,21 +900,32 @@ cmd_stop(int argc, char **argv, int killnow)
 	const char	*cmd = killnow ? "kill" : "stop";
 	struct client	 c;
 	struct dir	 d;
-	const char	*name;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host;
 	uint8_t		 msg[4];
 	long		 timeout = DEFAULT_STOP_TIMEOUT;
-	int		 ch, status;
+	int		 ch, status, timeset = 0;
 
 	while ((ch = command_getopt(cmd, argc, argv, killnow ? "" : "t:")) !=
 	    -1) {
-		if (ch == 't')
+		if (ch == 't') {
 			timeout = number(cmd, "-t", optarg, 0, 86400);
+			timeset = 1;
+		}
 	}
 	argc -= optind;
 	argv += optind;
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
 		usage_error(cmd, "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(name, &rname)) != NULL) {
+		radd(&a, cmd);
+		if (timeset)
+			radd_num(&a, "-t", timeout);
+		radd(&a, rname);
+		return (remote_run(host, a.v, 0, NULL, 0));
+	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	client_connect(&c, &d, name);

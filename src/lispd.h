@@ -359,6 +359,11 @@ struct eval_opts {
 int	 eval_main(const struct dir *, const char *, const struct eval_opts *,
 	     char **, int);
 
+/* remote.c */
+int	 remote_split(const char *, char **, const char **);
+int	 remote_safe(const char *);
+int	 remote_run(const char *, char *const *, int, const char *, size_t);
+
 /* attach.c */
 struct attach_opts {
 	int		 readonly;

@@ -19,6 +19,9 @@
 
 (in-package #:lispd)
 
+;;; Loaded as source, a form at a time: say what is defined further down.
+(declaim (ftype function worker-loop read-until-eval run-job))
+
 (defparameter *protocol* 1 "CTL_VERSION in src/proto.h.")
 (defparameter *window* (* 256 1024) "CTL_WINDOW: unacknowledged output.")
 (defparameter *chunk* 65000 "The most output in one frame.")

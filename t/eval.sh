@@ -72,6 +72,8 @@ is $rc 124 "--timeout ends it with 124"
 like "$out" "timed out" "and says so"
 wait_until 10 eval '[ "$(threads)" = "$before" ]'
 ok $? "interrupts leave no thread behind either"
+is "$(ev -s s '(1- (hash-table-count lispd::*jobs*))')" 0 \
+    "and no evaluation is left running"
 out=$(ev -s s '(defvar *after* (+ 2 2))' '*after*')
 is "$out" 4 "the image evaluates on after them"
 
@@ -146,6 +148,7 @@ like "$(lispd ls)" "^app +[0-9]+ running .*SBCL" "and ls shows its Lisp"
 term_new r
 term_type r "$LISPD attach s"
 wait_screen r '^\* ?$'
+screen_has r 'WARNING|caught'; ok $((! $?)) "the bootstrap and swank load without a word on the console"
 term_keys r C-d
 wait_screen r 'does not end this image'; ok $? "^D at the REPL says how to quit instead"
 term_type r '(+ 40 2)'

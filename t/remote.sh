@@ -1,0 +1,113 @@
+#!/bin/sh
+# Every command against [user@]host:NAME, through a real sshd on 127.0.0.1
+# (a throwaway host key and client key, a private port, the authorized
+# keys in the test directory): ls, eval of forms full of shell syntax,
+# errors, send, swank through the bridge, attach and detach in a terminal,
+# C-c during a remote eval, stop, and a target that is not a host.
+. "${srcdir:-.}/t/lib.sh"
+
+sshd=$(command -v sshd || echo /usr/sbin/sshd)
+if [ ! -x "$sshd" ]; then
+	echo "1..0 # SKIP no sshd (sh setup.sh check installs openssh-server)"
+	exit 0
+fi
+
+mkdir -m 700 "$T/ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_key" || exit 1
+ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id" || exit 1
+cp "$T/ssh/id.pub" "$T/ssh/authorized_keys"
+[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd	# Debian's sshd wants it
+port=$((20000 + $$ % 20000))
+for try in 1 2 3 4 5; do
+	cat >"$T/ssh/config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $T/ssh/host_key
+AuthorizedKeysFile $T/ssh/authorized_keys
+PidFile $T/ssh/sshd.pid
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PrintMotd no
+LogLevel ERROR
+EOF
+	"$sshd" -D -e -f "$T/ssh/config" 2>>"$T/ssh/log" &
+	sshd_pid=$!
+	PIDS="$PIDS $sshd_pid"
+	host=$(id -un)@127.0.0.1
+	LISPD_SSH="ssh -F /dev/null -i $T/ssh/id -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes"
+	LISPD_REMOTE="$LISPD -S $D"
+	export LISPD_SSH LISPD_REMOTE
+	wait_until 10 $LISPD_SSH "$host" true && break
+	kill "$sshd_pid" 2>/dev/null
+	port=$((port + 1))
+done
+$LISPD_SSH "$host" true; ok $? "sshd on 127.0.0.1:$port takes our key"
+
+start -s r -- sbcl --noinform
+like "$("$LISPD" ls "$host:")" "^r +[0-9]+ running" "ls host: lists the sessions there"
+
+# Forms go on stdin: quotes, \$(...), ; and newlines reach the image intact.
+form='(format nil "it'"'"'s $(echo no); `no` ~a;
+next line" (+ 1 2))'
+out=$("$LISPD" eval -s "$host:r" "$form"); rc=$?
+is "$out" '"it'"'"'s $(echo no); `no` 3;
+next line"' "eval host:NAME of a form full of shell syntax"
+is $rc 0 "exits 0"
+out=$("$LISPD" eval -s "$host:r" '(error "far ~a" "away")' 2>&1); rc=$?
+is $rc 1 "a remote error exits 1"
+like "$out" "error: far away" "with the condition on stderr"
+printf '(* 6 7)\n' | "$LISPD" eval -s "$host:r" - >"$T/out"
+is "$(cat "$T/out")" 42 "eval host:NAME - reads the forms from stdin"
+"$LISPD" send "$host:r" '(defvar *sent* "it'"'"'s; $(x)")' >/dev/null
+is $? 0 "send host:NAME"
+sent() {
+	[ "$(lispd eval -s r '*sent*' 2>/dev/null)" = '"it'"'"'s; $(x)"' ]
+}
+wait_until 10 sent; ok $? "the text arrives intact, and the REPL evaluates it"
+
+# swank through the bridge, over ssh.
+req='(:emacs-rex (swank:eval-and-grab-output "(+ 1 2)") "COMMON-LISP-USER" t 1)'
+mkfifo "$T/swin"
+"$LISPD" swank "$host:r" <"$T/swin" >"$T/swout" 2>&1 &
+bridge=$!
+exec 8>"$T/swin"
+printf '%06x%s' "$(printf '%s' "$req" | wc -c)" "$req" >&8
+wait_until 20 grep -q ':return' "$T/swout"
+like "$(cat "$T/swout")" '\(:return \(:ok \("" "3"\)\) 1\)' "swank host:NAME carries swank over ssh"
+exec 8>&-
+wait "$bridge"
+
+# attach and detach through a terminal, with ssh -t.
+term_new a
+term_type a "export LISPD_SSH='$LISPD_SSH' LISPD_REMOTE='$LISPD_REMOTE'"
+term_type a "$LISPD attach $host:r; echo rc=\$?"
+wait_screen a '^\* ?$' 20; ok $? "attach host:NAME shows the REPL"
+term_type a '(+ 100 23)'
+wait_screen a '^123'; ok $? "and evaluates what is typed"
+term_keys a 'C-\'
+wait_screen a 'detached from r'; ok $? "C-\\ detaches"
+wait_screen a '^rc=0'; ok $? "and attach exits 0"
+
+# C-c during a remote eval interrupts it in the image.
+others() {	# evaluations running in the image besides the one asking
+	lispd eval -s r '(1- (hash-table-count lispd::*jobs*))'
+}
+term_type a clear
+term_type a "$LISPD eval -s $host:r '(progn (format t \"started~%\") (finish-output) (sleep 600))'; echo rc=\$?"
+wait_screen a '^started' 20
+is "$(others)" 1 "a remote evaluation runs in the image"
+term_keys a C-c
+wait_screen a 'rc=130$'; ok $? "C-c during a remote eval exits 130"
+wait_until 20 eval '[ "$(others)" = 0 ]'
+ok $? "and it was interrupted in the image: no evaluation is left running"
+
+out=$("$LISPD" stop "$host:r" 2>&1); rc=$?
+is $rc 0 "stop host:NAME"
+like "$out" "the image exited" "and says how the image ended"
+out=$("$LISPD" eval -s "-oProxyCommand=x:r" 1 2>&1); rc=$?
+is $rc 2 "a host that could pass for an ssh option is refused"
+
+done_testing
