@@ -126,8 +126,11 @@ bootstrap_path(void)
 		exe[n] = '\0';
 		if (strncmp(exe, LISPD_BUILDDIR, len) == 0 &&
 		    exe[len] == '/') {
-			snprintf(path, sizeof path, "%s/src/lispd.lisp",
+			/* Canonical, for the file names the image records. */
+			snprintf(exe, sizeof exe, "%s/src/lispd.lisp",
 			    LISPD_SRCDIR);
+			if (realpath(exe, path) == NULL)
+				snprintf(path, sizeof path, "%s", exe);
 			return (path);
 		}
 	}

@@ -689,6 +689,7 @@ cmd_ls(int argc, char **argv)
 	DIR		*dp;
 	struct dirent	*de;
 	char		**names = NULL, info[4096], v[8][256], up[32], heap[16];
+	char		 *notes = NULL, *line;
 	size_t		 n = 0, i, len;
 
 	if (command_getopt("ls", argc, argv, "") != -1)
@@ -754,9 +755,20 @@ cmd_ls(int argc, char **argv)
 		    info_get(info, "swank", v[0], sizeof v[0]),
 		    info_get(info, "lisp", v[6], sizeof v[6]),
 		    info_get(info, "command", v[7], sizeof v[7]));
+		if (strcmp(v[0], "up") != 0 && strcmp(info_get(info,
+		    "swank_why", v[0], sizeof v[0]), "-") != 0) {
+			/* Said after the table, a line each. */
+			xasprintf(&line, "%s%s: swank is not up: %s\n",
+			    notes != NULL ? notes : "", names[i], v[0]);
+			free(notes);
+			notes = line;
+		}
 		free(names[i]);
 	}
 	free(names);
+	if (notes != NULL)
+		printf("\n%s", notes);
+	free(notes);
 	return (EXIT_OK);
 }
 

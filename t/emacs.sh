@@ -1,8 +1,9 @@
 #!/bin/sh
 # contrib/emacs/lispd.el with real Emacs and Debian's SLIME, in batch mode:
-# connect over the session's UNIX socket, slime-eval, a REPL round trip,
-# UTF-8, disconnect and reconnect while the image lives on, and a session
-# that lispd-slime starts itself.
+# connect over the session's UNIX socket, slime-eval, completion, M-., a
+# REPL round trip, UTF-8, disconnect and reconnect while the image lives
+# on, a session that lispd-slime starts itself, and a connection through
+# ssh (a real sshd on 127.0.0.1) whose file names TRAMP translates.
 . "${srcdir:-.}/t/lib.sh"
 
 slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
@@ -10,8 +11,11 @@ if ! command -v emacs >/dev/null || [ -z "$slime" ]; then
 	echo "1..0 # SKIP emacs or Debian's slime is not installed (sh setup.sh check installs them)"
 	exit 0
 fi
+sshd_usable || exit 0
 lispd_el=$(cd "${srcdir:-.}" && pwd)/contrib/emacs/lispd.el
+lispd_boot=$(cd "${srcdir:-.}" && pwd)/src/lispd.lisp
 start -s s -- sbcl --noinform
+sshd_start || exit 1
 
 cat >"$T/test.el" <<EOT
 (setq lispd-program "$LISPD" lispd-directory "$D")
@@ -35,6 +39,10 @@ cat >"$T/test.el" <<EOT
 (say "sum" (slime-eval '(cl:+ 1 2)))
 (say "pid" (slime-eval '(swank/backend:getpid)))
 (say "utf8" (slime-eval '(cl:length "λ→ü")))
+(say "complete" (car (slime-eval '(swank:simple-completions "mapca" "COMMON-LISP-USER"))))
+(say "definition"
+     (let ((xrefs (slime-eval '(swank:find-definitions-for-emacs "lispd:serve"))))
+       (cadr (assq :file (cdr (cadr (car xrefs)))))))
 (let ((repl (slime-output-buffer)))
   (with-current-buffer repl
     (goto-char (point-max))
@@ -56,6 +64,14 @@ cat >"$T/test.el" <<EOT
 (say "fresh" (slime-eval '(cl:+ 40 2)))
 (slime-disconnect-all)
 (wait-for (lambda () (null slime-net-processes)) 10)
+(setq lispd-ssh-program (getenv "LISPD_SSH") lispd-program (getenv "LISPD_REMOTE")
+      lispd-directory nil)
+(say "ssh" (connect (concat "$host" ":s")))
+(say "ssh-pid" (slime-eval '(swank/backend:getpid)))
+(say "ssh-translated"
+     (substring-no-properties (slime-from-lisp-filename "/srv/app/x.lisp")))
+(slime-disconnect-all)
+(wait-for (lambda () (null slime-net-processes)) 10)
 EOT
 
 out=$(timeout 120 emacs --batch -Q -L "$slime" -l "$T/test.el" 2>"$T/emacs.err")
@@ -74,7 +90,13 @@ is "$(get repl)" t "a REPL round trip in the slime-repl buffer"
 is "$(get disconnected)" t "slime-disconnect closes the connection"
 is "$(get again)" 42 "and a new connection reaches the same image"
 alive "$(image_pid s)"; ok $? "which lived on"
+is "$(get complete)" '("mapcan" "mapcar")' "completion"
+is "$(get definition)" "\"$lispd_boot\"" "M-. finds a definition's file"
 is "$(get fresh)" 42 "a session not running is started, then connected"
 like "$(lispd ls)" "^fresh +[0-9]+ running" "and runs on"
+is "$(get ssh)" t "lispd-connect host:NAME connects through ssh lispd swank"
+is "$(get ssh-pid)" "$(image_pid s)" "to the session's image"
+like "$(get ssh-translated)" "^\"/[a-z]+:$host:/srv/app/x\.lisp\"$" \
+    "and M-. names files on that host through TRAMP"
 
 done_testing

@@ -53,6 +53,47 @@ like() {
 	fi
 }
 
+# A "remote" host: a real sshd on 127.0.0.1, with a throwaway host key and
+# client key, a private port and the authorized keys in the test
+# directory. sshd_usable says "1..0 # SKIP" and fails without one;
+# sshd_start sets host, LISPD_SSH and LISPD_REMOTE (this lispd, -S $D).
+sshd_usable() {
+	sshd=$(command -v sshd || echo /usr/sbin/sshd)
+	[ -x "$sshd" ] && return 0
+	echo "1..0 # SKIP no sshd (sh setup.sh check installs openssh-server)"
+	return 1
+}
+
+sshd_start() {
+	mkdir -m 700 "$T/ssh"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_key" || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id" || return 1
+	cp "$T/ssh/id.pub" "$T/ssh/authorized_keys"
+	[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd	# Debian's sshd wants it
+	host=$(id -un)@127.0.0.1
+	port=$((20000 + $$ % 20000))
+	for try in 1 2 3 4 5; do
+		printf '%s\n' "Port $port" "ListenAddress 127.0.0.1" \
+		    "HostKey $T/ssh/host_key" \
+		    "AuthorizedKeysFile $T/ssh/authorized_keys" \
+		    "PidFile $T/ssh/sshd.pid" "UsePAM no" "StrictModes no" \
+		    "PermitRootLogin prohibit-password" \
+		    "PasswordAuthentication no" \
+		    "KbdInteractiveAuthentication no" "PrintMotd no" \
+		    "LogLevel ERROR" >"$T/ssh/config"
+		"$sshd" -D -e -f "$T/ssh/config" 2>>"$T/ssh/log" &
+		sshd_pid=$!
+		PIDS="$PIDS $sshd_pid"
+		LISPD_SSH="ssh -F /dev/null -i $T/ssh/id -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes"
+		LISPD_REMOTE="$LISPD -S $D"
+		export LISPD_SSH LISPD_REMOTE
+		wait_until 10 $LISPD_SSH "$host" true && return 0
+		kill "$sshd_pid" 2>/dev/null
+		port=$((port + 1))
+	done
+	return 1
+}
+
 # memory_ok PID FIELD KB DESCRIPTION: FIELD (VmRSS, VmHWM) of PID under KB.
 # Under ASan (LISPD_TEST_MEMORY=skip, from t/ci.sh) memory says nothing of
 # the program: its allocator holds freed blocks by the hundred megabytes.

@@ -6,44 +6,9 @@
 # C-c during a remote eval, stop, and a target that is not a host.
 . "${srcdir:-.}/t/lib.sh"
 
-sshd=$(command -v sshd || echo /usr/sbin/sshd)
-if [ ! -x "$sshd" ]; then
-	echo "1..0 # SKIP no sshd (sh setup.sh check installs openssh-server)"
-	exit 0
-fi
+sshd_usable || exit 0
 
-mkdir -m 700 "$T/ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_key" || exit 1
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id" || exit 1
-cp "$T/ssh/id.pub" "$T/ssh/authorized_keys"
-[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd	# Debian's sshd wants it
-port=$((20000 + $$ % 20000))
-for try in 1 2 3 4 5; do
-	cat >"$T/ssh/config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $T/ssh/host_key
-AuthorizedKeysFile $T/ssh/authorized_keys
-PidFile $T/ssh/sshd.pid
-UsePAM no
-StrictModes no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PrintMotd no
-LogLevel ERROR
-EOF
-	"$sshd" -D -e -f "$T/ssh/config" 2>>"$T/ssh/log" &
-	sshd_pid=$!
-	PIDS="$PIDS $sshd_pid"
-	host=$(id -un)@127.0.0.1
-	LISPD_SSH="ssh -F /dev/null -i $T/ssh/id -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes"
-	LISPD_REMOTE="$LISPD -S $D"
-	export LISPD_SSH LISPD_REMOTE
-	wait_until 10 $LISPD_SSH "$host" true && break
-	kill "$sshd_pid" 2>/dev/null
-	port=$((port + 1))
-done
+sshd_start
 $LISPD_SSH "$host" true; ok $? "sshd on 127.0.0.1:$port takes our key"
 
 start -s r -- sbcl --noinform

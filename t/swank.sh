@@ -73,6 +73,7 @@ wait "$silent"
 # --no-swank: the socket is there, answered and closed by the server.
 lispd start -N -s ns -- sbcl --noinform && track ns
 like "$(lispd ls)" "^ns +[0-9]+ running .* off +SBCL" "ls shows swank off with --no-swank"
+like "$(lispd ls)" "^ns: swank is not up: started with --no-swank$" "and, below the table, why"
 out=$(./t/rawclient "$D/ns.swank" 00 2>&1); rc=$?
 is "$out" closed "a connection to ns.swank is closed at once, not left hanging"
 out=$(lispd swank ns 2>&1); rc=$?

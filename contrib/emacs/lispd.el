@@ -128,6 +128,27 @@
                   :coding 'binary)))
     (slime-setup-connection (lispd--net-setup proc))))
 
+(defun lispd--translate ()
+  "A session reached through ssh names files on its host: have SLIME
+translate them with TRAMP (slime-tramp), so that M-. opens them there."
+  (let ((proc (slime-connection)))
+    (when (process-get proc 'lispd-pipe)
+      (let* ((host (car (lispd--split (process-get proc 'lispd-target))))
+             (at (string-match "@" host))
+             (user (and at (substring host 0 at)))
+             (hostname (if at (substring host (1+ at)) host)))
+        (require 'slime-tramp)
+        (unless (eq slime-from-lisp-filename-function
+                    #'slime-tramp-from-lisp-filename)
+          (slime-tramp-init))           ; as (slime-setup '(slime-tramp))
+        (push (slime-create-filename-translator
+               :machine-instance (regexp-quote (slime-machine-instance))
+               :remote-host hostname
+               :username user)
+              slime-filename-translations)))))
+
+(add-hook 'slime-connected-hook #'lispd--translate)
+
 ;;;###autoload
 (defun lispd-slime (target)
   "Connect SLIME to the lispd session TARGET: a name, completed from the
