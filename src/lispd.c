@@ -29,10 +29,10 @@ static const char usage_text[] =
 "usage: lispd [-S dir] [command [options] [args]]\n"
 "\n"
 "  lispd                      attach to session \"default\", starting it first\n"
-"  lispd start [-BN] [-b bytes] [-s name] [-- command ...]\n"
+"  lispd start [-BN] [-b bytes] [-s name] [-w swank] [-- command ...]\n"
 "                             start a session in the background (default: sbcl)\n"
 "                             and return once the image is ready\n"
-"  lispd run [-BN] [-b bytes] [-s name] [-- command ...]\n"
+"  lispd run [-BN] [-b bytes] [-s name] [-w swank] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
@@ -58,6 +58,8 @@ static const char usage_text[] =
 "  -b bytes   scrollback kept for attaching clients (default 65536)\n"
 "  -B, --with-bootstrap  the command calls (lispd:serve) itself: wait for it\n"
 "  -N, --no-swank       no swank in the image (NAME.swank says so)\n"
+"  -w, --swank path     the swank to load: a swank-loader.lisp, or a directory\n"
+"                       with swank.asd (else $LISPD_SWANK, else ASDF finds it)\n"
 "  -r         read-only: the server ignores this client's input\n"
 "  -R         relay: keep the terminal instead of handing it to the server\n"
 "  -e key     detach key, e.g. C-\\, C-], M-d, F12 (default C-\\)\n"
@@ -116,6 +118,7 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 		{ "package", required_argument, NULL, 'p' },
 		{ "with-bootstrap", no_argument, NULL, 'B' },
 		{ "no-swank", no_argument, NULL, 'N' },
+		{ "swank", required_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};
@@ -501,11 +504,20 @@ cmd_start(int argc, char **argv, int foreground)
 {
 	const char	*cmd = foreground ? "run" : "start";
 	struct dir	 d;
+	char		 path[PATH_MAX];
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
 	int		 ch, flags = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, "BNb:")) != -1) {
+	while ((ch = command_getopt(cmd, argc, argv, "BNb:w:")) != -1) {
 		switch (ch) {
+		case 'w':
+			/* The image inherits it through the server. */
+			if (realpath(optarg, path) == NULL)
+				die(EXIT_USAGE, "%s: --swank %s: %s: give a "
+				    "swank-loader.lisp or a directory with "
+				    "swank.asd", cmd, optarg, strerror(errno));
+			setenv("LISPD_SWANK", path, 1);
+			break;
 		case 'B':
 			flags |= START_BOOTSTRAP;
 			break;

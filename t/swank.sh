@@ -84,6 +84,16 @@ out=$(lispd swank plain 2>&1)
 like "$out" "swank is not up: the image has no lispd bootstrap" \
     "an image without the bootstrap: the same, with its reason"
 
+# --swank names the swank to load: a swank-loader.lisp that does not load
+# is reported, in ls and by lispd swank, and the image runs on.
+printf '(error "this swank is broken")\n' >"$T/swank-loader.lisp"
+lispd start -w "$T/swank-loader.lisp" -s broken -- sbcl --noinform && track broken
+like "$(lispd ls)" "^broken: swank is not up: swank did not load: this swank is broken" \
+    "start --swank PATH loads that swank; its failure is said in ls"
+out=$(lispd swank broken 2>&1)
+like "$out" "swank did not load" "and by lispd swank"
+is "$(lispd eval -s broken '(+ 1 2)')" 3 "and the image runs on"
+
 pids="$(server_pid s) $(image_pid s) $(server_pid sec) $(image_pid sec)"
 tcp=$(ss -Hltunp 2>/dev/null | grep -E "pid=($(echo $pids | tr ' ' '|'))," || true)
 is "$tcp" "" "with swank up, no TCP or UDP socket listens in server or image"
