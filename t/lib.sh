@@ -85,7 +85,8 @@ sshd_start() {
 		sshd_pid=$!
 		PIDS="$PIDS $sshd_pid"
 		LISPD_SSH="ssh -F /dev/null -i $T/ssh/id -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes"
-		LISPD_REMOTE="$LISPD -S $D"
+		# sshd passes no environment: the sanitizers' options too.
+		LISPD_REMOTE="env ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} $LISPD -S $D"
 		export LISPD_SSH LISPD_REMOTE
 		wait_until 10 $LISPD_SSH "$host" true && return 0
 		kill "$sshd_pid" 2>/dev/null
