@@ -351,3 +351,61 @@ attach_main(const struct dir *d, const char *name,
 		}
 	}
 }
+
+/*
+ * lispd log: the console's recent output to stdout, as it is; with follow,
+ * then what the image prints, until it exits or we are stopped.
+ */
+int
+attach_log(const struct dir *d, const char *name, uint32_t history, int follow)
+{
+	struct client	 c;
+	struct proto_msg m;
+	uint8_t		 msg[12];
+	uint64_t	 dropped;
+	uint32_t	 status;
+	char		 how[64];
+
+	client_connect(&c, d, name);
+	proto_put32(msg, PROTO_ATTACH_LOG | (follow ? 0 : PROTO_ATTACH_ONCE));
+	proto_put16(msg + 4, 0);
+	proto_put16(msg + 6, 0);
+	proto_put32(msg + 8, history);
+	if (client_send(&c, PROTO_ATTACH, msg, sizeof msg) == -1)
+		die(EXIT_FAIL, "log: lost session %s: %s", name,
+		    strerror(errno));
+	while (client_recv(&c, &m)) {
+		switch (m.type) {
+		case PROTO_OUTPUT:
+			if (client_write_all(STDOUT_FILENO, m.data, m.len) == -1)
+				die(EXIT_FAIL, "log: cannot write stdout: %s",
+				    strerror(errno));
+			break;
+		case PROTO_DROPPED:
+			if (proto_get64(&m, 0, &dropped) == 0)
+				warnmsg("log: %s: %llu bytes of output were "
+				    "dropped while this reader was behind",
+				    name, (unsigned long long)dropped);
+			break;
+		case PROTO_NOTICE:
+			warnmsg("log: %s: %.*s", name, (int)m.len, m.data);
+			break;
+		case PROTO_OK:
+			client_close(&c);
+			return (EXIT_OK);
+		case PROTO_EXIT:
+			if (proto_get32(&m, 0, &status) == 0) {
+				client_describe_exit(status, how, sizeof how);
+				warnmsg("log: %s: the image %s", name, how);
+			}
+			client_close(&c);
+			return (EXIT_OK);
+		case PROTO_ERROR:
+			if (proto_get32(&m, 0, &status) != 0)
+				status = EXIT_PROTO;
+			die(status, "log: session %s: %.*s", name,
+			    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+		}
+	}
+	die(EXIT_FAIL, "log: lost session %s: its server went away", name);
+}

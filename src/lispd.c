@@ -43,6 +43,9 @@ static const char usage_text[] =
 "                             stdin): output as printed, then the last values\n"
 "  lispd wait [-t seconds] [name]\n"
 "                             return once the image is ready\n"
+"  lispd log [-f] [-n lines] [name]\n"
+"                             the console's recent output (the scrollback);\n"
+"                             -f: then follow it\n"
 "  lispd swank [name]         join stdin and stdout to the image's swank\n"
 "                             (NAME.swank), for Emacs or any swank client\n"
 "  lispd send [-n] [name] text ... | -\n"
@@ -69,9 +72,10 @@ static const char usage_text[] =
 "  -v, --verbose        eval: a backtrace with an error\n"
 "  -h, --help     this text;  -V, --version  the version\n"
 "\n"
-"remote: attach, eval, swank, send, stop, kill and wait take [user@]host:NAME\n"
-"and run there through ssh ($LISPD_SSH, else ssh; the remote lispd is\n"
-"$LISPD_REMOTE, else lispd), forms and text on stdin; ls takes [user@]host:.\n"
+"remote: attach, eval, swank, log, send, stop, kill and wait take\n"
+"[user@]host:NAME and run there through ssh ($LISPD_SSH, else ssh; the\n"
+"remote lispd is $LISPD_REMOTE, else lispd), forms and text on stdin;\n"
+"ls takes [user@]host:.\n"
 "\n"
 "exit status: 0 ok, 1 failed, 2 usage, 3 no such session, 4 session exists,\n"
 "5 protocol error, 6 unsafe socket directory, 126 command not executable,\n"
@@ -406,6 +410,46 @@ cmd_wait(int argc, char **argv)
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	return (wait_ready(&d, name, timeout, 0));
+}
+
+static int
+cmd_log(int argc, char **argv)
+{
+	struct dir	 d;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host;
+	long		 lines = -1;
+	int		 ch, follow = 0;
+
+	while ((ch = command_getopt("log", argc, argv, "fn:")) != -1) {
+		switch (ch) {
+		case 'f':
+			follow = 1;
+			break;
+		case 'n':
+			lines = number("log", "-n", optarg, 0, 100000000);
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error("log", "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(name, &rname)) != NULL) {
+		radd(&a, "log");
+		if (follow)
+			radd(&a, "-f");
+		if (lines >= 0)
+			radd_num(&a, "-n", lines);
+		radd(&a, rname);
+		return (remote_run(host, a.v, 0, NULL, 0));
+	}
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	return (attach_log(&d, name, lines >= 0 ? (uint32_t)lines : UINT32_MAX,
+	    follow));
 }
 
 static int
@@ -1022,6 +1066,8 @@ main(int argc, char **argv)
 		return (cmd_wait(argc, argv));
 	if (strcmp(cmd, "swank") == 0)
 		return (cmd_swank(argc, argv));
+	if (strcmp(cmd, "log") == 0)
+		return (cmd_log(argc, argv));
 	if (strcmp(cmd, "send") == 0)
 		return (cmd_send(argc, argv));
 	if (strcmp(cmd, "stop") == 0)

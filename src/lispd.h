@@ -199,6 +199,7 @@ struct server_client {
 #define SC_EXITING	0x200	/* exit status sent once the tty drains */
 #define SC_WAITREADY	0x400	/* wants PROTO_OK when the image is ready */
 #define SC_WANTINFO	0x800	/* wants PROTO_INFO */
+#define SC_LOG		0x1000	/* lispd log: output only, not a terminal */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
@@ -373,5 +374,6 @@ struct attach_opts {
 };
 int	 attach_main(const struct dir *, const char *,
 	     const struct attach_opts *);
+int	 attach_log(const struct dir *, const char *, uint32_t, int);
 
 #endif

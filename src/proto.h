@@ -107,6 +107,8 @@ enum ctl_type {
 
 #define PROTO_ATTACH_READONLY	0x1
 #define PROTO_ATTACH_TTY	0x2	/* version 2 */
+#define PROTO_ATTACH_LOG	0x4	/* lispd log: no terminal, read-only */
+#define PROTO_ATTACH_ONCE	0x8	/* the replay only, then PROTO_OK */
 
 struct proto_msg {
 	uint32_t	 type;

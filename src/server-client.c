@@ -316,9 +316,20 @@ server_client_attach(struct server_client *c, const struct proto_msg *m)
 	if (c->passfd != -1)
 		close(c->passfd);
 	c->passfd = -1;
+	if (flags & PROTO_ATTACH_ONCE) {
+		/* lispd log without -f: what there is, then goodbye. */
+		server_client_replay(c, lines);
+		server_client_write(c, PROTO_OK, NULL, 0);
+		c->flags |= SC_CLOSING;
+		event_del(c->rd);
+		server_client_flush(c);
+		return;
+	}
 	c->flags |= SC_ATTACHED;
 	if (flags & PROTO_ATTACH_READONLY)
 		c->flags |= SC_READONLY;
+	if (flags & PROTO_ATTACH_LOG)
+		c->flags |= SC_READONLY | SC_LOG;
 	server_resize(c);
 	server_client_replay(c, lines);
 	if (server.state == SERVER_EXITED)

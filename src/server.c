@@ -416,7 +416,8 @@ server_info(struct evbuffer *b)
 	const char		*state;
 
 	TAILQ_FOREACH(c, &server.clients, entry) {
-		if ((c->flags & (SC_ATTACHED | SC_DEAD)) == SC_ATTACHED)
+		if ((c->flags & (SC_ATTACHED | SC_DEAD | SC_LOG)) ==
+		    SC_ATTACHED)
 			attached++;
 	}
 	switch (server.state) {

@@ -33,6 +33,10 @@ sent() {
 }
 wait_until 10 sent; ok $? "the text arrives intact, and the REPL evaluates it"
 
+lispd send r '(format t "for-the-log-~a~%" (* 6 7))' >/dev/null
+wait_until 10 eval '"$LISPD" log "$host:r" | grep -q "^for-the-log-42"'
+ok $? "log host:NAME prints the console there"
+
 # swank through the bridge, over ssh.
 req='(:emacs-rex (swank:eval-and-grab-output "(+ 1 2)") "COMMON-LISP-USER" t 1)'
 mkfifo "$T/swin"

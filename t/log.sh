@@ -1,0 +1,26 @@
+#!/bin/sh
+# lispd log: the console's recent output through the server, -n, -f while
+# the image prints, the image's exit, and log readers that are not clients.
+. "${srcdir:-.}/t/lib.sh"
+
+start -s p -- sh
+lispd send p 'for i in 1 2 3 4 5; do echo line-$i; done' >/dev/null
+wait_until 10 eval 'lispd log p | grep -q "^line-5"'
+ok $? "log prints the console's output"
+out=$(lispd log -n 2 p | tr -d '\r')
+like "$out" "^line-5$" "log -n 2 ends with the last lines"
+is "$(printf '%s\n' "$out" | grep -c .)" 2 "and prints two lines"
+lispd log -f p >"$T/follow" 2>"$T/follow.err" &
+follower=$!
+PIDS="$PIDS $follower"
+wait_until 10 grep -q line-5 "$T/follow"
+like "$(lispd ls)" "^p +[0-9]+ running +[0-9]+m[0-9]+s +0 " "a log reader is not counted as a client"
+lispd send p 'echo later-$((6 * 7))' >/dev/null
+wait_until 10 grep -q later-42 "$T/follow"; ok $? "log -f follows what the image prints"
+lispd send p 'exit 3' >/dev/null
+wait_until 10 dead "$follower"; ok $? "and ends when the image exits"
+wait "$follower"; is $? 0 "with status 0"
+like "$(cat "$T/follow.err")" "the image exited with status 3" "saying how the image ended"
+out=$(lispd log nosuch 2>&1); is $? 3 "log of a missing session exits 3"
+
+done_testing
