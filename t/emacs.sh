@@ -64,8 +64,11 @@ cat >"$T/test.el" <<EOT
 (say "fresh" (slime-eval '(cl:+ 40 2)))
 (slime-disconnect-all)
 (wait-for (lambda () (null slime-net-processes)) 10)
+(say "sessions" (all-completions "" (completion-table-dynamic #'lispd--complete)))
 (setq lispd-ssh-program (getenv "LISPD_SSH") lispd-program (getenv "LISPD_REMOTE")
       lispd-directory nil)
+(say "ssh-sessions" (all-completions (concat "$host" ":")
+                                     (completion-table-dynamic #'lispd--complete)))
 (say "ssh" (connect (concat "$host" ":s")))
 (say "ssh-pid" (slime-eval '(swank/backend:getpid)))
 (say "ssh-translated"
@@ -94,6 +97,8 @@ is "$(get complete)" '("mapcan" "mapcar")' "completion"
 is "$(get definition)" "\"$lispd_boot\"" "M-. finds a definition's file"
 is "$(get fresh)" 42 "a session not running is started, then connected"
 like "$(lispd ls)" "^fresh +[0-9]+ running" "and runs on"
+is "$(get sessions)" '("fresh" "s")' "lispd-slime completes on the local sessions"
+is "$(get ssh-sessions)" "(\"$host:fresh\" \"$host:s\")" "and on a host's, through ssh"
 is "$(get ssh)" t "lispd-connect host:NAME connects through ssh lispd swank"
 is "$(get ssh-pid)" "$(image_pid s)" "to the session's image"
 like "$(get ssh-translated)" "^\"/[a-z]+:$host:/srv/app/x\.lisp\"$" \

@@ -149,13 +149,23 @@ translate them with TRAMP (slime-tramp), so that M-. opens them there."
 
 (add-hook 'slime-connected-hook #'lispd--translate)
 
+(defun lispd--complete (string)
+  "Sessions for completing STRING: local ones, or once it has a host and
+a colon, the host's (lispd ls through ssh)."
+  (if (string-match "\\`\\(.+\\):" string)
+      (let ((host (match-string 1 string)))
+        (mapcar (lambda (name) (concat host ":" name))
+                (ignore-errors (lispd-sessions host))))
+    (ignore-errors (lispd-sessions))))
+
 ;;;###autoload
 (defun lispd-slime (target)
   "Connect SLIME to the lispd session TARGET: a name, completed from the
-local sessions, or \"[user@]host:name\" for one reached through ssh."
+local sessions, or \"[user@]host:name\" for one reached through ssh,
+completed from that host's sessions."
   (interactive
    (list (completing-read "lispd session ([host:]name): "
-                          (ignore-errors (lispd-sessions)) nil nil)))
+                          (completion-table-dynamic #'lispd--complete))))
   (lispd-connect target))
 
 (provide 'lispd)
