@@ -446,8 +446,8 @@ when the channel is gone."
 
 (defun swank-load ()
   "Load swank, quietly: LISPD_SWANK names a swank-loader.lisp or a
-directory with swank.asd; else ASDF finds it (Debian's cl-swank,
-Quicklisp's)."
+directory with swank.asd; else Quicklisp's, if the init file loaded
+Quicklisp; else ASDF finds it (Debian's cl-swank)."
   (let ((path (sb-ext:posix-getenv "LISPD_SWANK"))
         (*standard-output* (make-broadcast-stream))
         (*error-output* (make-broadcast-stream)))
@@ -457,6 +457,11 @@ Quicklisp's)."
                   (pathname-name (probe-file path)))
              (load path)
              (funcall (find-symbol "INIT" "SWANK-LOADER")))
+            ((and (or (null path) (string= path ""))
+                  (find-package "QUICKLISP-CLIENT"))
+             ;; The user's init file loaded Quicklisp: its swank.
+             (funcall (find-symbol "QUICKLOAD" "QUICKLISP-CLIENT") :swank
+                      :silent t))
             (t
              (when (and path (string/= path ""))
                (push (probe-file path)
