@@ -24,6 +24,8 @@
 
 static const char	*opt_dir;
 static const char	*opt_name;
+static int		 opt_notify_fd = -1;	/* run --notify-fd */
+static long		 opt_stop_timeout = DEFAULT_STOP_TIMEOUT;
 
 static const char usage_text[] =
 "usage: lispd [-S dir] [command [options] [args]]\n"
@@ -32,7 +34,8 @@ static const char usage_text[] =
 "  lispd start [-BN] [-b bytes] [-s name] [-w swank] [-- command ...]\n"
 "                             start a session in the background (default: sbcl)\n"
 "                             and return once the image is ready\n"
-"  lispd run [-BN] [-b bytes] [-s name] [-w swank] [-- command ...]\n"
+"  lispd run [-BN] [-b bytes] [-s name] [-w swank] [--notify-fd n]\n"
+"            [--stop-timeout seconds] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
@@ -61,6 +64,9 @@ static const char usage_text[] =
 "  -b bytes   scrollback kept for attaching clients (default 65536)\n"
 "  -B, --with-bootstrap  the command calls (lispd:serve) itself: wait for it\n"
 "  -N, --no-swank       no swank in the image (NAME.swank says so)\n"
+"  --notify-fd n        run: a newline on fd n, then close it, once the image\n"
+"                       is ready (s6); READY=1 to $NOTIFY_SOCKET (systemd)\n"
+"  --stop-timeout s     on SIGTERM, SIGKILL the image after s seconds (10)\n"
 "  -w, --swank path     the swank to load: a swank-loader.lisp, or a directory\n"
 "                       with swank.asd (else $LISPD_SWANK, else ASDF finds it)\n"
 "  -r         read-only: the server ignores this client's input\n"
@@ -123,6 +129,8 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 		{ "with-bootstrap", no_argument, NULL, 'B' },
 		{ "no-swank", no_argument, NULL, 'N' },
 		{ "swank", required_argument, NULL, 'w' },
+		{ "notify-fd", required_argument, NULL, 'F' },
+		{ "stop-timeout", required_argument, NULL, 'T' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};
@@ -247,6 +255,8 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.foreground = foreground;
 	o.bootstrap = (flags & START_BOOTSTRAP) != 0;
 	o.no_swank = (flags & START_NOSWANK) != 0;
+	o.notify_fd = opt_notify_fd;
+	o.stop_timeout = opt_stop_timeout;
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
@@ -552,8 +562,21 @@ cmd_start(int argc, char **argv, int foreground)
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
 	int		 ch, flags = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, "BNb:w:")) != -1) {
+	while ((ch = command_getopt(cmd, argc, argv, "BF:NT:b:w:")) != -1) {
 		switch (ch) {
+		case 'F':
+			opt_notify_fd = number(cmd, "--notify-fd", optarg, 3,
+			    1024);
+			if (fcntl(opt_notify_fd, F_GETFD) == -1)
+				die(EXIT_USAGE, "%s: --notify-fd %d: no such "
+				    "open file descriptor (s6 opens the one "
+				    "named in the service's notification-fd)",
+				    cmd, opt_notify_fd);
+			break;
+		case 'T':
+			opt_stop_timeout = number(cmd, "--stop-timeout", optarg,
+			    0, 86400);
+			break;
 		case 'w':
 			/* The image inherits it through the server. */
 			if (realpath(optarg, path) == NULL)

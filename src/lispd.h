@@ -175,6 +175,8 @@ struct server_opts {
 	int		 foreground;
 	int		 bootstrap;	/* the command serves the channel */
 	int		 no_swank;
+	int		 notify_fd;	/* a newline there when ready, or -1 */
+	long		 stop_timeout;	/* on SIGTERM */
 	u_short		 rows;		/* the pty's size until a client's */
 	u_short		 cols;
 };
@@ -277,6 +279,9 @@ struct server {
 	enum swank_state	 swank_state;
 	char			*swank_why;
 	int			 ready;
+	int			 notify_fd;	/* told of readiness, or -1 */
+	char			*notify_socket;	/* $NOTIFY_SOCKET, or NULL */
+	long			 stop_timeout;
 	char			*lisp;		/* its name and version */
 };
 extern struct server server;

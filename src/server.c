@@ -8,11 +8,13 @@
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,41 @@ server_resize(struct server_client *c)
 	server.cols = c->cols;
 }
 
+/*
+ * Tell a supervisor the image is ready: a newline on the notification fd,
+ * then close it (s6); READY=1 to $NOTIFY_SOCKET (systemd).
+ */
+static void
+server_notify(void)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len;
+	int			fd;
+
+	if (server.notify_fd != -1) {
+		(void)!write(server.notify_fd, "\n", 1);
+		close(server.notify_fd);
+		server.notify_fd = -1;
+	}
+	if (server.notify_socket == NULL)
+		return;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", server.notify_socket);
+	len = offsetof(struct sockaddr_un, sun_path) +
+	    strlen(server.notify_socket);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';	/* an abstract socket */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun, len) == -1)
+		log_warn("%s: READY=1 to %s", server.name,
+		    server.notify_socket);
+	if (fd != -1)
+		close(fd);
+	free(server.notify_socket);
+	server.notify_socket = NULL;
+}
+
 /* The image is ready: tell whoever waits for it. */
 void
 server_ready(void)
@@ -168,6 +205,7 @@ server_ready(void)
 		return;
 	server.ready = 1;
 	log_info("%s: ready", server.name);
+	server_notify();
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if (c->flags & SC_WAITREADY) {
 			c->flags &= ~SC_WAITREADY;
@@ -310,7 +348,7 @@ server_signal_cb(evutil_socket_t sig, short events, void *arg)
 		break;
 	case SIGTERM:
 	case SIGINT:
-		server_stop(DEFAULT_STOP_TIMEOUT);
+		server_stop(server.stop_timeout);
 		break;
 	case SIGHUP:
 		break;
@@ -546,6 +584,14 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 
 	memset(&server, 0, sizeof server);
 	server.swankfd = -1;
+	server.stop_timeout = opts->stop_timeout;
+	/* For the supervisor alone: neither reaches the image. */
+	server.notify_fd = opts->notify_fd;
+	if (server.notify_fd != -1)
+		fcntl(server.notify_fd, F_SETFD, FD_CLOEXEC);
+	if (getenv("NOTIFY_SOCKET") != NULL && *getenv("NOTIFY_SOCKET") != '\0')
+		server.notify_socket = xstrdup(getenv("NOTIFY_SOCKET"));
+	unsetenv("NOTIFY_SOCKET");
 	TAILQ_INIT(&server.clients);
 	server.dir = d;
 	server.name = opts->name;
@@ -622,7 +668,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 
 	/* Without the bootstrap, running is all the readiness there is. */
 	if (server.ctl_expected == 0)
-		server.ready = 1;
+		server_ready();
 	snprintf(msg, sizeof msg, "%ld%s%s", (long)server.pid,
 	    *warn != '\0' ? " " : "", warn);
 	if (*warn != '\0')
@@ -651,6 +697,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	evbuffer_free(server.pty_in);
 	close(server.ptyfd);
 out:
+	free(server.notify_socket);
 	swank_close(d, opts->name);
 	control_free();
 	if (server.listenfd != -1) {
