@@ -106,6 +106,31 @@ bootstrap_argv(char *const *argv, const char *path, int *how)
 }
 
 /*
+ * For a plain sbcl under a restart policy: the command with
+ * --disable-ldb --lose-on-corruption first, so that a heap exhausted or
+ * corrupted ends the image (to be restarted) instead of leaving it in the
+ * low-level debugger for ever. NULL for another command.
+ */
+char **
+bootstrap_sbcl_runtime(char *const *argv)
+{
+	char	**v;
+	size_t	  argc, i;
+
+	if (argv[0] == NULL || !bootstrap_is_sbcl(argv[0]))
+		return (NULL);
+	for (argc = 0; argv[argc] != NULL; argc++)
+		;
+	v = xcalloc(argc + 3, sizeof *v);
+	v[0] = argv[0];
+	v[1] = (char *)"--disable-ldb";
+	v[2] = (char *)"--lose-on-corruption";
+	for (i = 1; i < argc; i++)
+		v[i + 2] = argv[i];
+	return (v);
+}
+
+/*
  * Where lispd.lisp is: $LISPD_BOOTSTRAP; the source tree's for a binary
  * run from its build tree, so that a build is tested with its own
  * bootstrap; else the installed one.

@@ -117,8 +117,11 @@ control_free(void)
 	evbuffer_free(server.ctl_out);
 	if (server.ctlfd != -1)
 		close(server.ctlfd);
+	server.ctlfd = -1;
 	free(server.lisp);
 	free(server.ctl_why);
+	server.ctl_in = NULL;
+	server.lisp = server.ctl_why = NULL;
 }
 
 /* Every evaluation under way ends with status and why. */

@@ -26,16 +26,18 @@ static const char	*opt_dir;
 static const char	*opt_name;
 static int		 opt_notify_fd = -1;	/* run --notify-fd */
 static long		 opt_stop_timeout = DEFAULT_STOP_TIMEOUT;
+static int		 opt_restart = RESTART_NEVER;
 
 static const char usage_text[] =
 "usage: lispd [-S dir] [command [options] [args]]\n"
 "\n"
 "  lispd                      attach to session \"default\", starting it first\n"
-"  lispd start [-BN] [-b bytes] [-s name] [-w swank] [-- command ...]\n"
+"  lispd start [-BN] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+"            [-- command ...]\n"
 "                             start a session in the background (default: sbcl)\n"
 "                             and return once the image is ready\n"
-"  lispd run [-BN] [-b bytes] [-s name] [-w swank] [--notify-fd n]\n"
-"            [--stop-timeout seconds] [-- command ...]\n"
+"  lispd run [-BN] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+"            [--notify-fd n] [--stop-timeout seconds] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
@@ -67,6 +69,8 @@ static const char usage_text[] =
 "  --notify-fd n        run: a newline on fd n, then close it, once the image\n"
 "                       is ready (s6); READY=1 to $NOTIFY_SOCKET (systemd)\n"
 "  --stop-timeout s     on SIGTERM, SIGKILL the image after s seconds (10)\n"
+"  --restart policy     never, on-failure or always: run the image again\n"
+"                       when it ends (backoff 1 s doubling to 60 s)\n"
 "  -w, --swank path     the swank to load: a swank-loader.lisp, or a directory\n"
 "                       with swank.asd (else $LISPD_SWANK, else ASDF finds it)\n"
 "  -r         read-only: the server ignores this client's input\n"
@@ -131,6 +135,7 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 		{ "swank", required_argument, NULL, 'w' },
 		{ "notify-fd", required_argument, NULL, 'F' },
 		{ "stop-timeout", required_argument, NULL, 'T' },
+		{ "restart", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};
@@ -257,6 +262,7 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.no_swank = (flags & START_NOSWANK) != 0;
 	o.notify_fd = opt_notify_fd;
 	o.stop_timeout = opt_stop_timeout;
+	o.restart = opt_restart;
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
@@ -562,8 +568,19 @@ cmd_start(int argc, char **argv, int foreground)
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
 	int		 ch, flags = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, "BF:NT:b:w:")) != -1) {
+	while ((ch = command_getopt(cmd, argc, argv, "BF:NT:b:r:w:")) != -1) {
 		switch (ch) {
+		case 'r':
+			if (strcmp(optarg, "never") == 0)
+				opt_restart = RESTART_NEVER;
+			else if (strcmp(optarg, "on-failure") == 0)
+				opt_restart = RESTART_ON_FAILURE;
+			else if (strcmp(optarg, "always") == 0)
+				opt_restart = RESTART_ALWAYS;
+			else
+				usage_error(cmd, "--restart %s: say never, "
+				    "on-failure or always", optarg);
+			break;
 		case 'F':
 			opt_notify_fd = number(cmd, "--notify-fd", optarg, 3,
 			    1024);
@@ -834,6 +851,15 @@ cmd_ls(int argc, char **argv)
 		    info_get(info, "swank", v[0], sizeof v[0]),
 		    info_get(info, "lisp", v[6], sizeof v[6]),
 		    info_get(info, "command", v[7], sizeof v[7]));
+		if (strcmp(info_get(info, "restarts", v[5], sizeof v[5]),
+		    "-") != 0) {
+			xasprintf(&line, "%s%s: restarted %s times; the last "
+			    "image %s\n", notes != NULL ? notes : "",
+			    names[i], v[5], info_get(info, "last", v[6],
+			    sizeof v[6]));
+			free(notes);
+			notes = line;
+		}
 		if (strcmp(v[0], "up") != 0 && strcmp(info_get(info,
 		    "swank_why", v[0], sizeof v[0]), "-") != 0) {
 			/* Said after the table, a line each. */

@@ -119,6 +119,7 @@ size_t	 key_flush(struct key *, uint8_t *);
 #define BOOTSTRAP_OTHER		1	/* another command: (lispd:serve) */
 #define BOOTSTRAP_NOREPL	2	/* sbcl --script or --non-interactive */
 char	**bootstrap_argv(char *const *, const char *, int *);
+char	**bootstrap_sbcl_runtime(char *const *);
 const char *bootstrap_path(void);
 
 /* pty.c */
@@ -177,6 +178,10 @@ struct server_opts {
 	int		 no_swank;
 	int		 notify_fd;	/* a newline there when ready, or -1 */
 	long		 stop_timeout;	/* on SIGTERM */
+	int		 restart;
+#define RESTART_NEVER		0
+#define RESTART_ON_FAILURE	1
+#define RESTART_ALWAYS		2
 	u_short		 rows;		/* the pty's size until a client's */
 	u_short		 cols;
 };
@@ -227,11 +232,13 @@ TAILQ_HEAD(server_clients, server_client);
 enum server_state {
 	SERVER_RUNNING,
 	SERVER_STOPPING,
+	SERVER_RESTARTING,	/* the image exited; another soon */
 	SERVER_EXITED,
 };
 
 struct server {
 	struct event_base	*base;
+	const struct server_opts *opts;
 	const struct dir	*dir;
 	const char		*name;
 	char			*command;
@@ -269,6 +276,10 @@ struct server {
 	struct evbuffer		*ctl_out;
 	uint32_t		 ctl_next_id;
 	long			 stop_left;	/* seconds from SIGTERM to KILL */
+	struct event		*restart_ev;
+	int			 restarts;
+	int			 backoff;	/* quick failures in a row */
+	int			 last_status;	/* of the image run before */
 	struct event		*info_ev;
 	int			 info_pending;	/* asked the image for its info */
 	char			*image_info;

@@ -28,10 +28,17 @@
 #define SERVER_READ_SIZE	65536
 #define SERVER_LINGER		2	/* seconds to hand out the exit status */
 #define SERVER_INFO_WAIT	500000	/* us for the image's part of ls */
+#define SERVER_STABLE		60	/* s a run takes to reset the backoff */
+#define SERVER_BACKOFF_MAX	60	/* s between restarts, at most */
 
 struct server	 server;
 
 static void	 server_pty_drain(void);
+static void	 server_pty_read_cb(evutil_socket_t, short, void *);
+static void	 server_pty_write_cb(evutil_socket_t, short, void *);
+static void	 server_exited(int);
+static void	 server_finish(int);
+static void	 server_pty_close(void);
 
 void
 server_reap(void)
@@ -126,7 +133,8 @@ server_pty_write_cb(evutil_socket_t fd, short events, void *arg)
 int
 server_input_room(size_t len)
 {
-	return (server.state != SERVER_EXITED &&
+	return (server.ptyfd != -1 && (server.state == SERVER_RUNNING ||
+	    server.state == SERVER_STOPPING) &&
 	    evbuffer_get_length(server.pty_in) + len <= INPUT_QUEUE_MAX);
 }
 
@@ -135,7 +143,7 @@ void
 server_input(struct server_client *c, const void *data, size_t len)
 {
 	(void)c;
-	if (server.state == SERVER_EXITED || len == 0)
+	if (server.ptyfd == -1 || len == 0)
 		return;
 	evbuffer_add(server.pty_in, data, len);
 	if (!event_pending(server.pty_wr, EV_WRITE, NULL))
@@ -151,7 +159,7 @@ server_resize(struct server_client *c)
 	server.active = c;
 	if (c->rows == server.rows && c->cols == server.cols)
 		return;
-	if (server.state != SERVER_EXITED &&
+	if (server.ptyfd != -1 &&
 	    pty_resize(server.ptyfd, c->rows, c->cols) == -1) {
 		log_warn("%s: TIOCSWINSZ", __func__);
 		return;
@@ -264,6 +272,11 @@ server_stop(u_int timeout)
 	struct timeval	tv = { timeout, 0 };
 	char		msg[160];
 
+	if (server.state == SERVER_RESTARTING) {
+		/* Nothing runs: the session just ends. */
+		server_finish(server.last_status);
+		return;
+	}
 	if (server.state != SERVER_RUNNING)
 		return;
 	server.state = SERVER_STOPPING;
@@ -290,6 +303,10 @@ server_kill(void)
 
 	if (server.state == SERVER_EXITED)
 		return;
+	if (server.state == SERVER_RESTARTING) {
+		server_finish(server.last_status);
+		return;
+	}
 	server.state = SERVER_STOPPING;
 	snprintf(msg, sizeof msg, "sent SIGKILL to pid %ld",
 	    (long)server.pid);
@@ -304,31 +321,82 @@ server_linger_cb(evutil_socket_t fd, short events, void *arg)
 	event_base_loopexit(server.base, NULL);
 }
 
+/* Does the policy restart an image that ended with this wait status? */
+static int
+server_restarts(int status)
+{
+	if (server.state == SERVER_STOPPING)
+		return (0);	/* lispd stop, kill or SIGTERM: its end */
+	switch (server.opts->restart) {
+	case RESTART_ALWAYS:
+		return (1);
+	case RESTART_ON_FAILURE:
+		return (!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+	default:
+		return (0);
+	}
+}
+
+/* The session ends: every client is told the image's status. */
 static void
-server_exited(int status)
+server_finish(int status)
 {
 	struct server_client	*c;
 	struct timeval		 tv = { SERVER_LINGER, 0 };
-	char			 how[64];
 
-	server_pty_drain();
-	control_drain();
-	control_close("the image exited");
-	swank_down("the image exited");
 	server.state = SERVER_EXITED;
 	server.status = status;
-	event_del(server.pty_rd);
-	event_del(server.pty_wr);
 	event_del(server.listen_ev);
 	evtimer_del(server.stop_ev);
-	client_describe_exit(status, how, sizeof how);
-	log_info("%s: image (pid %ld) %s", server.name, (long)server.pid,
-	    how);
-
+	evtimer_del(server.restart_ev);
 	TAILQ_FOREACH(c, &server.clients, entry)
 		server_client_exit(c, status);
 	evtimer_add(server.linger_ev, &tv);
 	server_reap();
+}
+
+static void
+server_exited(int status)
+{
+	struct timeval	tv = { 0, 0 };
+	char		how[64], msg[160];
+	long		delay;
+
+	if (server.ptyfd != -1) {
+		server_pty_drain();
+		event_del(server.pty_rd);
+		event_del(server.pty_wr);
+	}
+	control_drain();
+	control_close("the image exited");
+	swank_down("the image exited");
+	client_describe_exit(status, how, sizeof how);
+	log_info("%s: image (pid %ld) %s", server.name, (long)server.pid,
+	    how);
+	server.last_status = status;
+	if (!server_restarts(status)) {
+		server_finish(status);
+		return;
+	}
+
+	/* Twice as long each time it fails quickly; from 1 s after a while. */
+	if (time(NULL) - server.started >= SERVER_STABLE)
+		server.backoff = 0;
+	delay = 1L << (server.backoff < 6 ? server.backoff : 6);
+	if (delay > SERVER_BACKOFF_MAX)
+		delay = SERVER_BACKOFF_MAX;
+	server.backoff++;
+	server.restarts++;
+	server.state = SERVER_RESTARTING;
+	server.ready = 0;	/* lispd wait waits for the next image */
+	server_pty_close();
+	snprintf(msg, sizeof msg, "the image %s; restarting in %ld s", how,
+	    delay);
+	free(server.ctl_why);
+	server.ctl_why = xstrdup(msg);
+	server_notice_all(msg);
+	tv.tv_sec = delay;
+	evtimer_add(server.restart_ev, &tv);
 }
 
 static void
@@ -342,7 +410,8 @@ server_signal_cb(evutil_socket_t sig, short events, void *arg)
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (pid == server.pid &&
-			    server.state != SERVER_EXITED)
+			    (server.state == SERVER_RUNNING ||
+			    server.state == SERVER_STOPPING))
 				server_exited(status);
 		}
 		break;
@@ -452,6 +521,7 @@ server_info(struct evbuffer *b)
 	struct server_client	*c;
 	int			 attached = 0;
 	const char		*state;
+	char			 how[64];
 
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if ((c->flags & (SC_ATTACHED | SC_DEAD | SC_LOG)) ==
@@ -464,6 +534,9 @@ server_info(struct evbuffer *b)
 		break;
 	case SERVER_STOPPING:
 		state = "stopping";
+		break;
+	case SERVER_RESTARTING:
+		state = "restarting";
 		break;
 	default:
 		state = "exited";
@@ -484,6 +557,11 @@ server_info(struct evbuffer *b)
 	if (server.image_info != NULL)
 		evbuffer_add(b, server.image_info, strlen(server.image_info));
 	evbuffer_add_printf(b, "swank=%s\n", swank_describe());
+	if (server.restarts != 0) {
+		client_describe_exit(server.last_status, how, sizeof how);
+		evbuffer_add_printf(b, "restarts=%d\nlast=%s\n",
+		    server.restarts, how);
+	}
 	if (server.swank_why != NULL)
 		evbuffer_add_printf(b, "swank_why=%s\n", server.swank_why);
 }
@@ -565,6 +643,100 @@ server_bootstrap(char *const *argv, char *warn, size_t len)
 	return (v);
 }
 
+/* The pty of the image run that ended: closed, its events gone. */
+static void
+server_pty_close(void)
+{
+	if (server.ptyfd == -1)
+		return;
+	event_free(server.pty_rd);
+	event_free(server.pty_wr);
+	evbuffer_free(server.pty_in);
+	close(server.ptyfd);
+	server.ptyfd = -1;
+}
+
+/*
+ * Run the image on a new pty, with a new control channel and the same
+ * swank socket: the first run and every restart. 0, or an exit status
+ * with msg filled.
+ */
+static int
+server_spawn(char *msg, size_t len, char *warn, size_t wlen)
+{
+	const struct server_opts	*opts = server.opts;
+	struct winsize			 ws;
+	char				 slave[128], **argv, **sbcl;
+	char *const			*cmd;
+	int				 imgfd, err, status;
+
+	memset(&ws, 0, sizeof ws);
+	ws.ws_row = server.rows;
+	ws.ws_col = server.cols;
+	if ((server.ptyfd = pty_open(&ws, slave, sizeof slave)) == -1) {
+		snprintf(msg, len, "cannot open a pseudo-terminal: %s",
+		    strerror(errno));
+		return (EXIT_FAIL);
+	}
+	/* A heap exhausted must end the image, not wait in ldb for ever. */
+	cmd = opts->argv;
+	sbcl = NULL;
+	if (opts->restart != RESTART_NEVER &&
+	    (sbcl = bootstrap_sbcl_runtime(cmd)) != NULL)
+		cmd = sbcl;
+	argv = server_bootstrap(cmd, warn, wlen);
+	control_free();
+	imgfd = control_open(argv != NULL || opts->bootstrap);
+	if (server.swankfd == -1 && server.restarts == 0)
+		swank_open(server.dir, opts->name, !opts->no_swank,
+		    server.ctl_expected);
+	else if (!opts->no_swank && server.ctl_expected)
+		swank_loading();
+	server.pid = pty_spawn(server.ptyfd, slave, argv != NULL ? argv : cmd,
+	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, &err);
+	if (imgfd != -1)
+		close(imgfd);
+	free(argv);
+	free(sbcl);
+	if (server.pid == -1) {
+		status = server_exec_error(err, opts->argv[0], msg, len);
+		close(server.ptyfd);
+		server.ptyfd = -1;
+		return (status);
+	}
+	server.started = time(NULL);
+	server.state = SERVER_RUNNING;
+	server.ready = 0;
+	server.pty_in = evbuffer_new();
+	server.pty_rd = event_new(server.base, server.ptyfd,
+	    EV_READ | EV_PERSIST, server_pty_read_cb, NULL);
+	server.pty_wr = event_new(server.base, server.ptyfd,
+	    EV_WRITE | EV_PERSIST, server_pty_write_cb, NULL);
+	event_add(server.pty_rd, NULL);
+	/* Without the bootstrap, running is all the readiness there is. */
+	if (server.ctl_expected == 0)
+		server_ready();
+	return (0);
+}
+
+static void
+server_restart_cb(evutil_socket_t fd, short events, void *arg)
+{
+	char	msg[512], warn[400];
+	int	status;
+
+	(void)fd; (void)events; (void)arg;
+	if (server.state != SERVER_RESTARTING)
+		return;
+	if ((status = server_spawn(msg, sizeof msg, warn, sizeof warn)) != 0) {
+		log_warnx("%s: %s", server.name, msg);
+		server_exited(status << 8);	/* as a wait status */
+		return;
+	}
+	log_info("%s: restarted %s (pid %ld)", server.name, server.command,
+	    (long)server.pid);
+}
+
 /*
  * Run a session. The caller holds lockfd and has checked the directory and
  * name. Reports success or failure on readyfd (or stderr if -1), then
@@ -574,16 +746,16 @@ int
 server_main(struct dir *d, const struct server_opts *opts, int lockfd,
     int readyfd)
 {
-	struct winsize	 ws;
 	struct sigaction sa;
 	struct event	*sigs[4];
 	const int	 signums[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
-	char		 slave[128], msg[512], warn[400];
-	int		 err, status, i, imgfd, swankfd;
-	char		*sockpath, **argv;
+	char		 msg[512], warn[400];
+	int		 status, i;
+	char		*sockpath;
 
 	memset(&server, 0, sizeof server);
 	server.swankfd = -1;
+	server.ptyfd = -1;
 	server.stop_timeout = opts->stop_timeout;
 	/* For the supervisor alone: neither reaches the image. */
 	server.notify_fd = opts->notify_fd;
@@ -621,54 +793,22 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		goto out;
 	}
 
-	memset(&ws, 0, sizeof ws);
-	ws.ws_row = opts->rows;
-	ws.ws_col = opts->cols;
-	server.rows = ws.ws_row;
-	server.cols = ws.ws_col;
-	if ((server.ptyfd = pty_open(&ws, slave, sizeof slave)) == -1) {
-		snprintf(msg, sizeof msg, "cannot open a pseudo-terminal: %s",
-		    strerror(errno));
-		server_report(readyfd, EXIT_FAIL, msg);
-		status = EXIT_FAIL;
-		goto out;
-	}
-	argv = server_bootstrap(opts->argv, warn, sizeof warn);
-	imgfd = control_open(argv != NULL || opts->bootstrap);
-	swankfd = swank_open(d, opts->name, !opts->no_swank,
-	    server.ctl_expected);
-	server.pid = pty_spawn(server.ptyfd, slave,
-	    argv != NULL ? argv : opts->argv, imgfd, swankfd, opts->name,
-	    &err);
-	if (imgfd != -1)
-		close(imgfd);
-	free(argv);
-	if (server.pid == -1) {
-		status = server_exec_error(err, opts->argv[0], msg,
-		    sizeof msg);
+	server.rows = opts->rows;
+	server.cols = opts->cols;
+	server.opts = opts;
+	if ((status = server_spawn(msg, sizeof msg, warn, sizeof warn)) != 0) {
 		server_report(readyfd, status, msg);
 		goto out;
 	}
-	server.started = time(NULL);
-	server.state = SERVER_RUNNING;
-
-	server.pty_in = evbuffer_new();
-	server.pty_rd = event_new(server.base, server.ptyfd,
-	    EV_READ | EV_PERSIST, server_pty_read_cb, NULL);
-	server.pty_wr = event_new(server.base, server.ptyfd,
-	    EV_WRITE | EV_PERSIST, server_pty_write_cb, NULL);
 	server.listen_ev = event_new(server.base, server.listenfd,
 	    EV_READ | EV_PERSIST, server_accept_cb, NULL);
 	server.reap_ev = event_new(server.base, -1, 0, server_reap_cb, NULL);
 	server.stop_ev = evtimer_new(server.base, server_stop_cb, NULL);
 	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
 	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
-	event_add(server.pty_rd, NULL);
+	server.restart_ev = evtimer_new(server.base, server_restart_cb, NULL);
 	event_add(server.listen_ev, NULL);
 
-	/* Without the bootstrap, running is all the readiness there is. */
-	if (server.ctl_expected == 0)
-		server_ready();
 	snprintf(msg, sizeof msg, "%ld%s%s", (long)server.pid,
 	    *warn != '\0' ? " " : "", warn);
 	if (*warn != '\0')
@@ -686,16 +826,14 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		TAILQ_REMOVE(&server.clients, c, entry);
 		server_client_free(c);
 	}
-	event_free(server.pty_rd);
-	event_free(server.pty_wr);
+	server_pty_close();
 	event_free(server.listen_ev);
+	event_free(server.restart_ev);
 	event_free(server.reap_ev);
 	event_free(server.stop_ev);
 	event_free(server.linger_ev);
 	event_free(server.info_ev);
 	free(server.image_info);
-	evbuffer_free(server.pty_in);
-	close(server.ptyfd);
 out:
 	free(server.notify_socket);
 	swank_close(d, opts->name);

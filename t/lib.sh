@@ -95,6 +95,36 @@ sshd_start() {
 	return 1
 }
 
+# frame TEXT: a swank frame, 6 hex digits of UTF-8 length then the text.
+frame() {
+	printf '%06x%s' "$(printf '%s' "$1" | wc -c)" "$1"
+}
+
+# swank_call NAME FRAMES...: send the frames through `lispd swank NAME`;
+# what came back is in $T/out once a :return arrived, or the bridge ended
+# (swank closed the connection), or 10 s passed.
+n=0
+swank_call() {
+	name=$1
+	shift
+	n=$((n + 1))
+	mkfifo "$T/in.$n"
+	lispd swank "$name" <"$T/in.$n" >"$T/out" 2>&1 &
+	bridge=$!
+	exec 8>"$T/in.$n"
+	for f in "$@"; do
+		printf '%s' "$f" >&8
+	done
+	wait_until 10 eval 'grep -q ":return" "$T/out" || dead $bridge'
+	exec 8>&-
+	wait "$bridge"
+}
+
+# rex FORM: a request to evaluate the form (a string of Lisp) in swank.
+rex() {
+	frame "(:emacs-rex (swank:eval-and-grab-output \"$1\") \"COMMON-LISP-USER\" t 1)"
+}
+
 # memory_ok PID FIELD KB DESCRIPTION: FIELD (VmRSS, VmHWM) of PID under KB.
 # Under ASan (LISPD_TEST_MEMORY=skip, from t/ci.sh) memory says nothing of
 # the program: its allocator holds freed blocks by the hundred megabytes.

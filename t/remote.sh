@@ -38,16 +38,8 @@ wait_until 10 eval '"$LISPD" log "$host:r" | grep -q "^for-the-log-42"'
 ok $? "log host:NAME prints the console there"
 
 # swank through the bridge, over ssh.
-req='(:emacs-rex (swank:eval-and-grab-output "(+ 1 2)") "COMMON-LISP-USER" t 1)'
-mkfifo "$T/swin"
-"$LISPD" swank "$host:r" <"$T/swin" >"$T/swout" 2>&1 &
-bridge=$!
-exec 8>"$T/swin"
-printf '%06x%s' "$(printf '%s' "$req" | wc -c)" "$req" >&8
-wait_until 20 grep -q ':return' "$T/swout"
-like "$(cat "$T/swout")" '\(:return \(:ok \("" "3"\)\) 1\)' "swank host:NAME carries swank over ssh"
-exec 8>&-
-wait "$bridge"
+swank_call "$host:r" "$(rex '(+ 1 2)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "swank host:NAME carries swank over ssh"
 
 # attach and detach through a terminal, with ssh -t.
 term_new a

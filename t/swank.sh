@@ -4,36 +4,6 @@
 # clients followed by good ones; --no-swank; no TCP port anywhere.
 . "${srcdir:-.}/t/lib.sh"
 
-# frame TEXT: a swank frame, 6 hex digits of UTF-8 length then the text.
-frame() {
-	printf '%06x%s' "$(printf '%s' "$1" | wc -c)" "$1"
-}
-
-# swank_call NAME FRAMES...: send the frames through `lispd swank NAME`;
-# what came back is in $T/out once a :return arrived, or the bridge ended
-# (swank closed the connection), or 10 s passed.
-n=0
-swank_call() {
-	name=$1
-	shift
-	n=$((n + 1))
-	mkfifo "$T/in.$n"
-	lispd swank "$name" <"$T/in.$n" >"$T/out" 2>&1 &
-	bridge=$!
-	exec 8>"$T/in.$n"
-	for f in "$@"; do
-		printf '%s' "$f" >&8
-	done
-	wait_until 10 eval 'grep -q ":return" "$T/out" || dead $bridge'
-	exec 8>&-
-	wait "$bridge"
-}
-
-# rex FORM: a request to evaluate the form (a string of Lisp) in swank.
-rex() {
-	frame "(:emacs-rex (swank:eval-and-grab-output \"$1\") \"COMMON-LISP-USER\" t 1)"
-}
-
 start -s s -- sbcl --noinform
 like "$(lispd ls)" "^s +[0-9]+ running .* up +SBCL" "ls shows swank up once start returns"
 [ -S "$D/s.swank" ] && [ "$(stat -c %a "$D/s.swank")" = 600 ]

@@ -89,6 +89,23 @@ main(void)
 	is_inject("./my-app --noinform", "(none)", BOOTSTRAP_OTHER);
 	is_inject("sbcl-wrapper", "(none)", BOOTSTRAP_OTHER);
 
+	{
+		char	*a[] = { (char *)"/usr/bin/sbcl", (char *)"--noinform",
+			    NULL };
+		char	*b[] = { (char *)"ccl", NULL };
+		char	**v = bootstrap_sbcl_runtime(a);
+
+		ok(v != NULL && strcmp(v[0], "/usr/bin/sbcl") == 0 &&
+		    strcmp(v[1], "--disable-ldb") == 0 &&
+		    strcmp(v[2], "--lose-on-corruption") == 0 &&
+		    strcmp(v[3], "--noinform") == 0 && v[4] == NULL,
+		    "a restarted sbcl gets --disable-ldb --lose-on-corruption "
+		    "first");
+		free(v);
+		ok(bootstrap_sbcl_runtime(b) == NULL,
+		    "another Lisp's command is left alone");
+	}
+
 	ok(decode(CTL_HELLO, "\0\0\0\1SBCL", 8, &cm) == 0 &&
 	    cm.version == 1 && cm.len == 4 && memcmp(cm.text, "SBCL", 4) == 0,
 	    "hello: version and name");
