@@ -199,6 +199,9 @@ wait_until() {
 term_new() {
 	tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s "$1" -x 80 -y 24 \
 	    "env PS1='$ ' TERM=xterm LISPD_DIR='$D' sh"
+	# Typed before the shell's first prompt, a line is echoed early and
+	# the prompt lands after it: wait for the shell.
+	wait_screen "$1" '^\$ ?$'
 }
 
 # A terminal that runs one command under a non-interactive sh: no job

@@ -75,7 +75,8 @@ like "$out" "asked the image to exit" "stop asks the image to exit through its c
 is "$(cat "$T/hooked" 2>/dev/null)" ran "and the image's exit hooks run"
 like "$out" "the image exited with status 0" "and the image's status"
 dead "$pid"; ok $? "the image is gone"
-[ ! -e "$D/one.sock" ] && [ ! -e "$D/one.lock" ]; ok $? "its socket and lock are removed"
+wait_until 10 eval '[ ! -e "$D/one.sock" ] && [ ! -e "$D/one.lock" ] && [ ! -e "$D/one.swank" ]'
+ok $? "its sockets and lock are removed as its server ends"
 
 # A Lisp that does not exit when asked gets SIGTERM at half the timeout.
 start -s hang -- sbcl --noinform
