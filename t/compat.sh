@@ -46,7 +46,10 @@ wait_screen a '^rc=0'; ok $? "and detaches"
 next stop -t 5 old >/dev/null 2>&1; is $? 0 "and stops it"
 
 # A new session, an old client.
-next start -s new -- sbcl --noinform && track new
+next start -s new -- sbcl --noinform
+# Its own ls shows its pid (this lispd's lists it as another protocol's).
+img=$(next ls | awk '$1 == "new" { print $2 }')
+PIDS="$PIDS $img $(parent_pid "$img")"
 lispd send new '(format t "sent-by-~a~%" "old")' >/dev/null 2>&1
 is $? 0 "an older lispd sends to a newer session"
 term_type a "$LISPD attach new; echo rc=\$?"
