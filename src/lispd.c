@@ -27,17 +27,22 @@ static const char	*opt_name;
 static int		 opt_notify_fd = -1;	/* run --notify-fd */
 static long		 opt_stop_timeout = DEFAULT_STOP_TIMEOUT;
 static int		 opt_restart = RESTART_NEVER;
+static const char	*opt_log;
+static long long	 opt_log_size = DEFAULT_LOG_SIZE;
+static int		 opt_log_keep = DEFAULT_LOG_KEEP;
+static int		 opt_log_stamps;
 
 static const char usage_text[] =
 "usage: lispd [-S dir] [command [options] [args]]\n"
 "\n"
 "  lispd                      attach to session \"default\", starting it first\n"
-"  lispd start [-BN] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
-"            [-- command ...]\n"
+"  lispd start [-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+"            [-l file] [-z size] [-k n] [-- command ...]\n"
 "                             start a session in the background (default: sbcl)\n"
 "                             and return once the image is ready\n"
-"  lispd run [-BN] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
-"            [--notify-fd n] [--stop-timeout seconds] [-- command ...]\n"
+"  lispd run [-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+"            [-l file|-] [-z size] [-k n] [--notify-fd n]\n"
+"            [--stop-timeout seconds] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
 "  lispd attach [-rR] [-e key] [-n lines] [name]\n"
@@ -69,6 +74,10 @@ static const char usage_text[] =
 "  --notify-fd n        run: a newline on fd n, then close it, once the image\n"
 "                       is ready (s6); READY=1 to $NOTIFY_SOCKET (systemd)\n"
 "  --stop-timeout s     on SIGTERM, SIGKILL the image after s seconds (10)\n"
+"  -l, --log file|-     every byte of console output to file, or stdout (run)\n"
+"  -z, --log-size size  rotate the log past size (10M; 0: never)\n"
+"  -k, --log-keep n     rotated logs kept: file.1 .. file.n (5)\n"
+"  -m, --log-time       a timestamp at the start of each logged line\n"
 "  --restart policy     never, on-failure or always: run the image again\n"
 "                       when it ends (backoff 1 s doubling to 60 s)\n"
 "  -w, --swank path     the swank to load: a swank-loader.lisp, or a directory\n"
@@ -107,6 +116,27 @@ usage_error(const char *cmd, const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+/* A size in bytes, with K, M or G after it if wanted; 0 means never. */
+static long long
+size_number(const char *cmd, const char *what, const char *s)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	switch (*end) {
+	case 'K': case 'k': v *= 1024; end++; break;
+	case 'M': case 'm': v *= 1024 * 1024; end++; break;
+	case 'G': case 'g': v *= 1024 * 1024 * 1024; end++; break;
+	}
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 0 ||
+	    (v > 0 && v < 1024))
+		usage_error(cmd, "%s must be 0 (never) or a size of at least "
+		    "1024 bytes, with K, M or G if wanted, not '%s'", what, s);
+	return (v);
+}
+
 static long
 number(const char *cmd, const char *what, const char *s, long min, long max)
 {
@@ -136,6 +166,10 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 		{ "notify-fd", required_argument, NULL, 'F' },
 		{ "stop-timeout", required_argument, NULL, 'T' },
 		{ "restart", required_argument, NULL, 'r' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "log-size", required_argument, NULL, 'z' },
+		{ "log-keep", required_argument, NULL, 'k' },
+		{ "log-time", no_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};
@@ -263,6 +297,10 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.notify_fd = opt_notify_fd;
 	o.stop_timeout = opt_stop_timeout;
 	o.restart = opt_restart;
+	o.log = opt_log;
+	o.log_size = opt_log_size;
+	o.log_keep = opt_log_keep;
+	o.log_stamps = opt_log_stamps;
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
@@ -568,8 +606,21 @@ cmd_start(int argc, char **argv, int foreground)
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
 	int		 ch, flags = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, "BF:NT:b:r:w:")) != -1) {
+	while ((ch = command_getopt(cmd, argc, argv, "BF:NT:b:k:l:mr:w:z:")) !=
+	    -1) {
 		switch (ch) {
+		case 'l':
+			opt_log = optarg;
+			break;
+		case 'z':
+			opt_log_size = size_number(cmd, "--log-size", optarg);
+			break;
+		case 'k':
+			opt_log_keep = number(cmd, "--log-keep", optarg, 0, 1000);
+			break;
+		case 'm':
+			opt_log_stamps = 1;
+			break;
 		case 'r':
 			if (strcmp(optarg, "never") == 0)
 				opt_restart = RESTART_NEVER;

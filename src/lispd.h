@@ -48,6 +48,8 @@ struct winsize;
 #define DEFAULT_DETACH		"C-\\"
 #define DEFAULT_SCROLLBACK	(64 * 1024)
 #define DEFAULT_STOP_TIMEOUT	10	/* seconds */
+#define DEFAULT_LOG_SIZE	(10 * 1024 * 1024)
+#define DEFAULT_LOG_KEEP	5
 
 #define CLIENT_QUEUE_MAX	(1024 * 1024)	/* output held per client */
 #define INPUT_QUEUE_MAX		(1024 * 1024)	/* input held for the image */
@@ -168,6 +170,13 @@ void	 swank_down(const char *);
 const char *swank_describe(void);
 int	 swank_main(const struct dir *, const char *);
 
+/* console.c */
+int	 console_open(const char *, off_t, int, int);
+void	 console_close(void);
+void	 console_reopen(void);
+void	 console_flush(void);
+void	 console_output(const char *, size_t);
+
 /* server.c */
 struct server_opts {
 	const char	*name;
@@ -178,6 +187,10 @@ struct server_opts {
 	int		 no_swank;
 	int		 notify_fd;	/* a newline there when ready, or -1 */
 	long		 stop_timeout;	/* on SIGTERM */
+	const char	*log;		/* console log file, "-", or NULL */
+	off_t		 log_size;	/* rotate past it; 0: never */
+	int		 log_keep;
+	int		 log_stamps;
 	int		 restart;
 #define RESTART_NEVER		0
 #define RESTART_ON_FAILURE	1

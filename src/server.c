@@ -69,6 +69,7 @@ server_output(const char *buf, size_t len)
 	struct server_client	*c;
 
 	ring_add(&server.ring, buf, len);
+	console_output(buf, len);
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if ((c->flags & (SC_ATTACHED | SC_DEAD)) == SC_ATTACHED)
 			server_client_output(c, buf, len);
@@ -420,6 +421,7 @@ server_signal_cb(evutil_socket_t sig, short events, void *arg)
 		server_stop(server.stop_timeout);
 		break;
 	case SIGHUP:
+		console_reopen();
 		break;
 	}
 }
@@ -793,6 +795,14 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		goto out;
 	}
 
+	if (opts->log != NULL && console_open(opts->log, opts->log_size,
+	    opts->log_keep, opts->log_stamps) == -1) {
+		snprintf(msg, sizeof msg, "cannot open the console log %s: %s",
+		    opts->log, strerror(errno));
+		server_report(readyfd, EXIT_FAIL, msg);
+		status = EXIT_FAIL;
+		goto out;
+	}
 	server.rows = opts->rows;
 	server.cols = opts->cols;
 	server.opts = opts;
@@ -835,6 +845,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.info_ev);
 	free(server.image_info);
 out:
+	console_close();
 	free(server.notify_socket);
 	swank_close(d, opts->name);
 	control_free();

@@ -1,0 +1,241 @@
+/*
+ * The console log: every byte the image writes, with or without clients,
+ * to a file rotated by size (or to stdout, for s6-log or journald), with
+ * optional timestamps at line starts. It never blocks the image and never
+ * fsyncs: writes are non-blocking and queued within a bound; what does
+ * not fit is dropped and said once. A write that fails (a full disk) is
+ * reported once, and again only after a write has worked.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "lispd.h"
+
+#define CONSOLE_QUEUE_MAX	(4 * 1024 * 1024)
+
+static struct {
+	const char	*path;		/* NULL: stdout */
+	int		 fd;
+	off_t		 size;		/* of the file so far */
+	off_t		 max;		/* rotate past this; 0: never */
+	int		 keep;		/* FILE.1 .. FILE.keep */
+	int		 stamps;
+	int		 midline;	/* the last byte was not a newline */
+	int		 failing;	/* a write failed: said once */
+	uint64_t	 dropped;
+	struct evbuffer	*queue;
+	struct event	*wr;
+} console = { .fd = -1 };
+
+static void	console_write_cb(evutil_socket_t, short, void *);
+
+static int
+console_open_file(void)
+{
+	struct stat	st;
+	int		fd;
+
+	fd = open(console.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NONBLOCK, 0600);
+	if (fd == -1)
+		return (-1);
+	console.size = fstat(fd, &st) == 0 ? st.st_size : 0;
+	return (fd);
+}
+
+/* Start logging to path ("-": stdout). -1 with errno if it cannot open. */
+int
+console_open(const char *path, off_t max, int keep, int stamps)
+{
+	console.path = strcmp(path, "-") == 0 ? NULL : path;
+	console.max = max;
+	console.keep = keep;
+	console.stamps = stamps;
+	if (console.path == NULL) {
+		console.fd = dup(STDOUT_FILENO);
+		if (console.fd != -1) {
+			fcntl(console.fd, F_SETFD, FD_CLOEXEC);
+			fcntl(console.fd, F_SETFL,
+			    fcntl(console.fd, F_GETFL) | O_NONBLOCK);
+		}
+	} else
+		console.fd = console_open_file();
+	if (console.fd == -1)
+		return (-1);
+	console.queue = evbuffer_new();
+	console.wr = event_new(server.base, console.fd, EV_WRITE,
+	    console_write_cb, NULL);
+	return (0);
+}
+
+void
+console_close(void)
+{
+	if (console.fd == -1)
+		return;
+	console_flush();
+	event_free(console.wr);
+	evbuffer_free(console.queue);
+	close(console.fd);
+	console.fd = -1;
+}
+
+/* Write to the file at its path from now on: 0, or -1 (said). */
+static int
+console_switch(void)
+{
+	int	fd;
+
+	if ((fd = console_open_file()) == -1) {
+		log_warn("%s: cannot open the console log %s", server.name,
+		    console.path);
+		return (-1);
+	}
+	event_free(console.wr);
+	close(console.fd);
+	console.fd = fd;
+	console.wr = event_new(server.base, fd, EV_WRITE, console_write_cb,
+	    NULL);
+	return (0);
+}
+
+/* SIGHUP: open the file again, for whoever moved it away. */
+void
+console_reopen(void)
+{
+	if (console.fd == -1 || console.path == NULL)
+		return;
+	console_flush();
+	if (console_switch() == 0)
+		log_info("%s: reopened the console log %s", server.name,
+		    console.path);
+}
+
+/* FILE becomes FILE.1, FILE.1 FILE.2, ..., FILE.keep goes. */
+static void
+console_rotate(void)
+{
+	char	*from, *to;
+	int	 i;
+
+	for (i = console.keep; i >= 1; i--) {
+		if (i == 1)
+			from = xstrdup(console.path);
+		else
+			xasprintf(&from, "%s.%d", console.path, i - 1);
+		xasprintf(&to, "%s.%d", console.path, i);
+		if (rename(from, to) == -1 && errno != ENOENT)
+			log_warn("%s: rename %s", server.name, from);
+		free(from);
+		free(to);
+	}
+	if (console.keep == 0)
+		(void)!ftruncate(console.fd, 0);
+	(void)console_switch();
+}
+
+/* Write what is queued, as far as it goes without blocking. */
+void
+console_flush(void)
+{
+	int	n;
+
+	while (evbuffer_get_length(console.queue) != 0) {
+		n = evbuffer_write(console.queue, console.fd);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				event_add(console.wr, NULL);
+				return;
+			}
+			if (!console.failing)
+				log_warn("%s: the console log %s: output is "
+				    "lost until it can be written again",
+				    server.name, console.path != NULL ?
+				    console.path : "(stdout)");
+			console.failing = 1;
+			evbuffer_drain(console.queue,
+			    evbuffer_get_length(console.queue));
+			return;
+		}
+		if (console.failing)
+			log_info("%s: the console log is written again",
+			    server.name);
+		console.failing = 0;
+		console.size += n;
+	}
+	if (console.dropped != 0) {
+		log_warnx("%s: %llu bytes of console output were not logged: "
+		    "the log's reader was too slow", server.name,
+		    (unsigned long long)console.dropped);
+		console.dropped = 0;
+	}
+	if (console.path != NULL && console.max > 0 &&
+	    console.size >= console.max)
+		console_rotate();
+}
+
+static void
+console_write_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	console_flush();
+}
+
+static void
+console_stamp(void)
+{
+	struct timespec	ts;
+	struct tm	tm;
+	char		buf[64];
+	size_t		n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf + n, sizeof buf - n, ".%03ld ", ts.tv_nsec / 1000000);
+	evbuffer_add(console.queue, buf, strlen(buf));
+}
+
+/* Console output, as the image wrote it. */
+void
+console_output(const char *buf, size_t len)
+{
+	const char	*nl;
+	size_t		 n;
+
+	if (console.fd == -1)
+		return;
+	if (evbuffer_get_length(console.queue) + len > CONSOLE_QUEUE_MAX) {
+		console.dropped += len;
+		return;
+	}
+	if (!console.stamps)
+		evbuffer_add(console.queue, buf, len);
+	else {
+		while (len > 0) {
+			if (!console.midline)
+				console_stamp();
+			nl = memchr(buf, '\n', len);
+			n = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+			evbuffer_add(console.queue, buf, n);
+			console.midline = nl == NULL;
+			buf += n;
+			len -= n;
+		}
+	}
+	if (!event_pending(console.wr, EV_WRITE, NULL))
+		console_flush();
+}
