@@ -164,6 +164,7 @@ enum swank_state {
 };
 int	 swank_open(const struct dir *, const char *, int, int);
 void	 swank_close(const struct dir *, const char *);
+void	 swank_recreate(void);
 void	 swank_loading(void);
 void	 swank_up(void);
 void	 swank_down(const char *);
@@ -302,6 +303,7 @@ struct server {
 	struct event		*swank_ev;
 	enum swank_state	 swank_state;
 	char			*swank_why;
+	int			 swank_stale;	/* the image listens at the path */
 	int			 ready;
 	int			 notify_fd;	/* told of readiness, or -1 */
 	char			*notify_socket;	/* $NOTIFY_SOCKET, or NULL */

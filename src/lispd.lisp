@@ -20,7 +20,7 @@
 (in-package #:lispd)
 
 ;;; Loaded as source, a form at a time: say what is defined further down.
-(declaim (ftype function worker-loop read-until-eval run-job))
+(declaim (ftype function worker-loop read-until-eval run-job swank-rebind))
 
 (defparameter *protocol* 1 "CTL_VERSION in src/proto.h.")
 (defparameter *window* (* 256 1024) "CTL_WINDOW: unacknowledged output.")
@@ -40,6 +40,7 @@
 (defconstant +ack+ 20)
 (defconstant +askinfo+ 21)
 (defconstant +exit+ 22)
+(defconstant +rebind+ 23)
 
 (defvar *ready-at-repl* t
   "When true, the image is ready once the REPL reads its first form. An
@@ -47,6 +48,7 @@ application that becomes ready later sets it to nil while it loads and
 calls (lispd:ready) when it is.")
 
 (defvar *session* nil "The session's name.")
+(defvar *swank-socket* nil "Kept: its finalizer would close the fd.")
 (defvar *in* nil)
 (defvar *out* nil)
 (defvar *out-lock* (sb-thread:make-mutex :name "lispd control output"))
@@ -414,6 +416,9 @@ RUN-JOB is to be applied to, and nil otherwise."
            (job-grant job (get-u32 data 4)))))
       ((= type +askinfo+)
        (send +info+ (utf8 (info))))
+      ((= type +rebind+)
+       (when *swank-socket*
+         (swank-rebind (sb-ext:octets-to-string data :external-format :utf-8))))
       ((= type +exit+)
        (sb-thread:make-thread (lambda () (sb-ext:exit :code 0))
                               :name "lispd exit")))))
@@ -438,7 +443,6 @@ when the channel is gone."
 ;;; authentication included, so that a silent client or a wrong secret
 ;;; cannot stall the others (stock swank's accept loop does both).
 
-(defvar *swank-socket* nil "Kept: its finalizer would close the fd.")
 
 (defun swank-symbol (name)
   (or (find-symbol name "SWANK")
@@ -495,6 +499,33 @@ Quicklisp; else ASDF finds it (Debian's cl-swank)."
             (sb-thread:make-thread #'swank-client :name "lispd swank client"
                                                   :arguments (list socket stream))
             (sleep 0.01))))))
+
+(defun c-umask (mask)
+  (sb-alien:alien-funcall
+   (sb-alien:extern-alien "umask" (function sb-alien:unsigned-int
+                                            sb-alien:unsigned-int))
+   mask))
+
+(defvar *rebound* '() "Sockets bound anew: kept, their finalizers close them.")
+
+(defun swank-rebind (path)
+  "The swank socket's path was deleted and the server was told (SIGUSR1):
+listen at PATH anew, 0600, and serve it as well."
+  (handler-case
+      (let ((s (make-instance (find-symbol "LOCAL-SOCKET" "SB-BSD-SOCKETS")
+                              :type :stream))
+            (old (c-umask #o177)))
+        (unwind-protect
+             (progn
+               (ignore-errors (delete-file path))
+               (funcall (find-symbol "SOCKET-BIND" "SB-BSD-SOCKETS") s path))
+          (c-umask old))
+        (funcall (find-symbol "SOCKET-LISTEN" "SB-BSD-SOCKETS") s 128)
+        (push s *rebound*)
+        (sb-thread:make-thread #'swank-accept-loop :name "lispd swank"
+                                                   :arguments (list s)))
+    (error (c)
+      (console "cannot listen on ~a again: ~a" path (condition-text c)))))
 
 (defun swank-start (fd)
   "Serve swank on the inherited socket FD; tell the server how it went."

@@ -95,6 +95,8 @@ enum ctl_type {
 	CTL_ACK = 20,		/* u32 id, u32 bytes of output delivered */
 	CTL_ASKINFO = 21,	/* answer with CTL_INFO */
 	CTL_EXIT = 22,		/* exit, running the exit hooks */
+	CTL_REBIND = 23,	/* NAME.swank was deleted: listen at this
+				   path anew (SIGUSR1) */
 };
 
 /* Statuses of an evaluation (CTL_DONE, PROTO_EVAL_DONE). */

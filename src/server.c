@@ -39,6 +39,7 @@ static void	 server_pty_write_cb(evutil_socket_t, short, void *);
 static void	 server_exited(int);
 static void	 server_finish(int);
 static void	 server_pty_close(void);
+static void	 server_accept_cb(evutil_socket_t, short, void *);
 
 void
 server_reap(void)
@@ -400,6 +401,30 @@ server_exited(int status)
 	evtimer_add(server.restart_ev, &tv);
 }
 
+/* SIGUSR1: the sockets again, for a tmp cleaner deleted them. */
+static void
+server_sockets(void)
+{
+	int	fd;
+
+	log_info("%s: making the sockets again", server.name);
+	if (server.state != SERVER_EXITED) {
+		if ((fd = dir_listen(server.dir, server.name, ".sock")) == -1)
+			log_warn("%s: cannot listen on %s/%s.sock",
+			    server.name, server.dir->path, server.name);
+		else {
+			/* The clients connected stay on the old one. */
+			event_free(server.listen_ev);
+			close(server.listenfd);
+			server.listenfd = fd;
+			server.listen_ev = event_new(server.base, fd,
+			    EV_READ | EV_PERSIST, server_accept_cb, NULL);
+			event_add(server.listen_ev, NULL);
+		}
+	}
+	swank_recreate();
+}
+
 static void
 server_signal_cb(evutil_socket_t sig, short events, void *arg)
 {
@@ -422,6 +447,9 @@ server_signal_cb(evutil_socket_t sig, short events, void *arg)
 		break;
 	case SIGHUP:
 		console_reopen();
+		break;
+	case SIGUSR1:
+		server_sockets();
 		break;
 	}
 }
@@ -689,6 +717,8 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	argv = server_bootstrap(cmd, warn, wlen);
 	control_free();
 	imgfd = control_open(argv != NULL || opts->bootstrap);
+	if (server.swank_stale)
+		swank_recreate();	/* the last image listened at the path */
 	if (server.swankfd == -1 && server.restarts == 0)
 		swank_open(server.dir, opts->name, !opts->no_swank,
 		    server.ctl_expected);
@@ -749,8 +779,8 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
     int readyfd)
 {
 	struct sigaction sa;
-	struct event	*sigs[4];
-	const int	 signums[4] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	struct event	*sigs[5];
+	const int	 signums[5] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	char		 msg[512], warn[400];
 	int		 status, i;
 	char		*sockpath;
@@ -780,7 +810,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 
 	if ((server.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		sigs[i] = evsignal_new(server.base, signums[i],
 		    server_signal_cb, NULL);
 		evsignal_add(sigs[i], NULL);
@@ -856,7 +886,7 @@ out:
 		close(server.listenfd);
 	}
 	dir_unlock(d, opts->name, lockfd);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		event_free(sigs[i]);
 	event_base_free(server.base);
 	ring_free(&server.ring);

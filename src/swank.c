@@ -53,6 +53,41 @@ swank_open(const struct dir *d, const char *name, int on, int bootstrap)
 	return (on ? server.swankfd : -1);
 }
 
+/*
+ * SIGUSR1: NAME.swank again, for a tmp cleaner deleted it. An image that
+ * serves the old socket is asked to listen at the path itself; the server
+ * makes its own again before it runs the next image.
+ */
+void
+swank_recreate(void)
+{
+	char	*path;
+	int	 fd;
+
+	if (server.swankfd == -1)
+		return;
+	if (server.swank_state == SWANK_UP) {
+		path = dir_path(server.dir, server.name, ".swank");
+		if (control_send(CTL_REBIND, 0, path, strlen(path)) == 0)
+			server.swank_stale = 1;
+		free(path);
+		return;
+	}
+	if ((fd = dir_listen(server.dir, server.name, ".swank")) == -1) {
+		log_warn("%s: cannot listen on %s/%s.swank", server.name,
+		    server.dir->path, server.name);
+		return;
+	}
+	event_free(server.swank_ev);
+	close(server.swankfd);
+	server.swankfd = fd;
+	server.swank_stale = 0;
+	server.swank_ev = event_new(server.base, fd, EV_READ | EV_PERSIST,
+	    swank_accept_cb, NULL);
+	if (server.swank_state != SWANK_UP)
+		event_add(server.swank_ev, NULL);
+}
+
 void
 swank_close(const struct dir *d, const char *name)
 {
