@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake pkg-config libevent-dev
 libtermkey-dev libunibilium-dev libncurses-dev sbcl cl-swank"
 TEST_PACKAGES="tmux dtach clang libclang-rt-14-dev util-linux iproute2
-procps mandoc emacs-nox slime openssh-server s6"
+procps mandoc emacs-nox slime openssh-server s6 runit systemd"
 
 mode=${1:-run}
 case $mode in

@@ -154,8 +154,9 @@ track() {
 	PIDS="$PIDS $img $(parent_pid "$img")"
 }
 
+# The image's pid, or nothing (a stale or exited session has none).
 image_pid() {
-	lispd ls 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }'
+	lispd ls 2>/dev/null | awk -v n="$1" '$1 == n && $2 ~ /^[0-9]+$/ { print $2 }'
 }
 
 parent_pid() {
