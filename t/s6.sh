@@ -35,6 +35,14 @@ is "$(lispd eval -s svc '(sb-ext:posix-getenv "NOTIFY_SOCKET")')" NIL \
 ls -l "/proc/$(image_pid svc)/fd" | grep -q 'pipe:'
 ok $((! $?)) "nor the notification fd (the image holds no pipe)"
 
+term_new a
+term_type a "$LISPD attach svc; echo rc=\$?"
+wait_screen a '^\* ?$'; ok $? "lispd attach reaches it"
+term_type a '(+ 2 3)'
+wait_screen a '^5'; ok $? "and the REPL answers"
+term_keys a 'C-\'
+wait_screen a '^rc=0'
+
 # kill -9 of the image: lispd run exits with its status, s6 starts it again.
 old=$(image_pid svc)
 kill -KILL "$old"
@@ -50,6 +58,30 @@ s6-svc -d "$T/scan/svc"
 s6-svwait -D -t 30000 "$T/scan/svc"; ok $? "s6-svc -d stops the service"
 is "$(cat "$T/hooked" 2>/dev/null)" ran "and the image's exit hooks ran"
 like "$(cat "$T/s6.log")" "asked the image to exit" "lispd logged how it stopped it"
+
+# With lispd's own policy, lispd restarts the image and s6 sees nothing.
+mkdir -p "$T/scan/pol"
+cat >"$T/scan/pol/run" <<EOT
+#!/bin/sh
+exec 2>&1
+exec $LISPD -S $D run -s pol --restart on-failure --notify-fd 3 -- sbcl --noinform
+EOT
+chmod +x "$T/scan/pol/run"
+echo 3 >"$T/scan/pol/notification-fd"
+s6-svscanctl -a "$T/scan"
+wait_until 10 test -p "$T/scan/pol/supervise/control"
+PIDS="$(pgrep -f "s6-supervise pol") $PIDS"
+s6-svwait -U -t 30000 "$T/scan/pol"; ok $? "a service with --restart on-failure comes up ready"
+track pol
+run=$(server_pid pol)
+old=$(image_pid pol)
+kill -KILL "$old"
+wait_until 30 eval '[ -n "$(image_pid pol)" ] && [ "$(image_pid pol)" != "$old" ]'
+ok $? "kill -9 of the image: lispd's policy brings it back"
+is "$(server_pid pol)" "$run" "the same lispd run: s6 saw no exit"
+track pol
+s6-svc -d "$T/scan/pol"
+s6-svwait -D -t 30000 "$T/scan/pol"; ok $? "and s6-svc -d still stops it"
 
 s6-svscanctl -t "$T/scan"
 wait_until 10 dead "$scan"
