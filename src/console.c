@@ -9,6 +9,7 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -34,6 +35,7 @@ static struct {
 	int		 keep;		/* FILE.1 .. FILE.keep */
 	int		 stamps;
 	int		 midline;	/* the last byte was not a newline */
+	int		 sock;		/* stdout is a socket: send(MSG_DONTWAIT) */
 	int		 failing;	/* a write failed: said once */
 	uint64_t	 dropped;
 	struct evbuffer	*queue;
@@ -60,17 +62,25 @@ console_open_file(void)
 int
 console_open(const char *path, off_t max, int keep, int stamps)
 {
+	struct stat	st;
+
 	console.path = strcmp(path, "-") == 0 ? NULL : path;
 	console.max = max;
 	console.keep = keep;
 	console.stamps = stamps;
 	if (console.path == NULL) {
-		console.fd = dup(STDOUT_FILENO);
-		if (console.fd != -1) {
-			fcntl(console.fd, F_SETFD, FD_CLOEXEC);
-			fcntl(console.fd, F_SETFL,
-			    fcntl(console.fd, F_GETFL) | O_NONBLOCK);
-		}
+		/*
+		 * Never O_NONBLOCK on the open file we share with the
+		 * supervisor (and our own stderr, after exec 2>&1): a pipe or
+		 * a terminal is opened anew, a socket (journald's) written
+		 * with MSG_DONTWAIT.
+		 */
+		if (fstat(STDOUT_FILENO, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			console.fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+			console.sock = 1;
+		} else if ((console.fd = open("/proc/self/fd/1", O_WRONLY |
+		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1)
+			console.fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 	} else
 		console.fd = console_open_file();
 	if (console.fd == -1)
@@ -147,6 +157,26 @@ console_rotate(void)
 	(void)console_switch();
 }
 
+/* One write of what is queued: bytes written, or -1. */
+static int
+console_write(void)
+{
+	size_t	len = evbuffer_get_contiguous_space(console.queue);
+	ssize_t	n;
+	void	*p;
+
+	if (len > 65536)
+		len = 65536;
+	p = evbuffer_pullup(console.queue, len);
+	if (console.sock)
+		n = send(console.fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		n = write(console.fd, p, len);
+	if (n > 0)
+		evbuffer_drain(console.queue, n);
+	return ((int)n);
+}
+
 /* Write what is queued, as far as it goes without blocking. */
 void
 console_flush(void)
@@ -154,7 +184,7 @@ console_flush(void)
 	int	n;
 
 	while (evbuffer_get_length(console.queue) != 0) {
-		n = evbuffer_write(console.queue, console.fd);
+		n = console_write();
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				event_add(console.wr, NULL);
@@ -209,6 +239,17 @@ console_stamp(void)
 	evbuffer_add(console.queue, buf, strlen(buf));
 }
 
+/* An image run ended: what it left mid-line ends there. */
+void
+console_break(void)
+{
+	if (console.fd == -1 || !console.midline)
+		return;
+	evbuffer_add(console.queue, "\n", 1);
+	console.midline = 0;
+	console_flush();
+}
+
 /* Console output, as the image wrote it. */
 void
 console_output(const char *buf, size_t len)
@@ -216,15 +257,17 @@ console_output(const char *buf, size_t len)
 	const char	*nl;
 	size_t		 n;
 
-	if (console.fd == -1)
+	if (console.fd == -1 || len == 0)
 		return;
 	if (evbuffer_get_length(console.queue) + len > CONSOLE_QUEUE_MAX) {
 		console.dropped += len;
+		console.midline = buf[len - 1] != '\n';
 		return;
 	}
-	if (!console.stamps)
+	if (!console.stamps) {
 		evbuffer_add(console.queue, buf, len);
-	else {
+		console.midline = buf[len - 1] != '\n';
+	} else {
 		while (len > 0) {
 			if (!console.midline)
 				console_stamp();

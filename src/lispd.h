@@ -177,6 +177,7 @@ void	 console_close(void);
 void	 console_reopen(void);
 void	 console_flush(void);
 void	 console_output(const char *, size_t);
+void	 console_break(void);
 
 /* server.c */
 struct server_opts {
@@ -304,6 +305,7 @@ struct server {
 	enum swank_state	 swank_state;
 	char			*swank_why;
 	int			 swank_stale;	/* the image listens at the path */
+	int			 swank_rebind;	/* SIGUSR1 while swank loaded */
 	int			 ready;
 	int			 notify_fd;	/* told of readiness, or -1 */
 	char			*notify_socket;	/* $NOTIFY_SOCKET, or NULL */

@@ -371,6 +371,12 @@ server_client_send(struct server_client *c, const struct proto_msg *m)
 		    server.name);
 		return;
 	}
+	if (server.state == SERVER_RESTARTING) {
+		server_client_error(c, EXIT_FAIL, "%s: the image is restarting: "
+		    "nothing sent; send it again once 'lispd wait %s' returns",
+		    server.name, server.name);
+		return;
+	}
 	if (pty_canonical(server.ptyfd)) {
 		for (i = 0; i < m->len; i++) {
 			if (m->data[i] == '\n' || m->data[i] == '\r') {

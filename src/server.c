@@ -392,6 +392,7 @@ server_exited(int status)
 	server.state = SERVER_RESTARTING;
 	server.ready = 0;	/* lispd wait waits for the next image */
 	server_pty_close();
+	console_break();
 	snprintf(msg, sizeof msg, "the image %s; restarting in %ld s", how,
 	    delay);
 	free(server.ctl_why);
@@ -684,6 +685,8 @@ server_pty_close(void)
 	evbuffer_free(server.pty_in);
 	close(server.ptyfd);
 	server.ptyfd = -1;
+	server.pty_rd = server.pty_wr = NULL;
+	server.pty_in = NULL;
 }
 
 /*
@@ -762,6 +765,7 @@ server_restart_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	if ((status = server_spawn(msg, sizeof msg, warn, sizeof warn)) != 0) {
 		log_warnx("%s: %s", server.name, msg);
+		server.started = time(NULL);	/* a quick failure: backoff */
 		server_exited(status << 8);	/* as a wait status */
 		return;
 	}

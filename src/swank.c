@@ -66,10 +66,18 @@ swank_recreate(void)
 
 	if (server.swankfd == -1)
 		return;
+	if (server.swank_state == SWANK_LOADING) {
+		/* It will serve the socket it has: rebind once it is up. */
+		server.swank_rebind = 1;
+		return;
+	}
 	if (server.swank_state == SWANK_UP) {
 		path = dir_path(server.dir, server.name, ".swank");
 		if (control_send(CTL_REBIND, 0, path, strlen(path)) == 0)
 			server.swank_stale = 1;
+		else
+			log_warnx("%s: cannot ask the image to listen on %s "
+			    "again", server.name, path);
 		free(path);
 		return;
 	}
@@ -130,6 +138,11 @@ swank_up(void)
 {
 	log_info("%s: swank is up", server.name);
 	swank_state(SWANK_UP, NULL);
+	if (server.swank_rebind) {
+		/* SIGUSR1 came while it loaded, on the socket it inherited. */
+		server.swank_rebind = 0;
+		swank_recreate();
+	}
 }
 
 /* Nobody in the image serves swank, for why: the server answers. */

@@ -37,6 +37,15 @@ alive "$(server_pid t)"; ok $? "the server lives on"
 lispd run -l - -s o -- sh -c 'echo to-stdout; exit 0' >"$T/o.out" 2>/dev/null
 grep -q '^to-stdout' "$T/o.out"; ok $? "run --log - writes the console to stdout"
 
+{
+	lispd run -l - -s p -- sh -c 'echo piped; exit 0' 2>/dev/null
+	awk '/^flags:/ { print "flags", $2 }' /proc/self/fdinfo/1
+} | cat >"$T/p.out"
+grep -q '^piped' "$T/p.out"; ok $? "run --log - into a pipe"
+flags=$(sed -n 's/^flags //p' "$T/p.out")
+[ $((0$flags & 04000)) -eq 0 ]
+ok $? "leaves the pipe it shares with its parent blocking (flags $flags)"
+
 # A full disk: said once, the image goes on.
 lispd run -l /dev/full -s f -- sh -c 'for i in 1 2 3 4 5; do echo line-$i; sleep 0.1; done; exit 5' \
     >/dev/null 2>"$T/f.err"

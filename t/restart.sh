@@ -34,6 +34,10 @@ like "$(lispd ls)" "r: restarted 1 times; the last image exited with status 3" \
 lispd eval -s r '(sb-ext:exit :code 4 :abort t)' >/dev/null 2>&1
 wait_screen a 'exited with status 4; restarting in 2 s'; ok $? "the next quick failure waits 2 s"
 like "$(lispd ls)" "^r +[0-9]+ restarting" "ls shows it restarting meanwhile"
+out=$(lispd send r '(+ 1 2)' 2>&1); rc=$?
+is $rc 1 "send while it restarts is refused"
+like "$out" "the image is restarting: nothing sent" "saying why"
+like "$(lispd ls)" "^r +[0-9]+ restarting" "and the server answers on, unharmed"
 out=$(lispd stop r 2>&1); rc=$?
 is $rc 0 "stop while it waits ends the session"
 wait_screen a '^rc=4'; ok $? "and the client leaves with the last status"

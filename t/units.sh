@@ -42,9 +42,11 @@ is "$(lispd eval -s rv '(+ 1 2)')" 3 "eval reaches it"
 like "$(sv status "$T/sv/rv")" "^run: " "sv status says run"
 old=$(image_pid rv)
 kill -KILL "$old"
-wait_until 30 eval '[ -n "$(image_pid rv)" ] && [ "$(image_pid rv)" != "$old" ]'
-ok $? "kill -9 of the image: runsv brings the session back"
-lispd wait rv
+back() {	# a new image, ready
+	lispd wait rv 2>/dev/null && [ -n "$(image_pid rv)" ] &&
+	    [ "$(image_pid rv)" != "$old" ]
+}
+wait_until 30 back; ok $? "kill -9 of the image: runsv brings the session back"
 track rv
 lispd eval -s rv "(push (lambda () (with-open-file (o \"$T/hooked\" :direction :output) (write-line \"ran\" o))) sb-ext:*exit-hooks*)" >/dev/null
 sv down "$T/sv/rv" >/dev/null
