@@ -226,9 +226,10 @@ server_client_exit(struct server_client *c, int status)
 {
 	uint8_t	msg[4];
 
+	uint8_t	dropped[8];
+
 	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
 		return;
-	c->flags &= ~SC_DROPPING;
 	if (c->flags & SC_TTY) {
 		/*
 		 * The status follows the output already on its way; until
@@ -242,6 +243,13 @@ server_client_exit(struct server_client *c, int status)
 		return;
 	}
 	event_del(c->rd);
+	if (c->flags & SC_DROPPING) {
+		/* What it missed comes before the end, not never. */
+		c->flags &= ~SC_DROPPING;
+		proto_put64(dropped, c->dropped);
+		c->dropped = 0;
+		server_client_write(c, PROTO_DROPPED, dropped, sizeof dropped);
+	}
 	proto_put32(msg, status);
 	server_client_write(c, PROTO_EXIT, msg, sizeof msg);
 	c->flags |= SC_CLOSING;

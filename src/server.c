@@ -348,7 +348,7 @@ server_finish(int status)
 
 	server.state = SERVER_EXITED;
 	server.status = status;
-	event_del(server.listen_ev);
+	/* Clients that come while it lingers are answered, not left waiting. */
 	evtimer_del(server.stop_ev);
 	evtimer_del(server.restart_ev);
 	TAILQ_FOREACH(c, &server.clients, entry)

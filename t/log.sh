@@ -21,6 +21,22 @@ lispd send p 'exit 3' >/dev/null
 wait_until 10 dead "$follower"; ok $? "and ends when the image exits"
 wait "$follower"; is $? 0 "with status 0"
 like "$(cat "$T/follow.err")" "the image exited with status 3" "saying how the image ended"
+# A reader that was stopped when the image ended still hears what it missed.
+start -s big -- sh
+"$LISPD" -S "$D" log -f -n 0 big >"$T/big.out" 2>"$T/big.err" &
+reader=$!
+PIDS="$PIDS $reader"
+wait_until 10 eval 'lispd ls | grep -q "^big "'
+sleep 0.5	# the reader connects (readers are not counted in ls)
+kill -STOP "$reader"
+lispd send big 'yes 0123456789012345678901234567890123456789 | head -c 8000000; exit 4' >/dev/null
+wait_until 30 eval '! lispd ls | grep -Eq "^big +[0-9]+ running"'
+kill -CONT "$reader"
+wait "$reader"
+like "$(cat "$T/big.err")" "[0-9]+ bytes of output were dropped" \
+    "a reader stopped while the image ended is told what it missed"
+like "$(tail -1 "$T/big.err")" "the image exited with status 4" "before the end"
+
 out=$(lispd log nosuch 2>&1); is $? 3 "log of a missing session exits 3"
 
 done_testing
