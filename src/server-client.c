@@ -81,11 +81,21 @@ server_client_lost(struct server_client *c)
 	server_reap();
 }
 
-void
-server_client_flush(struct server_client *c)
+/* Tell a client that was dropping how many bytes it missed. */
+static void
+server_client_dropped(struct server_client *c)
 {
 	uint8_t	msg[8];
 
+	c->flags &= ~SC_DROPPING;
+	proto_put64(msg, c->dropped);
+	c->dropped = 0;
+	server_client_write(c, PROTO_DROPPED, msg, sizeof msg);
+}
+
+void
+server_client_flush(struct server_client *c)
+{
 	if (c->flags & SC_DEAD)
 		return;
 	while (evbuffer_get_length(c->out) != 0) {
@@ -110,10 +120,7 @@ server_client_flush(struct server_client *c)
 	event_del(c->wr);
 	if (c->flags & SC_DROPPING) {
 		/* It caught up: say what it missed, then resume. */
-		c->flags &= ~SC_DROPPING;
-		proto_put64(msg, c->dropped);
-		c->dropped = 0;
-		server_client_write(c, PROTO_DROPPED, msg, sizeof msg);
+		server_client_dropped(c);
 		return;
 	}
 	if (c->flags & SC_CLOSING)
@@ -226,8 +233,6 @@ server_client_exit(struct server_client *c, int status)
 {
 	uint8_t	msg[4];
 
-	uint8_t	dropped[8];
-
 	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
 		return;
 	if (c->flags & SC_TTY) {
@@ -243,13 +248,8 @@ server_client_exit(struct server_client *c, int status)
 		return;
 	}
 	event_del(c->rd);
-	if (c->flags & SC_DROPPING) {
-		/* What it missed comes before the end, not never. */
-		c->flags &= ~SC_DROPPING;
-		proto_put64(dropped, c->dropped);
-		c->dropped = 0;
-		server_client_write(c, PROTO_DROPPED, dropped, sizeof dropped);
-	}
+	if (c->flags & SC_DROPPING)
+		server_client_dropped(c);	/* before the end, not never */
 	proto_put32(msg, status);
 	server_client_write(c, PROTO_EXIT, msg, sizeof msg);
 	c->flags |= SC_CLOSING;
