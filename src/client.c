@@ -379,6 +379,26 @@ client_recv(struct client *c, struct proto_msg *m)
 	return (1);
 }
 
+/* The value of key in "key=value" lines (PROTO_INFO), or "-". */
+const char *
+client_info_get(const char *info, const char *key, char *out, size_t len)
+{
+	const char	*p = info;
+	size_t		 klen = strlen(key), n;
+
+	while (*p != '\0') {
+		n = strcspn(p, "\n");
+		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			snprintf(out, len, "%.*s", (int)(n - klen - 1),
+			    p + klen + 1);
+			return (out);
+		}
+		p += n + (p[n] == '\n');
+	}
+	snprintf(out, len, "-");
+	return (out);
+}
+
 /* A wait status as a shell would give it: the code, or 128 + signal. */
 int
 client_exit_status(int status)

@@ -768,24 +768,6 @@ session_info(const struct dir *d, const char *name, char *buf, size_t len)
 	return (0);
 }
 
-static const char *
-info_get(const char *info, const char *key, char *out, size_t len)
-{
-	const char	*p = info;
-	size_t		 klen = strlen(key), n;
-
-	while (*p != '\0') {
-		n = strcspn(p, "\n");
-		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-			snprintf(out, len, "%.*s", (int)(n - klen - 1),
-			    p + klen + 1);
-			return (out);
-		}
-		p += n + (p[n] == '\n');
-	}
-	snprintf(out, len, "-");
-	return (out);
-}
 
 static void
 format_uptime(long secs, char *buf, size_t len)
@@ -883,35 +865,35 @@ cmd_ls(int argc, char **argv)
 			free(names[i]);
 			continue;
 		}
-		if (strcmp(info_get(info, "started", v[0], sizeof v[0]),
+		if (strcmp(client_info_get(info, "started", v[0], sizeof v[0]),
 		    "-") == 0)
 			snprintf(up, sizeof up, "-");
 		else
 			format_uptime((long)(time(NULL) - strtoll(v[0], NULL,
 			    10)), up, sizeof up);
-		info_get(info, "state", v[2], sizeof v[2]);
+		client_info_get(info, "state", v[2], sizeof v[2]);
 		if (strcmp(v[2], "running") == 0 &&
-		    strcmp(info_get(info, "ready", v[5], sizeof v[5]), "0") == 0)
+		    strcmp(client_info_get(info, "ready", v[5], sizeof v[5]), "0") == 0)
 			snprintf(v[2], sizeof v[2], "starting");
-		format_size(info_get(info, "heap", v[5], sizeof v[5]), heap,
+		format_size(client_info_get(info, "heap", v[5], sizeof v[5]), heap,
 		    sizeof heap);
 		printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
-		    names[i], info_get(info, "pid", v[1], sizeof v[1]), v[2],
-		    up, info_get(info, "clients", v[3], sizeof v[3]), heap,
-		    info_get(info, "threads", v[4], sizeof v[4]),
-		    info_get(info, "swank", v[0], sizeof v[0]),
-		    info_get(info, "lisp", v[6], sizeof v[6]),
-		    info_get(info, "command", v[7], sizeof v[7]));
-		if (strcmp(info_get(info, "restarts", v[5], sizeof v[5]),
+		    names[i], client_info_get(info, "pid", v[1], sizeof v[1]), v[2],
+		    up, client_info_get(info, "clients", v[3], sizeof v[3]), heap,
+		    client_info_get(info, "threads", v[4], sizeof v[4]),
+		    client_info_get(info, "swank", v[0], sizeof v[0]),
+		    client_info_get(info, "lisp", v[6], sizeof v[6]),
+		    client_info_get(info, "command", v[7], sizeof v[7]));
+		if (strcmp(client_info_get(info, "restarts", v[5], sizeof v[5]),
 		    "-") != 0) {
 			xasprintf(&line, "%s%s: restarted %s times; the last "
 			    "image %s\n", notes != NULL ? notes : "",
-			    names[i], v[5], info_get(info, "last", v[6],
+			    names[i], v[5], client_info_get(info, "last", v[6],
 			    sizeof v[6]));
 			free(notes);
 			notes = line;
 		}
-		if (strcmp(v[0], "up") != 0 && strcmp(info_get(info,
+		if (strcmp(v[0], "up") != 0 && strcmp(client_info_get(info,
 		    "swank_why", v[0], sizeof v[0]), "-") != 0) {
 			/* Said after the table, a line each. */
 			xasprintf(&line, "%s%s: swank is not up: %s\n",

@@ -189,7 +189,6 @@ swank_main(const struct dir *d, const char *name)
 	struct proto_msg m;
 	struct pollfd	 pfd[2];
 	char		 buf[65536], state[64], why[512];
-	const char	*p;
 	ssize_t		 n;
 	int		 fd, done_in = 0;
 
@@ -201,16 +200,11 @@ swank_main(const struct dir *d, const char *name)
 		die(EXIT_FAIL, "swank: session %s did not answer", name);
 	snprintf(buf, sizeof buf, "%.*s", (int)m.len, m.data);
 	client_close(&c);
-	state[0] = why[0] = '\0';
-	if ((p = strstr(buf, "\nswank=")) != NULL)
-		snprintf(state, sizeof state, "%.*s", (int)strcspn(p + 7, "\n"),
-		    p + 7);
-	if ((p = strstr(buf, "\nswank_why=")) != NULL)
-		snprintf(why, sizeof why, "%.*s", (int)strcspn(p + 11, "\n"),
-		    p + 11);
-	if (strcmp(state, "up") != 0)
+	client_info_get(buf, "swank_why", why, sizeof why);
+	if (strcmp(client_info_get(buf, "swank", state, sizeof state),
+	    "up") != 0)
 		die(EXIT_FAIL, "swank: session %s: swank is not up: %s", name,
-		    *why != '\0' ? why : "(the server did not say why)");
+		    strcmp(why, "-") != 0 ? why : "(the server did not say why)");
 
 	if ((fd = dir_connect(d, name, ".swank")) == -1)
 		die(EXIT_FAIL, "swank: cannot connect to %s/%s.swank: %s",
