@@ -106,7 +106,8 @@ attach_notice(const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
-	attach_write("\r\n[lispd: ", 10);
+	/* CAN ends an escape sequence the lost output may have cut. */
+	attach_write("\030\r\n[lispd: ", 11);
 	attach_write(buf, n);
 	attach_write("]\r\n", 3);
 }
@@ -128,7 +129,7 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 	case PROTO_DROPPED:
 		if (proto_get64(m, 0, &dropped) == 0)
 			attach_notice("%llu bytes of output were dropped while "
-			    "this terminal was not reading",
+			    "this terminal was behind",
 			    (unsigned long long)dropped);
 		break;
 	case PROTO_NOTICE:

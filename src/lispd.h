@@ -52,6 +52,23 @@ struct winsize;
 #define DEFAULT_LOG_KEEP	5
 
 #define CLIENT_QUEUE_MAX	(1024 * 1024)	/* output held per client */
+#define DROPPED_LINES	24	/* lines sent again after drops, no size */
+/*
+ * Output read in pieces of at least BULK_MIN is a burst: it is held for a
+ * client until CORK_MAX bytes wait or CORK_WAIT us pass, so that many
+ * clients cost the server few large writes, not a write per read.
+ */
+#define BULK_MIN	2048
+#define CORK_MAX	(64 * 1024)
+#define CORK_WAIT	1000
+/*
+ * In a flood (bulk output less than CORK_WAIT ago) the image comes first:
+ * writing to clients may take FANOUT_SHARE times the time spent reading
+ * the image, and what a client does not get meanwhile queues and drops as
+ * for a slow client. Outside a flood clients are written at once.
+ */
+#define FANOUT_SHARE	2
+#define FANOUT_CREDIT_MAX	2000000	/* ns of writing saved up, at most */
 #define INPUT_QUEUE_MAX		(1024 * 1024)	/* input held for the image */
 #define TTY_LINE_MAX		4095	/* N_TTY's canonical line */
 
@@ -222,6 +239,7 @@ struct server_client {
 #define SC_WAITREADY	0x400	/* wants PROTO_OK when the image is ready */
 #define SC_WANTINFO	0x800	/* wants PROTO_INFO */
 #define SC_LOG		0x1000	/* lispd log: output only, not a terminal */
+#define SC_CORKED	0x2000	/* output held back for a larger write */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
@@ -264,6 +282,10 @@ struct server {
 	struct event		*reap_ev;
 	struct event		*stop_ev;
 	struct event		*linger_ev;
+	struct event		*cork_ev;	/* writes held output */
+	uint64_t		 bulk_at;	/* ns: the last bulk read */
+	int64_t			 fanout_credit;	/* ns clients may be written */
+	int			 in_output;	/* handing out a read */
 
 	int			 ptyfd;
 	struct event		*pty_rd;
@@ -325,19 +347,27 @@ void	 server_stop(u_int);
 void	 server_kill(void);
 void	 server_info(struct evbuffer *);
 void	 server_reap(void);
+uint64_t server_now(void);
+int	 server_fanout_ok(void);
+void	 server_fanout_spent(uint64_t);
+void	 server_cork(void);
 
 /* server-client.c */
 void	 server_client_create(int);
 void	 server_client_free(struct server_client *);
 void	 server_client_lost(struct server_client *);
 void	 server_client_flush(struct server_client *);
+void	 server_client_dropped(struct server_client *);
 void	 server_client_write(struct server_client *, uint32_t, const void *,
 	     size_t);
 void	 server_client_error(struct server_client *, int, const char *, ...)
 	     __attribute__((format(printf, 3, 4)));
 void	 server_client_notice(struct server_client *, const char *, ...)
 	     __attribute__((format(printf, 2, 3)));
-void	 server_client_output(struct server_client *, const void *, size_t);
+void	 server_client_output(struct server_client *, const void *, size_t,
+	    int);
+void	 server_client_uncork(struct server_client *);
+int	 server_client_held(struct server_client *, struct event *);
 void	 server_client_exit(struct server_client *, int);
 void	 server_client_keys(struct server_client *, const void *, size_t);
 void	 server_client_detach(struct server_client *);

@@ -1,7 +1,8 @@
 /*
  * One connected client of the session server. A client that stops reading
- * gets a bounded queue, then loses output (and is told how much when it
- * resumes); a client that goes away is dropped. Neither ever stops the
+ * or falls behind gets a bounded queue, then loses output; when it catches
+ * up it gets the newest lines again from the scrollback and is told how
+ * much before them it missed. A client that goes away is dropped. Neither ever stops the
  * image or the other clients.
  */
 
@@ -81,31 +82,79 @@ server_client_lost(struct server_client *c)
 	server_reap();
 }
 
-/* Tell a client that was dropping how many bytes it missed. */
-static void
+/*
+ * A client that was dropping has caught up. What it missed is the last
+ * c->dropped bytes of the console, so it gets again what the scrollback
+ * still has of them, up to a screenful of lines less the notice's, and is
+ * told how many bytes before that are lost. The newest output, the prompt
+ * above all, always reaches it. Queued only: the caller writes it.
+ */
+void
 server_client_dropped(struct server_client *c)
 {
-	uint8_t	msg[8];
+	const char	*p[2];
+	size_t		 l[2], skip, have;
+	uint64_t	 missed;
+	uint8_t		 msg[8];
+	u_int		 lines = c->rows != 0 ? c->rows : DROPPED_LINES;
+	int		 i;
 
 	c->flags &= ~SC_DROPPING;
-	proto_put64(msg, c->dropped);
+	if (lines > 3)
+		lines -= 3;	/* the notice stays on the screen */
+	ring_tail(&server.ring, lines, &p[0], &l[0], &p[1], &l[1]);
+	have = l[0] + l[1];
+	skip = 0;
+	missed = 0;
+	if (have >= c->dropped)
+		skip = have - c->dropped;
+	else
+		missed = c->dropped - have;
 	c->dropped = 0;
-	server_client_write(c, PROTO_DROPPED, msg, sizeof msg);
+	if (missed != 0) {
+		if (c->flags & SC_TTY)
+			evbuffer_add_printf(c->tty_out, "\030\r\n[lispd: %llu "
+			    "bytes of output were dropped while this terminal "
+			    "was behind]\r\n", (unsigned long long)missed);
+		else {
+			proto_put64(msg, missed);
+			server_client_write(c, PROTO_DROPPED, msg, sizeof msg);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		if (skip >= l[i]) {
+			skip -= l[i];
+			continue;
+		}
+		if (c->flags & SC_TTY)
+			evbuffer_add(c->tty_out, p[i] + skip, l[i] - skip);
+		else
+			server_client_write(c, PROTO_OUTPUT, p[i] + skip,
+			    l[i] - skip);
+		skip = 0;
+	}
 }
 
 void
 server_client_flush(struct server_client *c)
 {
+	uint64_t	t0;
+	int		lost = 0;
+
 	if (c->flags & SC_DEAD)
 		return;
+	t0 = server_now();
 	while (evbuffer_get_length(c->out) != 0) {
 		if (evbuffer_write(c->out, c->fd) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
 			/* ECONNRESET, EPIPE: it went away mid-write. */
-			server_client_lost(c);
-			return;
+			lost = (errno != EAGAIN && errno != EINTR);
+			break;
 		}
+	}
+	server_fanout_spent(t0);
+	if (lost) {
+		server_client_lost(c);
+		return;
 	}
 	if (c->eval_unacked != 0 &&
 	    evbuffer_get_length(c->out) < CTL_WINDOW / 2) {
@@ -130,22 +179,33 @@ server_client_flush(struct server_client *c)
 static void
 server_client_write_cb(evutil_socket_t fd, short events, void *arg)
 {
+	struct server_client	*c = arg;
+
 	(void)fd; (void)events;
-	server_client_flush(arg);
+	if (!server_client_held(c, c->wr))
+		server_client_flush(c);
+}
+
+/* A frame into the queue, to be written with whatever comes next. */
+static void
+server_client_queue(struct server_client *c, uint32_t type, const void *data,
+    size_t len)
+{
+	uint8_t	hdr[PROTO_HDRLEN];
+
+	proto_header(hdr, type, len);
+	evbuffer_add(c->out, hdr, sizeof hdr);
+	if (len != 0)
+		evbuffer_add(c->out, data, len);
 }
 
 void
 server_client_write(struct server_client *c, uint32_t type, const void *data,
     size_t len)
 {
-	uint8_t	hdr[PROTO_HDRLEN];
-
 	if (c->flags & SC_DEAD)
 		return;
-	proto_header(hdr, type, len);
-	evbuffer_add(c->out, hdr, sizeof hdr);
-	if (len != 0)
-		evbuffer_add(c->out, data, len);
+	server_client_queue(c, type, data, len);
 	server_client_later(c);
 }
 
@@ -167,8 +227,13 @@ server_client_put(struct server_client *c, const void *data, size_t len)
 		server_client_write(c, PROTO_OUTPUT, data, len);
 }
 
+/*
+ * Console output for a client. A piece of a burst is held (corked) until
+ * CORK_MAX bytes wait, anything else is written, or the cork timer goes.
+ */
 void
-server_client_output(struct server_client *c, const void *data, size_t len)
+server_client_output(struct server_client *c, const void *data, size_t len,
+    int bulk)
 {
 	struct evbuffer	*q = (c->flags & SC_TTY) ? c->tty_out : c->out;
 
@@ -181,7 +246,45 @@ server_client_output(struct server_client *c, const void *data, size_t len)
 		c->dropped += len;
 		return;
 	}
+	if ((bulk && evbuffer_get_length(q) + len < CORK_MAX) ||
+	    !server_fanout_ok()) {
+		if (c->flags & SC_TTY) {
+			if (c->ttyfd == -1)
+				return;
+			evbuffer_add(q, data, len);
+		} else
+			server_client_queue(c, PROTO_OUTPUT, data, len);
+		c->flags |= SC_CORKED;
+		server_cork();
+		return;
+	}
+	c->flags &= ~SC_CORKED;
 	server_client_put(c, data, len);
+}
+
+/* A writable client waits while the image comes first (a flood). */
+int
+server_client_held(struct server_client *c, struct event *ev)
+{
+	if (server_fanout_ok())
+		return (0);
+	event_del(ev);
+	c->flags |= SC_CORKED;
+	server_cork();
+	return (1);
+}
+
+/* Write the output held for a client (server_cork_cb). */
+void
+server_client_uncork(struct server_client *c)
+{
+	if ((c->flags & (SC_CORKED | SC_DEAD)) != SC_CORKED)
+		return;
+	c->flags &= ~SC_CORKED;
+	if (!(c->flags & SC_TTY))
+		server_client_later(c);
+	else if (!event_pending(c->tty_wr, EV_WRITE, NULL))
+		server_tty_flush(c);
 }
 
 void

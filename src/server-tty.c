@@ -116,18 +116,24 @@ server_tty_free(struct server_client *c)
 void
 server_tty_flush(struct server_client *c)
 {
-	uint8_t	msg[4];
+	uint8_t		msg[4];
+	uint64_t	t0;
+	int		lost = 0;
 
 	if (c->ttyfd == -1)
 		return;
+	t0 = server_now();
 	while (evbuffer_get_length(c->tty_out) != 0) {
 		if (evbuffer_write(c->tty_out, c->ttyfd) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
 			/* EIO: the terminal was hung up. */
-			server_client_lost(c);
-			return;
+			lost = (errno != EAGAIN && errno != EINTR);
+			break;
 		}
+	}
+	server_fanout_spent(t0);
+	if (lost) {
+		server_client_lost(c);
+		return;
 	}
 	if (evbuffer_get_length(c->tty_out) != 0) {
 		event_add(c->tty_wr, NULL);
@@ -135,11 +141,7 @@ server_tty_flush(struct server_client *c)
 	}
 	event_del(c->tty_wr);
 	if (c->flags & SC_DROPPING) {
-		c->flags &= ~SC_DROPPING;
-		evbuffer_add_printf(c->tty_out, "\r\n[lispd: %llu bytes of "
-		    "output were dropped while this terminal was not "
-		    "reading]\r\n", (unsigned long long)c->dropped);
-		c->dropped = 0;
+		server_client_dropped(c);
 		server_tty_flush(c);
 		return;
 	}
@@ -158,8 +160,11 @@ server_tty_flush(struct server_client *c)
 static void
 server_tty_write_cb(evutil_socket_t fd, short events, void *arg)
 {
+	struct server_client	*c = arg;
+
 	(void)fd; (void)events;
-	server_tty_flush(arg);
+	if (!server_client_held(c, c->tty_wr))
+		server_tty_flush(c);
 }
 
 /* Bytes for the terminal, written now if it takes them. */

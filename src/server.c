@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -63,17 +64,84 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 		event_base_loopexit(server.base, NULL);
 }
 
+uint64_t
+server_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+/* May clients be written now? Always, but in a flood only on credit. */
+int
+server_fanout_ok(void)
+{
+	if (server.fanout_credit > 0)
+		return (1);
+	if (server_now() - server.bulk_at < CORK_WAIT * 1000ULL)
+		return (0);
+	server.fanout_credit = 0;	/* the flood is over: no debt */
+	return (1);
+}
+
+/* Writing to a client took the time since t0. */
+void
+server_fanout_spent(uint64_t t0)
+{
+	if (!server.in_output)
+		server.fanout_credit -= (int64_t)(server_now() - t0);
+}
+
+/* Held output is written CORK_WAIT from now, if not before. */
+void
+server_cork(void)
+{
+	struct timeval	tv = { 0, CORK_WAIT };
+
+	if (!evtimer_pending(server.cork_ev, NULL))
+		evtimer_add(server.cork_ev, &tv);
+}
+
 /* Console output: into the scrollback and to every attached client. */
 static void
 server_output(const char *buf, size_t len)
 {
 	struct server_client	*c;
+	int			 bulk = (len >= BULK_MIN);
 
 	ring_add(&server.ring, buf, len);
 	console_output(buf, len);
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if ((c->flags & (SC_ATTACHED | SC_DEAD)) == SC_ATTACHED)
-			server_client_output(c, buf, len);
+			server_client_output(c, buf, len, bulk);
+	}
+}
+
+/*
+ * Write what is held, as far as the credit goes, taking the clients in
+ * turn: the one served goes to the back of the line.
+ */
+static void
+server_cork_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c;
+	u_int			 n = 0;
+
+	(void)fd; (void)events; (void)arg;
+	TAILQ_FOREACH(c, &server.clients, entry)
+		n++;
+	while (n-- > 0 && server_fanout_ok()) {
+		c = TAILQ_FIRST(&server.clients);
+		TAILQ_REMOVE(&server.clients, c, entry);
+		TAILQ_INSERT_TAIL(&server.clients, c, entry);
+		server_client_uncork(c);
+	}
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if ((c->flags & (SC_CORKED | SC_DEAD)) == SC_CORKED) {
+			server_cork();
+			break;
+		}
 	}
 }
 
@@ -81,12 +149,26 @@ server_output(const char *buf, size_t len)
 static int
 server_pty_read(void)
 {
-	char	buf[SERVER_READ_SIZE];
-	ssize_t	n;
+	char		buf[SERVER_READ_SIZE];
+	ssize_t		n;
+	uint64_t	t0 = server_now(), t1;
 
 	n = read(server.ptyfd, buf, sizeof buf);
 	if (n > 0) {
+		/*
+		 * Reading the image earns the clients their writing time;
+		 * handing the output out is part of what they spend.
+		 */
+		t1 = server_now();
+		if (n >= BULK_MIN)
+			server.bulk_at = t1;
+		server.fanout_credit += FANOUT_SHARE * (int64_t)(t1 - t0);
+		if (server.fanout_credit > FANOUT_CREDIT_MAX)
+			server.fanout_credit = FANOUT_CREDIT_MAX;
+		server.in_output = 1;	/* its writes are counted here */
 		server_output(buf, n);
+		server.in_output = 0;
+		server_fanout_spent(t1);
 		return (0);
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -847,6 +929,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	server.listen_ev = event_new(server.base, server.listenfd,
 	    EV_READ | EV_PERSIST, server_accept_cb, NULL);
 	server.reap_ev = event_new(server.base, -1, 0, server_reap_cb, NULL);
+	server.cork_ev = evtimer_new(server.base, server_cork_cb, NULL);
 	server.stop_ev = evtimer_new(server.base, server_stop_cb, NULL);
 	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
 	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
@@ -874,6 +957,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.listen_ev);
 	event_free(server.restart_ev);
 	event_free(server.reap_ev);
+	event_free(server.cork_ev);
 	event_free(server.stop_ev);
 	event_free(server.linger_ev);
 	event_free(server.info_ev);

@@ -29,13 +29,14 @@ PIDS="$PIDS $reader"
 wait_until 10 eval 'lispd ls | grep -q "^big "'
 sleep 0.5	# the reader connects (readers are not counted in ls)
 kill -STOP "$reader"
-lispd send big 'yes 0123456789012345678901234567890123456789 | head -c 8000000; exit 4' >/dev/null
+lispd send big 'yes 0123456789012345678901234567890123456789 | head -c 8000000; echo last-""words; exit 4' >/dev/null
 wait_until 30 eval '! lispd ls | grep -Eq "^big +[0-9]+ running"'
 kill -CONT "$reader"
 wait "$reader"
 like "$(cat "$T/big.err")" "[0-9]+ bytes of output were dropped" \
     "a reader stopped while the image ended is told what it missed"
 like "$(tail -1 "$T/big.err")" "the image exited with status 4" "before the end"
+like "$(tail -c 200 "$T/big.out")" "last-words" "and it is sent the image's last lines"
 
 out=$(lispd log nosuch 2>&1); is $? 3 "log of a missing session exits 3"
 

@@ -31,12 +31,14 @@ wait_screen c '# ?$'
 cpid=$(term_pid c)
 kill -STOP "$cpid"
 wait_until 10 stopped "$cpid"; ok $? "the client (pid $cpid) is stopped"
-lispd send busy "$big >/dev/tty; touch $T/done2" >/dev/null
+lispd send busy "$big >/dev/tty; echo flood-\"\"2-over; touch $T/done2" >/dev/null
 wait_until 60 test -e "$T/done2"; ok $? "a SIGSTOPped client does not stop the image"
 memory_ok "$(server_pid busy)" VmRSS 20000 "the server holds a bounded backlog"
 kill -CONT "$cpid"
 wait_screen c '[0-9]+ bytes of output were dropped'
 ok $? "the client is told how many bytes it missed when it resumes"
+wait_screen c 'flood-2-over'
+ok $? "and is sent the newest lines again: the end of the flood"
 
 # A client that vanishes mid-write is dropped; the image and others go on.
 term_run d "$LISPD -S $D attach -R busy"
@@ -66,7 +68,7 @@ t2tty=$(tmux -S "$T2" display -p -t e '#{pane_tty}')
 wait_until 10 holds_tty "$(server_pid busy)" "$t2tty"
 ok $? "the server has the terminal of the second tmux"
 kill -STOP "$t2pid"
-lispd send busy "$big >/dev/tty; touch $T/done4" >/dev/null
+lispd send busy "$big >/dev/tty; echo flood-\"\"4-over; touch $T/done4" >/dev/null
 wait_until 60 test -e "$T/done4"; ok $? "a terminal nobody reads does not stop the image"
 memory_ok "$(server_pid busy)" VmRSS 20000 "the server holds a bounded backlog for it"
 kill -CONT "$t2pid"
@@ -74,6 +76,10 @@ t2_dropped() {
 	tmux -S "$T2" capture-pane -p -t e | grep -Eq 'bytes of output were dropped'
 }
 wait_until 30 t2_dropped; ok $? "the terminal is told how many bytes it missed"
+t2_over() {
+	tmux -S "$T2" capture-pane -p -t e | grep -q 'flood-4-over'
+}
+wait_until 30 t2_over; ok $? "and shows the newest lines: the end of the flood"
 
 # The terminal hangs up while the server has output queued for it.
 kill -STOP "$t2pid"
@@ -87,6 +93,41 @@ wait_until 30 settled
 lispd send busy "echo after-the-hangup" >/dev/null
 ok $? "send still works after it"
 wait_screen c '^after-the-hangup'; ok $? "and the other client sees the output"
+
+# Many readers in a flood: the server writes to them only in its share of
+# the time, and one that falls behind loses output. Each ends with the
+# image's last line, and what each got plus what it was told it missed is
+# the same whole: nothing is lost unsaid.
+start -s flood -- sh
+i=0
+while [ $i -lt 20 ]; do
+	"$LISPD" -S "$D" log -f -n 0 flood >"$T/fl.$i" 2>"$T/fle.$i" &
+	PIDS="$PIDS $!"
+	i=$((i + 1))
+done
+readers_in() {
+	lispd send flood 'echo in-""here' >/dev/null
+	for f in "$T"/fl.*; do
+		grep -q '^in-here' "$f" || return 1
+	done
+}
+wait_until 10 readers_in; ok $? "20 log readers are connected"
+lispd send flood "echo begin-\"\"flood; $big; echo flood-\"\"over" >/dev/null
+all_over() {
+	for f in "$T"/fl.*; do
+		tail -n 2 "$f" | grep -q 'flood-over' || return 1	# then the prompt
+	done
+}
+wait_until 60 all_over; ok $? "every reader ends with the image's last line"
+wholes=$(for i in $(seq 0 19); do
+	size=$(wc -c <"$T/fl.$i")
+	at=$(grep -a -b -m 1 '^begin-flood' "$T/fl.$i" | cut -d: -f1)
+	told=$(sed -n 's/.*: \([0-9]*\) bytes of output were dropped.*/\1/p' \
+	    "$T/fle.$i" | awk '{ s += $1 } END { print s + 0 }')
+	echo $((size - at + told))
+done | sort -u)
+is "$(echo "$wholes" | wc -l)" 1 "got plus told is the same for every reader ($(echo $wholes))"
+lispd kill flood >/dev/null 2>&1
 
 # Input for an image that is not reading is queued up to a bound.
 lispd send busy "sleep 600" >/dev/null
