@@ -58,6 +58,18 @@ now_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
+long long
+number(const char *s, long long min, long long max)
+{
+	char		*end;
+	long long	 v;
+
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < min || v > max)
+		errx(2, "bad number: %s", s);
+	return (v);
+}
+
 void
 tty_makeraw(struct termios *t)
 {
@@ -203,6 +215,51 @@ scan_feed(struct scan *sc, const char *buf, size_t len, scan_fn *fn,
 			break;
 		}
 	}
+}
+
+/* Longest prefix of marker that is a suffix of marker[0..idx) + c. */
+static size_t
+match_step(const char *marker, size_t idx, char c)
+{
+	size_t	 k;
+
+	if (marker[idx] == c)
+		return (idx + 1);
+	for (k = idx; k > 0; k--) {
+		if (marker[k - 1] == c &&
+		    memcmp(marker, marker + idx - k + 1, k - 1) == 0)
+			return (k);
+	}
+	return (0);
+}
+
+/* Sets done once m->marker has gone by; returns the bytes looked at. */
+size_t
+match_feed(struct match *m, const char *p, size_t len)
+{
+	const char	*start = p, *q;
+
+	while (len > 0 && !m->done) {
+		if (m->idx == 0) {
+			if ((q = memchr(p, m->marker[0], len)) == NULL)
+				return (p - start + len);
+			len -= q - p;
+			p = q;
+		}
+		m->idx = match_step(m->marker, m->idx, *p);
+		p++;
+		len--;
+		if (m->marker[m->idx] == '\0')
+			m->done = 1;
+	}
+	return (p - start);
+}
+
+/* A scan_fn for match_feed(). */
+void
+match_fn(const char *p, size_t len, void *arg)
+{
+	match_feed(arg, p, len);
 }
 
 static void

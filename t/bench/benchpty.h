@@ -24,6 +24,13 @@ struct scan {
 /* Called on every run of plain text found by scan_feed(). */
 typedef void	 scan_fn(const char *, size_t, void *);
 
+/* Looking for a marker string in the text scan_feed() passes on. */
+struct match {
+	const char	*marker;
+	size_t		 idx;		/* marker characters matched so far */
+	int		 done;
+};
+
 /* The "user's terminal": a pty whose slave runs an attach client. */
 struct client {
 	int		 fd;		/* pty master */
@@ -32,6 +39,7 @@ struct client {
 };
 
 uint64_t	 now_ns(void);
+long long	 number(const char *, long long, long long);
 void		 tty_makeraw(struct termios *);
 int		 pty_open(int *, int *, const struct winsize *);
 pid_t		 pty_spawn(int, int, int, char **);
@@ -39,6 +47,8 @@ ssize_t		 writeall(int, const void *, size_t);
 
 void		 scan_feed(struct scan *, const char *, size_t, scan_fn *,
 		    void *);
+size_t		 match_feed(struct match *, const char *, size_t);
+void		 match_fn(const char *, size_t, void *);
 
 void		 client_start(struct client *, char **);
 ssize_t		 client_read(struct client *, char *, size_t, int);

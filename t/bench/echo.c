@@ -42,18 +42,6 @@ usage(void)
 	exit(2);
 }
 
-static long
-number(const char *s, long min, long max)
-{
-	char	*end;
-	long	 v;
-
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < min || v > max)
-		errx(2, "bad number: %s", s);
-	return (v);
-}
-
 static int
 cmp(const void *a, const void *b)
 {

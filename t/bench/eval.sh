@@ -11,6 +11,7 @@
 #	BENCH_REPS	measurements per target, interleaved; medians (5)
 #	LISPD		lispd binary (as in run.sh)
 #	CC, CFLAGS	to build the helper (cc, -O2 -Wall -Wextra)
+#	BENCH_SUMMARY	a file to append the table's rows to (all.sh)
 #
 # The session runs in a private socket directory and is killed by name
 # on exit.
@@ -78,3 +79,15 @@ printf '%-28s %10s %12s\n' "sbcl --non-interactive --eval" "$sb" \
     "$(awk -v a="$sb" -v b="$t0" 'BEGIN { printf "%.2f", a / b }')"
 echo
 echo "lispd eval is $(awk -v a="$sb" -v b="$l" 'BEGIN { printf "%.1f", a / b }')x faster than a fresh sbcl"
+
+# summary FIGURE VALUE GOAL VERDICT: a row for all.sh's table.
+if [ -n "${BENCH_SUMMARY:-}" ]; then
+	r1=$(awk -v a="$l" -v b="$t0" 'BEGIN { printf "%.2f", a / b }')
+	r2=$(awk -v a="$sb" -v b="$l" 'BEGIN { printf "%.1f", a / b }')
+	v1=$(awk -v r="$r1" 'BEGIN { print (r <= 1.5) ? "met" : "missed" }')
+	v2=$(awk -v r="$r2" 'BEGIN { print (r >= 3) ? "met" : "missed" }')
+	printf '%s\t%s\t%s\t%s\n' \
+	    "lispd eval '(+ 1 2)' vs spawning /bin/true" "$r1" "<= 1.50" "$v1" \
+	    "  times faster than sbcl --non-interactive --eval" "$r2" ">= 3" "$v2" \
+	    >>"$BENCH_SUMMARY"
+fi

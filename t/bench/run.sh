@@ -1,16 +1,23 @@
 #!/bin/sh
 #
-# run.sh - keystroke echo latency and console throughput of lispd
-# against a bare pty, dtach and tmux, side by side.
+# run.sh - the terminal figures of lispd against a bare pty, dtach and
+# tmux, side by side: keystroke echo latency, console throughput, attach
+# time with 1 MB of scrollback, and what no client, one, fifty and one
+# stalled client cost the image.
 #
 #	sh t/bench/run.sh
 #	BENCH_MB=10 sh t/bench/run.sh		# quick run
 #
 # Environment:
 #	BENCH_MB	megabytes (10^6 bytes) per throughput run (100)
+#	BENCH_FAN_MB	megabytes the image writes per fan-out run (20)
+#	BENCH_FAN_N	clients in the fan-out runs (50)
 #	BENCH_REPS	runs per target and figure, medians reported (5)
 #	BENCH_ECHO_N	timed keystrokes per echo run (2000)
+#	BENCH_KINDS	figures to run ("echo tp attach replay none one fan
+#			stall")
 #	BENCH_TARGETS	targets to run ("bare dtach tmux lispd lispd-relay")
+#	BENCH_SUMMARY	a file to append the table's rows to (all.sh)
 #	LISPD		lispd binary ($top_builddir/src/lispd, else
 #			../../src/lispd relative to this directory)
 #	CC, CFLAGS	to build the helpers (cc, -O2 -Wall -Wextra)
@@ -24,9 +31,13 @@ prog=run.sh
 benchdir=$(cd "$(dirname "$0")" && pwd) || exit 1
 
 BENCH_MB=${BENCH_MB:-100}
+BENCH_FAN_MB=${BENCH_FAN_MB:-20}
+BENCH_FAN_N=${BENCH_FAN_N:-50}
 BENCH_REPS=${BENCH_REPS:-5}
 BENCH_ECHO_N=${BENCH_ECHO_N:-2000}
+BENCH_KINDS=${BENCH_KINDS:-echo tp attach replay none one fan stall}
 BENCH_TARGETS=${BENCH_TARGETS:-bare dtach tmux lispd lispd-relay}
+BENCH_SUMMARY=${BENCH_SUMMARY:-}
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:--O2 -Wall -Wextra}
 
@@ -173,7 +184,8 @@ session_start()
 		*)		pids="$pids $p" ;;
 		esac ;;
 	lispd|lispd-relay)
-		"$LISPD" -S "$lispd_dir" start -s "$2" -- sh "$3" \
+		# shellcheck disable=SC2086
+		"$LISPD" -S "$lispd_dir" start $lispd_opts -s "$2" -- sh "$3" \
 		    </dev/null >"$tmp/$2.log" 2>&1 ;;
 	esac
 }
@@ -213,9 +225,11 @@ with_client()
 	bare)	"$@" -- "$bin/ptyrelay" sh "$inner" ;;
 	dtach)	"$@" -- dtach -a "$tmp/$n.dtach" -E -z -r none ;;
 	tmux)	"$@" -- tmux -u -S "$tmux_sock" attach-session -t "$n" ;;
-	lispd)	"$@" -- "$LISPD" -S "$lispd_dir" attach "$n" ;;
+	# shellcheck disable=SC2086
+	lispd)	"$@" -- "$LISPD" -S "$lispd_dir" attach $attach_opts "$n" ;;
+	# shellcheck disable=SC2086
 	lispd-relay)
-		"$@" -- "$LISPD" -S "$lispd_dir" attach -R "$n" ;;
+		"$@" -- "$LISPD" -S "$lispd_dir" attach -R $attach_opts "$n" ;;
 	esac
 }
 
@@ -227,6 +241,8 @@ run_one()
 	t=$2
 	seq=$((seq + 1))
 	name=s$seq
+	lispd_opts=
+	attach_opts=
 	case $kind in
 	echo)
 		what='echo'
@@ -236,6 +252,33 @@ run_one()
 		what=throughput
 		inner=$tmp/tp.sh
 		set -- "$bin/throughput" -b "$bytes" ;;
+	attach|replay)
+		what="attach time ($kind)"
+		inner=$tmp/$name.sh
+		lispd_opts='-b 1048576'
+		[ "$kind" = replay ] && attach_opts='-n 1000000'
+		printf '%s | head -c 1000000\necho __BENCH_END__\n: >%s\nexec cat >/dev/null\n' \
+		    "$yes" "$tmp/$name.ready" >"$inner"
+		set -- "$bin/replay" ;;
+	none|one|fan|stall)
+		what="fan-out ($kind)"
+		inner=$tmp/$name.sh
+		printf 'while [ ! -e %s ]; do sleep 0.01; done\n' \
+		    "$tmp/$name.go" >"$inner"
+		printf 't0=$(date +%%s%%N)\n%s | head -c %s\n' "$yes" \
+		    "$fan_bytes" >>"$inner"
+		printf 't1=$(date +%%s%%N)\necho $((t1 - t0)) >%s.tmp\n' \
+		    "$tmp/$name.done" >>"$inner"
+		printf 'mv %s.tmp %s\necho __BENCH_END__\nexec cat >/dev/null\n' \
+		    "$tmp/$name.done" "$tmp/$name.done" >>"$inner"
+		case $kind in
+		none)	nc=0 ns=0 ;;
+		one)	nc=1 ns=0 ;;
+		fan)	nc=$BENCH_FAN_N ns=0 ;;
+		stall)	nc=1 ns=1 ;;
+		esac
+		set -- "$bin/fanout" -n $nc -s $ns -t 20000 \
+		    -g "$tmp/$name.go" -f "$tmp/$name.done" ;;
 	esac
 	if ! session_start "$t" "$name" "$inner"; then
 		warn "$t: session did not start: $(cat "$tmp/$name.log" \
@@ -244,6 +287,13 @@ run_one()
 		echo "$what: session did not start" >>"$tmp/fail.$t"
 		: >"$tmp/fail.$kind.$t"
 		return 1
+	fi
+	if [ "$kind" = attach ] || [ "$kind" = replay ]; then
+		i=0
+		while [ ! -e "$tmp/$name.ready" ] && [ $i -lt 3000 ]; do
+			i=$((i + 1))
+			nap
+		done
 	fi
 	with_client "$t" "$name" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
 	rc=$?
@@ -254,7 +304,51 @@ run_one()
 		: >"$tmp/fail.$kind.$t"
 		return 1
 	fi
-	cat "$tmp/$name.out" >>"$tmp/res.$kind.$t"
+	case $kind in
+	tp)
+		# What reached the terminal, per second.
+		awk '{
+			s = $0; sub(/.*secs=/, "", s); sub(/ .*/, "", s)
+			r = $0; sub(/.*read=/, "", r); sub(/ .*/, "", r)
+			printf "%s dmbps=%.1f\n", $0, r / s / 1e6
+		}' "$tmp/$name.out" >>"$tmp/res.$kind.$t" ;;
+	none|one|fan|stall)
+		# The image's own MB/s, from the time it took.
+		awk -v b="$fan_bytes" '{
+			ns = $0; sub(/.*image_ns=/, "", ns); sub(/ .*/, "", ns)
+			printf "%s mbps=%.1f\n", $0, (ns > 0 ? b / ns * 1000 : 0)
+		}' "$tmp/$name.out" >>"$tmp/res.$kind.$t" ;;
+	*)
+		cat "$tmp/$name.out" >>"$tmp/res.$kind.$t" ;;
+	esac
+}
+
+# Which figures a target takes part in: the bare pty has one client by
+# construction, dtach no scrollback to replay.
+kind_ok()
+{
+	case $1:$2 in
+	attach:bare|attach:dtach|replay:bare|replay:dtach|replay:tmux)
+		return 1 ;;
+	none:bare|one:bare|fan:bare|stall:bare)
+		return 1 ;;
+	esac
+	return 0
+}
+
+# One run's figure, for the progress lines.
+brief()
+{
+	f=$tmp/res.$1.$2
+	case $1 in
+	echo)	echo "p50 $(field p50_us "$f") us, p99 $(field p99_us "$f") us" ;;
+	tp)	echo "$(field mbps "$f") MB/s, $(field dmbps "$f") reached" \
+		    "the terminal" ;;
+	attach|replay)
+		echo "$(field us "$f") us" ;;
+	*)	echo "image $(field mbps "$f") MB/s, a client got" \
+		    "$(field med "$f") bytes, $(field dropped "$f") dropped" ;;
+	esac
 }
 
 # field name file: the value of name=value on the last result line.
@@ -298,7 +392,17 @@ label()
 isnum BENCH_MB "$BENCH_MB"
 isnum BENCH_REPS "$BENCH_REPS"
 isnum BENCH_ECHO_N "$BENCH_ECHO_N"
+isnum BENCH_FAN_MB "$BENCH_FAN_MB"
+isnum BENCH_FAN_N "$BENCH_FAN_N"
+for k in $BENCH_KINDS; do
+	case $k in
+	echo|tp|attach|replay|none|one|fan|stall)	;;
+	*)	die "unknown figure in BENCH_KINDS: $k" ;;
+	esac
+done
 bytes=$((BENCH_MB * 1000000))
+fan_bytes=$((BENCH_FAN_MB * 1000000))
+yes='yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz012345' 
 
 trap cleanup EXIT
 trap 'exit 129' HUP
@@ -313,7 +417,7 @@ tmux_sock=$tmp/tmux.sock
 lispd_dir=$tmp/lispd
 mkdir -m 700 "$bin" "$lispd_dir" || die "mkdir failed"
 
-for p in ptyrelay echo throughput gen; do
+for p in ptyrelay echo throughput gen fanout replay; do
 	# shellcheck disable=SC2086
 	$CC $CFLAGS -o "$bin/$p" "$benchdir/$p.c" "$benchdir/benchpty.c" ||
 	    die "cannot build $p"
@@ -348,64 +452,209 @@ echo "echo: $BENCH_ECHO_N keystrokes, throughput: $BENCH_MB MB;" \
 # Interleave the targets, so that drift hits them all alike.
 r=1
 while [ $r -le "$BENCH_REPS" ]; do
-	for t in $targets; do
-		[ -e "$tmp/skip.$t" ] || [ -e "$tmp/fail.echo.$t" ] && continue
-		printf 'echo %s %d/%d ... ' "$(label "$t")" "$r" \
-		    "$BENCH_REPS" >&2
-		if run_one echo "$t"; then
-			echo "p50 $(field p50_us "$tmp/res.echo.$t") us," \
-			    "p99 $(field p99_us "$tmp/res.echo.$t") us" >&2
-		else
-			echo "failed" >&2
-		fi
-	done
-	for t in $targets; do
-		[ -e "$tmp/skip.$t" ] || [ -e "$tmp/fail.tp.$t" ] && continue
-		printf 'throughput %s %d/%d ... ' "$(label "$t")" "$r" \
-		    "$BENCH_REPS" >&2
-		if run_one tp "$t"; then
-			echo "$(field mbps "$tmp/res.tp.$t") MB/s" >&2
-		else
-			echo "failed" >&2
-		fi
+	for k in $BENCH_KINDS; do
+		for t in $targets; do
+			kind_ok "$k" "$t" || continue
+			[ -e "$tmp/skip.$t" ] || [ -e "$tmp/fail.$k.$t" ] &&
+			    continue
+			printf '%s %s %d/%d ... ' "$k" "$(label "$t")" "$r" \
+			    "$BENCH_REPS" >&2
+			if run_one "$k" "$t"; then
+				brief "$k" "$t" >&2
+			else
+				echo "failed" >&2
+			fi
+		done
 	done
 	r=$((r + 1))
 done
 
-base_p50=$(median p50_us "$tmp/res.echo.bare")
-base_mbps=$(median mbps "$tmp/res.tp.bare")
-echo
-printf '%-10s %10s %10s %9s %10s %9s\n' "" "echo p50" "echo p99" \
-    "p50 vs" "output" "MB/s vs"
-printf '%-10s %10s %10s %9s %10s %9s\n' "target" "(us)" "(us)" \
-    "bare" "(MB/s)" "bare"
-for t in $targets; do
-	if [ -e "$tmp/skip.$t" ]; then
-		printf '%-10s %s\n' "$(label "$t")" "$(cat "$tmp/skip.$t")"
-		continue
+# val KIND KEY TARGET [SCALE]: the median, divided by SCALE, or "-".
+val()
+{
+	v=$(median "$2" "$tmp/res.$1.$3")
+	if [ -z "$v" ]; then
+		echo "-"
+	else
+		awk -v v="$v" -v s="${4:-1}" 'BEGIN { printf "%.2f\n", v / s }' |
+		    sed 's/\.00$//; s/\(\.[0-9]\)0$/\1/'
 	fi
-	p50=$(median p50_us "$tmp/res.echo.$t")
-	p99=$(median p99_us "$tmp/res.echo.$t")
-	mbps=$(median mbps "$tmp/res.tp.$t")
-	printf '%-10s %10s %10s %9s %10s %9s' "$(label "$t")" "${p50:--}" \
-	    "${p99:--}" "$(ratio "$p50" "$base_p50")" "${mbps:--}" \
-	    "$(ratio "$mbps" "$base_mbps")"
+}
+
+# meets VALUE OP LIMIT: "met" or "missed".
+meets()
+{
+	awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
+		if (a == "-" || b == "-" || a == "" || b == "") {
+			print "-"
+			exit
+		}
+		if (op == "<=")
+			ok = a + 0 <= b + 0
+		else if (op == "<")
+			ok = a + 0 < b + 0
+		else if (op == ">=")
+			ok = a + 0 >= b + 0
+		else
+			ok = a + 0 > b + 0
+		print ok ? "met" : "missed"
+	}'
+}
+
+# row LABEL GOAL VALUE...: one line of the table, a value per target.
+row()
+{
+	label=$1
+	goal=$2
+	shift 2
+	printf '%-34s' "$label"
+	for v in "$@"; do
+		printf ' %9s' "$v"
+	done
+	printf '  %s\n' "$goal"
+}
+
+# per KIND KEY [SCALE]: a value per target.
+per()
+{
+	for t in $targets; do
+		if kind_ok "$1" "$t" && [ ! -e "$tmp/skip.$t" ]; then
+			val "$1" "$2" "$t" "${3:-1}"
+		else
+			echo "-"
+		fi
+	done
+}
+
+# rel VALUES... / BASES...: each value over its base, as a ratio.
+rel()
+{
+	n=$(($# / 2))
+	i=0
+	for a in "$@"; do
+		i=$((i + 1))
+		[ $i -le $n ] || break
+		eval "b=\${$((i + n))}"
+		ratio "$a" "$b"
+	done
+}
+
+# The lispd column of a row of values.
+lispd_of()
+{
+	i=0
+	for t in $targets; do
+		i=$((i + 1))
+		if [ "$t" = lispd ]; then
+			eval "echo \${$i}"
+			return
+		fi
+	done
+	echo "-"
+}
+
+# summary FIGURE VALUE GOAL VERDICT: a row for all.sh's table.
+summary()
+{
+	[ -n "$BENCH_SUMMARY" ] || return 0
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$BENCH_SUMMARY"
+}
+
+# shellcheck disable=SC2046
+{
+base_p50=$(val echo p50_us bare)
+base_mbps=$(val tp mbps bare)
+base_read=$(val tp read bare)
+dtach_p99=$(val echo p99_us dtach)
+dtach_mbps=$(val tp mbps dtach)
+
+echo
+row "figure" "goal for lispd" $(for t in $targets; do label "$t" | tr ' ' '-'; done)
+echo
+
+p50=$(per echo p50_us)
+row "echo p50, us" "" $p50
+r=$(for v in $p50; do ratio "$v" "$base_p50"; done)
+lp=$(lispd_of $r)
+v=$(meets "$lp" "<=" 1.5)
+row "  vs bare" "<= 1.50: $v" $r
+summary "keystroke echo p50 vs bare pty" "$lp" "<= 1.50" "$v"
+p99=$(per echo p99_us)
+lp=$(lispd_of $p99)
+v=$(meets "$lp" "<" "$dtach_p99")
+row "echo p99, us" "below dtach: $v" $p99
+summary "keystroke echo p99, us (dtach $dtach_p99)" "$lp" "below dtach" "$v"
+
+mbps=$(per tp mbps)
+dmbps=$(per tp dmbps)
+base_dmbps=$(val tp dmbps bare)
+row "throughput: image MB/s" "" $mbps
+r=$(for v in $mbps; do ratio "$v" "$base_mbps"; done)
+lp=$(lispd_of $r)
+row "  vs bare" "" $r
+row "throughput: MB/s on the terminal" "" $dmbps
+rd=$(for v in $dmbps; do ratio "$v" "$base_dmbps"; done)
+ld=$(lispd_of $rd)
+v1=$(meets "$lp" ">=" 0.95)
+v2=$(meets "$ld" ">=" 0.95)
+v3=$(meets "$(lispd_of $dmbps)" ">" "$(val tp dmbps dtach)")
+[ "$v1" = met ] && [ "$v2" = met ] && [ "$v3" = met ] && v=met || v=missed
+row "  vs bare" ">= 0.95 both, ahead of dtach: $v" $rd
+summary "console throughput vs bare pty, image / terminal (dtach $(ratio "$dtach_mbps" "$base_mbps"))" "$lp / $ld" ">= 0.95, ahead of dtach" "$v"
+row "  bytes on the terminal vs bare" "" $(for v in $(per tp read); do ratio "$v" "$base_read"; done)
+
+att=$(per attach us 1000)
+lp=$(lispd_of $att)
+v=$(meets "$lp" "<" 5)
+row "attach, 1 MB scrollback, ms" "< 5: $v" $att
+summary "attach (a screenful) with 1 MB of scrollback, ms" "$lp" "< 5" "$v"
+rep=$(per replay us 1000)
+lim=$(awk -v m="$base_dmbps" 'BEGIN { if (m > 0) printf "%.1f", 1000 / m; else print "-" }')
+row "attach -n 1000000: all 1 MB, ms" "(the bare pty passes 1 MB in $lim)" $rep
+summary "attach replaying all 1 MB, ms (bare pty passes 1 MB in $lim)" "$(lispd_of $rep)" "-" "-"
+
+none=$(per none mbps)
+one=$(per one mbps)
+fan=$(per fan mbps)
+stall=$(per stall mbps)
+row "image MB/s, no client" "" $none
+row "image MB/s, 1 client" "" $one
+row "image MB/s, $BENCH_FAN_N clients" "" $fan
+r=$(rel $fan $one)
+lp=$(lispd_of $r)
+v=$(meets "$lp" ">=" 0.5)
+row "  vs 1 client" ">= 0.50: $v" $r
+summary "$BENCH_FAN_N clients draining: image vs 1 client" "$lp" ">= 0.50" "$v"
+row "  a client received, median MB" "" $(per fan med 1000000)
+row "  all dropped, MB (told)" "" $(per fan dropped 1000000)
+row "image MB/s, 1 stalled client" "" $stall
+r=$(rel $stall $none)
+lp=$(lispd_of $r)
+v=$(meets "$lp" ">=" 0.9)
+row "  vs no client" ">= 0.90: $v" $r
+summary "a SIGSTOPped client: image vs no client" "$lp" ">= 0.90" "$v"
+}
+
+echo
+echo "all runs:"
+for t in $targets; do
+	for k in $BENCH_KINDS; do
+		[ -s "$tmp/res.$k.$t" ] || continue
+		printf '  %-11s %-6s %s\n' "$(label "$t" | tr ' ' '-')" "$k" \
+		    "$(case $k in
+		    echo)	key='p50_us' ;;
+		    tp|none|one|fan|stall) key='mbps' ;;
+		    attach|replay)	key='us' ;;
+		    esac
+		    sed -n "s/.* $key=\([^ ]*\).*/\1/p" "$tmp/res.$k.$t" |
+		    tr '\n' ' ')"
+	done
+done
+for t in $targets; do
 	if [ -e "$tmp/fail.$t" ]; then
-		printf '  (%s)' "$(sort -u "$tmp/fail.$t" |
+		echo "$(label "$t"): $(sort -u "$tmp/fail.$t" |
 		    awk 'NR > 1 { printf "; " } { printf "%s", $0 }')"
 	fi
-	echo
-done
-echo
-echo "all runs (echo p50/p99 us; throughput MB/s):"
-for t in $targets; do
-	[ -s "$tmp/res.echo.$t" ] || [ -s "$tmp/res.tp.$t" ] || continue
-	printf '  %-10s echo %s\n' "$(label "$t")" \
-	    "$(sed -n 's/.* p50_us=\([^ ]*\) p99_us=\([^ ]*\).*/\1\/\2/p' \
-	    "$tmp/res.echo.$t" 2>/dev/null | tr '\n' ' ')"
-	printf '  %-10s tput %s\n' "" \
-	    "$(sed -n 's/.* mbps=\([^ ]*\).*/\1/p' "$tmp/res.tp.$t" \
-	    2>/dev/null | tr '\n' ' ')"
 done
 for t in $targets; do
 	[ -e "$tmp/fail.$t" ] && exit 1

@@ -30,69 +30,12 @@
 
 #include "benchpty.h"
 
-static const char	 marker[] = "__BENCH_END__";
-#define MARKLEN		(sizeof(marker) - 1)
-
-struct match {
-	size_t	 idx;		/* marker characters matched so far */
-	int	 done;
-};
-
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: throughput -b bytes [-t idle_ms] "
 	    "[-w ready_ms] -- command [arg ...]\n");
 	exit(2);
-}
-
-static long long
-number(const char *s, long long min, long long max)
-{
-	char		*end;
-	long long	 v;
-
-	v = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < min || v > max)
-		errx(2, "bad number: %s", s);
-	return (v);
-}
-
-/* Longest prefix of marker that is a suffix of marker[0..idx) + c. */
-static size_t
-step(size_t idx, char c)
-{
-	size_t	 k;
-
-	if (marker[idx] == c)
-		return (idx + 1);
-	for (k = idx; k > 0; k--) {
-		if (marker[k - 1] == c &&
-		    memcmp(marker, marker + idx - k + 1, k - 1) == 0)
-			return (k);
-	}
-	return (0);
-}
-
-static void
-match_fn(const char *p, size_t len, void *arg)
-{
-	struct match	*m = arg;
-	const char	*q;
-
-	while (len > 0 && !m->done) {
-		if (m->idx == 0) {
-			if ((q = memchr(p, marker[0], len)) == NULL)
-				return;
-			len -= q - p;
-			p = q;
-		}
-		m->idx = step(m->idx, *p);
-		p++;
-		len--;
-		if (m->idx == MARKLEN)
-			m->done = 1;
-	}
 }
 
 int
@@ -132,6 +75,7 @@ main(int argc, char *argv[])
 	client_drain(&c);
 
 	memset(&m, 0, sizeof(m));
+	m.marker = "__BENCH_END__";
 	t0 = now_ns();
 	client_put(&c, "\r");
 	while (!m.done) {

@@ -1,0 +1,77 @@
+/*
+ * replay - the time an attach takes to show what the session printed
+ *
+ *	replay [-t ms] -- command [arg ...]
+ *
+ * Starts command (an attach client) on a fresh pty that plays the
+ * user's terminal and reads it until the end marker "__BENCH_END__",
+ * which the session printed last, has been drawn.  The clock runs from
+ * just before the fork to the marker, so it is the whole attach: the
+ * process, the connection and the replay.
+ *
+ * Prints one line:
+ *	replay: us=.. read=..
+ */
+
+#define _XOPEN_SOURCE	700
+
+#include <sys/types.h>
+
+#include <err.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "benchpty.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: replay [-t ms] -- command [arg ...]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct client	 c;
+	struct match	 m;
+	static char	 buf[65536];
+	long long	 got = 0;
+	uint64_t	 t0, t1;
+	ssize_t		 n;
+	int		 ch, ms = 10000;
+
+	while ((ch = getopt(argc, argv, "t:")) != -1) {
+		switch (ch) {
+		case 't':
+			ms = number(optarg, 1, INT_MAX);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+
+	memset(&m, 0, sizeof(m));
+	m.marker = "__BENCH_END__";
+	t0 = now_ns();
+	client_start(&c, argv);
+	while (!m.done) {
+		if ((n = client_read(&c, buf, sizeof(buf), ms)) == 0)
+			errx(1, "no output for %d ms after %lld bytes", ms,
+			    got);
+		got += n;
+		scan_feed(&c.sc, buf, n, match_fn, &m);
+	}
+	t1 = now_ns();
+	client_stop(&c);
+	printf("replay: us=%.1f read=%lld\n", (t1 - t0) / 1e3, got);
+	return (0);
+}
