@@ -508,8 +508,8 @@ row()
 	goal=$2
 	shift 2
 	printf '%-34s' "$label"
-	for v in "$@"; do
-		printf ' %9s' "$v"
+	for cell in "$@"; do	# not v: the callers' verdict
+		printf ' %9s' "$cell"
 	done
 	printf '  %s\n' "$goal"
 }
@@ -595,12 +595,14 @@ row "  vs bare" "" $r
 row "throughput: MB/s on the terminal" "" $dmbps
 rd=$(for v in $dmbps; do ratio "$v" "$base_dmbps"; done)
 ld=$(lispd_of $rd)
+# The image prints at least 0.95x as fast as on a bare pty and faster
+# than under dtach, and what reaches the terminal is 0.95x too.
 v1=$(meets "$lp" ">=" 0.95)
 v2=$(meets "$ld" ">=" 0.95)
-v3=$(meets "$(lispd_of $dmbps)" ">" "$(val tp dmbps dtach)")
+v3=$(meets "$(lispd_of $mbps)" ">" "$dtach_mbps")
 [ "$v1" = met ] && [ "$v2" = met ] && [ "$v3" = met ] && v=met || v=missed
-row "  vs bare" ">= 0.95 both, ahead of dtach: $v" $rd
-summary "console throughput vs bare pty, image / terminal (dtach $(ratio "$dtach_mbps" "$base_mbps"))" "$lp / $ld" ">= 0.95, ahead of dtach" "$v"
+row "  vs bare" ">= 0.95 both, image ahead of dtach: $v" $rd
+summary "console throughput vs bare pty, image / terminal (dtach $(ratio "$dtach_mbps" "$base_mbps") / $(ratio "$(val tp dmbps dtach)" "$base_dmbps"))" "$lp / $ld" ">= 0.95, ahead of dtach" "$v"
 row "  bytes on the terminal vs bare" "" $(for v in $(per tp read); do ratio "$v" "$base_read"; done)
 
 att=$(per attach us 1000)
