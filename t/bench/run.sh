@@ -10,7 +10,7 @@
 #
 # Environment:
 #	BENCH_MB	megabytes (10^6 bytes) per throughput run (100)
-#	BENCH_FAN_MB	megabytes the image writes per fan-out run (20)
+#	BENCH_FAN_MB	megabytes the image writes per fan-out run (50)
 #	BENCH_FAN_N	clients in the fan-out runs (50)
 #	BENCH_REPS	runs per target and figure, medians reported (5)
 #	BENCH_ECHO_N	timed keystrokes per echo run (2000)
@@ -31,7 +31,7 @@ prog=run.sh
 benchdir=$(cd "$(dirname "$0")" && pwd) || exit 1
 
 BENCH_MB=${BENCH_MB:-100}
-BENCH_FAN_MB=${BENCH_FAN_MB:-20}
+BENCH_FAN_MB=${BENCH_FAN_MB:-50}
 BENCH_FAN_N=${BENCH_FAN_N:-50}
 BENCH_REPS=${BENCH_REPS:-5}
 BENCH_ECHO_N=${BENCH_ECHO_N:-2000}
