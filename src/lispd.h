@@ -62,7 +62,8 @@ struct winsize;
 #define CORK_MAX	(64 * 1024)
 #define CORK_WAIT	1000
 /*
- * In a flood (bulk output less than CORK_WAIT ago) the image comes first:
+ * In a flood (less than CORK_WAIT ago, a bulk read left more waiting on
+ * the pty: the image is ahead of the server) the image comes first:
  * writing to clients may take FANOUT_SHARE times the time spent reading
  * the image, and what a client does not get meanwhile queues and drops as
  * for a slow client. Outside a flood clients are written at once. With 1,
@@ -285,7 +286,7 @@ struct server {
 	struct event		*stop_ev;
 	struct event		*linger_ev;
 	struct event		*cork_ev;	/* writes held output */
-	uint64_t		 bulk_at;	/* ns: the last bulk read */
+	uint64_t		 flood_at;	/* ns: more waited after a read */
 	int64_t			 fanout_credit;	/* ns clients may be written */
 	int			 in_output;	/* handing out a read */
 

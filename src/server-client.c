@@ -26,6 +26,9 @@ static void	server_client_read_cb(evutil_socket_t, short, void *);
 static void	server_client_eval_stop(struct server_client *, uint32_t);
 static void	server_client_later(struct server_client *);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
+static void	server_client_queue(struct server_client *, uint32_t,
+		    const void *, size_t);
+static void	server_client_put(struct server_client *, const void *, size_t);
 
 void
 server_client_create(int fd)
@@ -83,6 +86,29 @@ server_client_lost(struct server_client *c)
 }
 
 /*
+ * Console bytes from the scrollback, in frames of at most PROTO_MAXLEN:
+ * written now, or (now == 0) only queued, for the caller to write.
+ */
+static void
+server_client_chunks(struct server_client *c, const char *p, size_t len,
+    int now)
+{
+	size_t	n;
+
+	while (len > 0) {
+		n = len > PROTO_MAXLEN ? PROTO_MAXLEN : len;
+		if (now)
+			server_client_put(c, p, n);
+		else if (c->flags & SC_TTY)
+			evbuffer_add(c->tty_out, p, n);
+		else
+			server_client_queue(c, PROTO_OUTPUT, p, n);
+		p += n;
+		len -= n;
+	}
+}
+
+/*
  * A client that was dropping has caught up. What it missed is the last
  * c->dropped bytes of the console, so it gets again what the scrollback
  * still has of them, up to a screenful of lines less the notice's, and is
@@ -118,7 +144,7 @@ server_client_dropped(struct server_client *c)
 			    "was behind]\r\n", (unsigned long long)missed);
 		else {
 			proto_put64(msg, missed);
-			server_client_write(c, PROTO_DROPPED, msg, sizeof msg);
+			server_client_queue(c, PROTO_DROPPED, msg, sizeof msg);
 		}
 	}
 	for (i = 0; i < 2; i++) {
@@ -126,13 +152,11 @@ server_client_dropped(struct server_client *c)
 			skip -= l[i];
 			continue;
 		}
-		if (c->flags & SC_TTY)
-			evbuffer_add(c->tty_out, p[i] + skip, l[i] - skip);
-		else
-			server_client_write(c, PROTO_OUTPUT, p[i] + skip,
-			    l[i] - skip);
+		server_client_chunks(c, p[i] + skip, l[i] - skip, 0);
 		skip = 0;
 	}
+	if (!(c->flags & SC_TTY))
+		server_client_later(c);
 }
 
 void
@@ -167,7 +191,7 @@ server_client_flush(struct server_client *c)
 		return;
 	}
 	event_del(c->wr);
-	if (c->flags & SC_DROPPING) {
+	if ((c->flags & (SC_DROPPING | SC_TTY)) == SC_DROPPING) {
 		/* It caught up: say what it missed, then resume. */
 		server_client_dropped(c);
 		return;
@@ -281,9 +305,11 @@ server_client_uncork(struct server_client *c)
 	if ((c->flags & (SC_CORKED | SC_DEAD)) != SC_CORKED)
 		return;
 	c->flags &= ~SC_CORKED;
-	if (!(c->flags & SC_TTY))
-		server_client_later(c);
-	else if (!event_pending(c->tty_wr, EV_WRITE, NULL))
+	/* Written now, not later: what it takes counts against the credit. */
+	if (evbuffer_get_length(c->out) != 0)
+		server_client_flush(c);
+	if ((c->flags & (SC_TTY | SC_DEAD)) == SC_TTY &&
+	    !event_pending(c->tty_wr, EV_WRITE, NULL))
 		server_tty_flush(c);
 }
 
@@ -379,18 +405,12 @@ static void
 server_client_replay(struct server_client *c, u_int lines)
 {
 	const char	*p[2];
-	size_t		 l[2], n;
+	size_t		 l[2];
 	int		 i;
 
 	ring_tail(&server.ring, lines, &p[0], &l[0], &p[1], &l[1]);
-	for (i = 0; i < 2; i++) {
-		while (l[i] > 0) {
-			n = l[i] > PROTO_MAXLEN ? PROTO_MAXLEN : l[i];
-			server_client_put(c, p[i], n);
-			p[i] += n;
-			l[i] -= n;
-		}
-	}
+	for (i = 0; i < 2; i++)
+		server_client_chunks(c, p[i], l[i], 1);
 }
 
 static void

@@ -77,12 +77,8 @@ server_now(void)
 int
 server_fanout_ok(void)
 {
-	if (server.fanout_credit > 0)
-		return (1);
-	if (server_now() - server.bulk_at < CORK_WAIT * 1000ULL)
-		return (0);
-	server.fanout_credit = 0;	/* the flood is over: no debt */
-	return (1);
+	return (server.fanout_credit > 0 ||
+	    server_now() - server.flood_at >= CORK_WAIT * 1000ULL);
 }
 
 /* Writing to a client took the time since t0. */
@@ -151,7 +147,8 @@ server_pty_read(void)
 {
 	char		buf[SERVER_READ_SIZE];
 	ssize_t		n;
-	uint64_t	t0 = server_now(), t1;
+	uint64_t	t0 = server_now(), t1, t2;
+	int		waiting;
 
 	n = read(server.ptyfd, buf, sizeof buf);
 	if (n > 0) {
@@ -160,8 +157,6 @@ server_pty_read(void)
 		 * handing the output out is part of what they spend.
 		 */
 		t1 = server_now();
-		if (n >= BULK_MIN)
-			server.bulk_at = t1;
 		server.fanout_credit += FANOUT_SHARE * (int64_t)(t1 - t0);
 		if (server.fanout_credit > FANOUT_CREDIT_MAX)
 			server.fanout_credit = FANOUT_CREDIT_MAX;
@@ -169,6 +164,19 @@ server_pty_read(void)
 		server_output(buf, n);
 		server.in_output = 0;
 		server_fanout_spent(t1);
+		/*
+		 * A flood: more is waiting already, the image is ahead of us.
+		 * A new one starts without the last one's debt.
+		 */
+		if (n >= BULK_MIN &&
+		    ioctl(server.ptyfd, FIONREAD, &waiting) == 0 &&
+		    waiting > 0) {
+			t2 = server_now();
+			if (t2 - server.flood_at >= CORK_WAIT * 1000ULL &&
+			    server.fanout_credit < 0)
+				server.fanout_credit = 0;
+			server.flood_at = t2;
+		}
 		return (0);
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))

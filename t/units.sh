@@ -48,7 +48,13 @@ back() {	# a new image, ready
 }
 wait_until 30 back; ok $? "kill -9 of the image: runsv brings the session back"
 track rv
-lispd eval -s rv "(push (lambda () (with-open-file (o \"$T/hooked\" :direction :output) (write-line \"ran\" o))) sb-ext:*exit-hooks*)" >/dev/null
+# Once (in CI, not reproduced since) this eval found no session just after
+# the new one was ready: the hook is pushed when the eval answers, so it
+# is tried until it does.
+hook() {
+	lispd eval -s rv "(push (lambda () (with-open-file (o \"$T/hooked\" :direction :output) (write-line \"ran\" o))) sb-ext:*exit-hooks*)" >/dev/null
+}
+wait_until 10 hook; ok $? "an exit hook is set in the new image"
 sv down "$T/sv/rv" >/dev/null
 wait_until 30 eval 'sv status "$T/sv/rv" | grep -q "^down: "'
 ok $? "sv down stops it"
