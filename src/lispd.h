@@ -359,6 +359,7 @@ void	 server_cork(void);
 void	 server_client_create(int);
 void	 server_client_free(struct server_client *);
 void	 server_client_lost(struct server_client *);
+int	 server_client_drain(struct evbuffer *, int);
 void	 server_client_flush(struct server_client *);
 void	 server_client_dropped(struct server_client *);
 void	 server_client_write(struct server_client *, uint32_t, const void *,

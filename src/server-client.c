@@ -2,8 +2,8 @@
  * One connected client of the session server. A client that stops reading
  * or falls behind gets a bounded queue, then loses output; when it catches
  * up it gets the newest lines again from the scrollback and is told how
- * much before them it missed. A client that goes away is dropped. Neither ever stops the
- * image or the other clients.
+ * much before them it missed. A client that goes away is dropped. Neither
+ * ever stops the image or the other clients.
  */
 
 #include "config.h"
@@ -29,6 +29,8 @@ static void	server_client_write_cb(evutil_socket_t, short, void *);
 static void	server_client_queue(struct server_client *, uint32_t,
 		    const void *, size_t);
 static void	server_client_put(struct server_client *, const void *, size_t);
+static void	server_client_hold(struct server_client *, const void *,
+		    size_t);
 
 void
 server_client_create(int fd)
@@ -99,10 +101,8 @@ server_client_chunks(struct server_client *c, const char *p, size_t len,
 		n = len > PROTO_MAXLEN ? PROTO_MAXLEN : len;
 		if (now)
 			server_client_put(c, p, n);
-		else if (c->flags & SC_TTY)
-			evbuffer_add(c->tty_out, p, n);
 		else
-			server_client_queue(c, PROTO_OUTPUT, p, n);
+			server_client_hold(c, p, n);
 		p += n;
 		len -= n;
 	}
@@ -159,24 +159,34 @@ server_client_dropped(struct server_client *c)
 		server_client_later(c);
 }
 
-void
-server_client_flush(struct server_client *c)
+/*
+ * Write a client's queue to fd until it is empty or fd is full, the time
+ * it takes counted against the fan-out credit. -1 if fd is gone.
+ */
+int
+server_client_drain(struct evbuffer *q, int fd)
 {
-	uint64_t	t0;
-	int		lost = 0;
+	uint64_t	t0 = server_now();
+	int		rc = 0;
 
-	if (c->flags & SC_DEAD)
-		return;
-	t0 = server_now();
-	while (evbuffer_get_length(c->out) != 0) {
-		if (evbuffer_write(c->out, c->fd) == -1) {
-			/* ECONNRESET, EPIPE: it went away mid-write. */
-			lost = (errno != EAGAIN && errno != EINTR);
+	while (evbuffer_get_length(q) != 0) {
+		if (evbuffer_write(q, fd) == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				rc = -1;
 			break;
 		}
 	}
 	server_fanout_spent(t0);
-	if (lost) {
+	return (rc);
+}
+
+void
+server_client_flush(struct server_client *c)
+{
+	if (c->flags & SC_DEAD)
+		return;
+	/* ECONNRESET, EPIPE: it went away mid-write. */
+	if (server_client_drain(c->out, c->fd) == -1) {
 		server_client_lost(c);
 		return;
 	}
@@ -241,6 +251,16 @@ server_client_later(struct server_client *c)
 		event_active(c->wr, EV_WRITE, 0);
 }
 
+/* Console bytes queued, to be written with whatever comes next. */
+static void
+server_client_hold(struct server_client *c, const void *data, size_t len)
+{
+	if (!(c->flags & SC_TTY))
+		server_client_queue(c, PROTO_OUTPUT, data, len);
+	else if (c->ttyfd != -1)	/* lost while writing a part before */
+		evbuffer_add(c->tty_out, data, len);
+}
+
 /* Console bytes, to the terminal or in a frame, whatever the queue. */
 static void
 server_client_put(struct server_client *c, const void *data, size_t len)
@@ -272,12 +292,7 @@ server_client_output(struct server_client *c, const void *data, size_t len,
 	}
 	if ((bulk && evbuffer_get_length(q) + len < CORK_MAX) ||
 	    !server_fanout_ok()) {
-		if (c->flags & SC_TTY) {
-			if (c->ttyfd == -1)
-				return;
-			evbuffer_add(q, data, len);
-		} else
-			server_client_queue(c, PROTO_OUTPUT, data, len);
+		server_client_hold(c, data, len);
 		c->flags |= SC_CORKED;
 		server_cork();
 		return;

@@ -116,22 +116,12 @@ server_tty_free(struct server_client *c)
 void
 server_tty_flush(struct server_client *c)
 {
-	uint8_t		msg[4];
-	uint64_t	t0;
-	int		lost = 0;
+	uint8_t	msg[4];
 
 	if (c->ttyfd == -1)
 		return;
-	t0 = server_now();
-	while (evbuffer_get_length(c->tty_out) != 0) {
-		if (evbuffer_write(c->tty_out, c->ttyfd) == -1) {
-			/* EIO: the terminal was hung up. */
-			lost = (errno != EAGAIN && errno != EINTR);
-			break;
-		}
-	}
-	server_fanout_spent(t0);
-	if (lost) {
+	/* EIO: the terminal was hung up. */
+	if (server_client_drain(c->tty_out, c->ttyfd) == -1) {
 		server_client_lost(c);
 		return;
 	}

@@ -163,7 +163,8 @@ server_pty_read(void)
 		server.in_output = 1;	/* its writes are counted here */
 		server_output(buf, n);
 		server.in_output = 0;
-		server_fanout_spent(t1);
+		t2 = server_now();
+		server.fanout_credit -= (int64_t)(t2 - t1);
 		/*
 		 * A flood: more is waiting already, the image is ahead of us.
 		 * A new one starts without the last one's debt.
@@ -171,7 +172,6 @@ server_pty_read(void)
 		if (n >= BULK_MIN &&
 		    ioctl(server.ptyfd, FIONREAD, &waiting) == 0 &&
 		    waiting > 0) {
-			t2 = server_now();
 			if (t2 - server.flood_at >= CORK_WAIT * 1000ULL &&
 			    server.fanout_credit < 0)
 				server.fanout_credit = 0;
