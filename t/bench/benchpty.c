@@ -262,6 +262,30 @@ match_fn(const char *p, size_t len, void *arg)
 	match_feed(arg, p, len);
 }
 
+/*
+ * Read the client's terminal until marker has gone by in its text; exits
+ * if nothing comes for ms. Returns the bytes read.
+ */
+long long
+client_until(struct client *c, const char *marker, int ms)
+{
+	struct match	 m;
+	static char	 buf[65536];
+	long long	 got = 0;
+	ssize_t		 n;
+
+	memset(&m, 0, sizeof(m));
+	m.marker = marker;
+	while (!m.done) {
+		if ((n = client_read(c, buf, sizeof(buf), ms)) == 0)
+			errx(1, "no output for %d ms after %lld bytes", ms,
+			    got);
+		got += n;
+		scan_feed(&c->sc, buf, n, match_fn, &m);
+	}
+	return (got);
+}
+
 static void
 want_fn(const char *p, size_t len, void *arg)
 {

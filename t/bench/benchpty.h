@@ -55,6 +55,7 @@ ssize_t		 client_read(struct client *, char *, size_t, int);
 void		 client_put(struct client *, const char *);
 void		 client_wait(struct client *, int, int);
 void		 client_drain(struct client *);
+long long	 client_until(struct client *, const char *, int);
 void		 client_ready(struct client *, int);
 int		 client_stop(struct client *);
 

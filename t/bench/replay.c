@@ -38,11 +38,8 @@ int
 main(int argc, char *argv[])
 {
 	struct client	 c;
-	struct match	 m;
-	static char	 buf[65536];
-	long long	 got = 0;
+	long long	 got;
 	uint64_t	 t0, t1;
-	ssize_t		 n;
 	int		 ch, ms = 10000;
 
 	while ((ch = getopt(argc, argv, "t:")) != -1) {
@@ -59,17 +56,9 @@ main(int argc, char *argv[])
 	if (argc < 1)
 		usage();
 
-	memset(&m, 0, sizeof(m));
-	m.marker = "__BENCH_END__";
 	t0 = now_ns();
 	client_start(&c, argv);
-	while (!m.done) {
-		if ((n = client_read(&c, buf, sizeof(buf), ms)) == 0)
-			errx(1, "no output for %d ms after %lld bytes", ms,
-			    got);
-		got += n;
-		scan_feed(&c.sc, buf, n, match_fn, &m);
-	}
+	got = client_until(&c, "__BENCH_END__", ms);
 	t1 = now_ns();
 	client_stop(&c);
 	printf("replay: us=%.1f read=%lld\n", (t1 - t0) / 1e3, got);

@@ -560,6 +560,18 @@ summary()
 	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$BENCH_SUMMARY"
 }
 
+# judge LABEL FIGURE GOAL OP LIMIT VALUE...: a row of the table with
+# lispd's verdict (its VALUE OP LIMIT), and the same as a row for all.sh.
+judge()
+{
+	jl=$1 jf=$2 jg=$3 jo=$4 jm=$5
+	shift 5
+	lp=$(lispd_of "$@")
+	v=$(meets "$lp" "$jo" "$jm")
+	row "$jl" "$jg: $v" "$@"
+	summary "$jf" "$lp" "$jg" "$v"
+}
+
 # shellcheck disable=SC2046
 {
 base_p50=$(val echo p50_us bare)
@@ -574,16 +586,10 @@ echo
 
 p50=$(per echo p50_us)
 row "echo p50, us" "" $p50
-r=$(for v in $p50; do ratio "$v" "$base_p50"; done)
-lp=$(lispd_of $r)
-v=$(meets "$lp" "<=" 1.5)
-row "  vs bare" "<= 1.50: $v" $r
-summary "keystroke echo p50 vs bare pty" "$lp" "<= 1.50" "$v"
-p99=$(per echo p99_us)
-lp=$(lispd_of $p99)
-v=$(meets "$lp" "<" "$dtach_p99")
-row "echo p99, us" "below dtach: $v" $p99
-summary "keystroke echo p99, us (dtach $dtach_p99)" "$lp" "below dtach" "$v"
+judge "  vs bare" "keystroke echo p50 vs bare pty" "<= 1.50" "<=" 1.5 \
+    $(for v in $p50; do ratio "$v" "$base_p50"; done)
+judge "echo p99, us" "keystroke echo p99, us (dtach $dtach_p99)" \
+    "below dtach" "<" "$dtach_p99" $(per echo p99_us)
 
 mbps=$(per tp mbps)
 dmbps=$(per tp dmbps)
@@ -605,11 +611,9 @@ row "  vs bare" ">= 0.95 both, image ahead of dtach: $v" $rd
 summary "console throughput vs bare pty, image / terminal (dtach $(ratio "$dtach_mbps" "$base_mbps") / $(ratio "$(val tp dmbps dtach)" "$base_dmbps"))" "$lp / $ld" ">= 0.95, ahead of dtach" "$v"
 row "  bytes on the terminal vs bare" "" $(for v in $(per tp read); do ratio "$v" "$base_read"; done)
 
-att=$(per attach us 1000)
-lp=$(lispd_of $att)
-v=$(meets "$lp" "<" 5)
-row "attach, 1 MB scrollback, ms" "< 5: $v" $att
-summary "attach (a screenful) with 1 MB of scrollback, ms" "$lp" "< 5" "$v"
+judge "attach, 1 MB scrollback, ms" \
+    "attach (a screenful) with 1 MB of scrollback, ms" "< 5" "<" 5 \
+    $(per attach us 1000)
 rep=$(per replay us 1000)
 lim=$(awk -v m="$base_dmbps" 'BEGIN { if (m > 0) printf "%.1f", 1000 / m; else print "-" }')
 row "attach -n 1000000: all 1 MB, ms" "(the bare pty passes 1 MB in $lim)" $rep
@@ -622,19 +626,13 @@ stall=$(per stall mbps)
 row "image MB/s, no client" "" $none
 row "image MB/s, 1 client" "" $one
 row "image MB/s, $BENCH_FAN_N clients" "" $fan
-r=$(rel $fan $one)
-lp=$(lispd_of $r)
-v=$(meets "$lp" ">=" 0.5)
-row "  vs 1 client" ">= 0.50: $v" $r
-summary "$BENCH_FAN_N clients draining: image vs 1 client" "$lp" ">= 0.50" "$v"
+judge "  vs 1 client" "$BENCH_FAN_N clients draining: image vs 1 client" \
+    ">= 0.50" ">=" 0.5 $(rel $fan $one)
 row "  a client received, median MB" "" $(per fan med 1000000)
 row "  all dropped, MB (told)" "" $(per fan dropped 1000000)
 row "image MB/s, 1 stalled client" "" $stall
-r=$(rel $stall $none)
-lp=$(lispd_of $r)
-v=$(meets "$lp" ">=" 0.9)
-row "  vs no client" ">= 0.90: $v" $r
-summary "a SIGSTOPped client: image vs no client" "$lp" ">= 0.90" "$v"
+judge "  vs no client" "a SIGSTOPped client: image vs no client" \
+    ">= 0.90" ">=" 0.9 $(rel $stall $none)
 }
 
 echo

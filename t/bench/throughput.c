@@ -42,11 +42,8 @@ int
 main(int argc, char *argv[])
 {
 	struct client	 c;
-	struct match	 m;
-	static char	 buf[65536];
-	long long	 bytes = -1, got = 0;
+	long long	 bytes = -1, got;
 	uint64_t	 t0, t1;
-	ssize_t		 n;
 	double		 secs;
 	int		 ch, ms = 30000, readyms = 10000;
 
@@ -74,17 +71,9 @@ main(int argc, char *argv[])
 	client_ready(&c, readyms);
 	client_drain(&c);
 
-	memset(&m, 0, sizeof(m));
-	m.marker = "__BENCH_END__";
 	t0 = now_ns();
 	client_put(&c, "\r");
-	while (!m.done) {
-		if ((n = client_read(&c, buf, sizeof(buf), ms)) == 0)
-			errx(1, "no output for %d ms after %lld bytes", ms,
-			    got);
-		got += n;
-		scan_feed(&c.sc, buf, n, match_fn, &m);
-	}
+	got = client_until(&c, "__BENCH_END__", ms);
 	t1 = now_ns();
 	client_stop(&c);
 
