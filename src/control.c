@@ -23,9 +23,22 @@
 #include "lispd.h"
 
 #define CONTROL_OUT_MAX	(4 * 1024 * 1024)	/* queued for the image */
+/*
+ * Forms of evaluations are read from their clients while less than this
+ * waits for the image: any size streams in bounded memory (CONTROL_OUT_MAX
+ * is then never reached by forms).
+ */
+#define CONTROL_OUT_HIGH	(1024 * 1024)
+/*
+ * The image writes each frame whole, with interrupts deferred: a frame
+ * begun and not finished for this long means the channel is out of step.
+ */
+#define CONTROL_STALL	10	/* seconds */
 
 static void	control_read_cb(evutil_socket_t, short, void *);
 static void	control_write_cb(evutil_socket_t, short, void *);
+static void	control_stall_cb(evutil_socket_t, short, void *);
+static void	control_stall_check(void);
 
 /*
  * Check a message from the image: 0 with the fields filled, or -1 if it is
@@ -101,6 +114,7 @@ control_open(int expected)
 	    control_read_cb, NULL);
 	server.ctl_wr = event_new(server.base, sv[0], EV_WRITE | EV_PERSIST,
 	    control_write_cb, NULL);
+	server.ctl_stall = evtimer_new(server.base, control_stall_cb, NULL);
 	event_add(server.ctl_rd, NULL);
 	server.ctl_state = CONTROL_WAITING;
 	return (sv[1]);
@@ -113,6 +127,7 @@ control_free(void)
 		return;
 	event_free(server.ctl_rd);
 	event_free(server.ctl_wr);
+	event_free(server.ctl_stall);
 	evbuffer_free(server.ctl_in);
 	evbuffer_free(server.ctl_out);
 	if (server.ctlfd != -1)
@@ -145,13 +160,20 @@ control_close(const char *why)
 	log_debug("%s: %s", __func__, why);
 	event_del(server.ctl_rd);
 	event_del(server.ctl_wr);
+	event_del(server.ctl_stall);
 	close(server.ctlfd);
 	server.ctlfd = -1;
 	free(server.ctl_why);
 	server.ctl_why = xstrdup(why);
 	server.ctl_state = CONTROL_GONE;
 	control_fail_all(EVAL_NOIMAGE, why);
-	if (server.swank_state != SWANK_DOWN)
+	server_client_resume_all();
+	/*
+	 * An image that serves swank still does: the channel is not swank,
+	 * and answering its socket here would steal its clients. Only one
+	 * that never said it serves it is left to the server to answer.
+	 */
+	if (server.swank_state == SWANK_LOADING)
 		swank_down(why);
 }
 
@@ -198,6 +220,16 @@ control_flush(void)
 		event_add(server.ctl_wr, NULL);
 	else
 		event_del(server.ctl_wr);
+	if (control_room())
+		server_client_resume_all();
+}
+
+/* May more forms be read from evaluation clients? */
+int
+control_room(void)
+{
+	return (server.ctlfd == -1 ||
+	    evbuffer_get_length(server.ctl_out) < CONTROL_OUT_HIGH);
 }
 
 static void
@@ -365,7 +397,46 @@ control_read(void)
 		if (server.ctlfd != -1)
 			evbuffer_drain(server.ctl_in, n);
 	}
+	if (server.ctlfd != -1)
+		control_stall_check();
 	return (got);
+}
+
+/* A frame begun and not ended arms the clock; a whole one stops it. */
+static void
+control_stall_check(void)
+{
+	struct timeval	tv = { CONTROL_STALL, 0 };
+
+	if (evbuffer_get_length(server.ctl_in) == 0) {
+		event_del(server.ctl_stall);
+		server.ctl_stall_len = 0;
+	} else if (evbuffer_get_length(server.ctl_in) !=
+	    server.ctl_stall_len) {
+		/* It grew, or it is a new part: the image is still writing. */
+		server.ctl_stall_len = evbuffer_get_length(server.ctl_in);
+		evtimer_add(server.ctl_stall, &tv);
+	}
+}
+
+static void
+control_stall_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct timeval	 tv = { CONTROL_STALL, 0 };
+	char		 why[256];
+
+	(void)fd; (void)events; (void)arg;
+	/* A stopped image (a debugger, SIGSTOP) is not out of step. */
+	if (server.pid > 0 && pty_stopped(server.pid)) {
+		evtimer_add(server.ctl_stall, &tv);
+		return;
+	}
+	snprintf(why, sizeof why, "the control channel is out of step (a "
+	    "frame of %zu bytes stayed incomplete for %d s): eval, ls's heap "
+	    "and a graceful stop need the session restarted",
+	    server.ctl_stall_len, CONTROL_STALL);
+	log_warnx("%s: %s", server.name, why);
+	control_close(why);
 }
 
 static void

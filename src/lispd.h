@@ -150,6 +150,7 @@ pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
 	     int *);
 int	 pty_resize(int, u_short, u_short);
 int	 pty_canonical(int);
+int	 pty_stopped(pid_t);
 
 /* control.c */
 enum control_state {
@@ -174,6 +175,7 @@ void	 control_close(const char *);
 void	 control_drain(void);
 int	 control_can_eval(char *, size_t);
 int	 control_send(uint32_t, uint32_t, const void *, size_t);
+int	 control_room(void);
 void	 control_ack(uint32_t, uint32_t);
 
 /* swank.c */
@@ -243,6 +245,8 @@ struct server_client {
 #define SC_WANTINFO	0x800	/* wants PROTO_INFO */
 #define SC_LOG		0x1000	/* lispd log: output only, not a terminal */
 #define SC_CORKED	0x2000	/* output held back for a larger write */
+#define SC_PAUSED	0x4000	/* not read: the image has forms enough */
+#define SC_EVALGO	0x8000	/* its evaluation was sent to the image */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
@@ -314,6 +318,8 @@ struct server {
 	struct event		*ctl_wr;
 	struct evbuffer		*ctl_in;
 	struct evbuffer		*ctl_out;
+	struct event		*ctl_stall;	/* a frame stays incomplete */
+	size_t			 ctl_stall_len;
 	uint32_t		 ctl_next_id;
 	long			 stop_left;	/* seconds from SIGTERM to KILL */
 	struct event		*restart_ev;
@@ -379,6 +385,7 @@ void	 server_client_eval_out(struct server_client *, int, const void *,
 	     size_t);
 void	 server_client_eval_done(struct server_client *, uint32_t,
 	     const void *, size_t);
+void	 server_client_resume_all(void);
 
 /* server-tty.c */
 int	 server_tty_open(struct server_client *, int, const uint8_t *,

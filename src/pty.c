@@ -186,3 +186,25 @@ pty_canonical(int fd)
 		return (0);
 	return ((tio.c_lflag & ICANON) != 0);
 }
+
+/* Is the process stopped (SIGSTOP, a debugger)? From /proc/PID/stat. */
+int
+pty_stopped(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (0);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	/* The state follows the command's name, which may hold anything. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0' || p[2] == '\0')
+		return (0);
+	return (p[2] == 'T' || p[2] == 't');
+}

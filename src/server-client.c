@@ -23,6 +23,7 @@
 #include "lispd.h"
 
 static void	server_client_read_cb(evutil_socket_t, short, void *);
+static void	server_client_parse(struct server_client *);
 static void	server_client_eval_stop(struct server_client *, uint32_t);
 static void	server_client_later(struct server_client *);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
@@ -550,6 +551,23 @@ server_client_send(struct server_client *c, const struct proto_msg *m)
 	server_client_write(c, PROTO_OK, NULL, 0);
 }
 
+/* The image has room for forms again: read the clients that wait. */
+void
+server_client_resume_all(void)
+{
+	struct server_client	*c, *c1;
+
+	TAILQ_FOREACH_SAFE(c, &server.clients, entry, c1) {
+		if (!(c->flags & SC_PAUSED))
+			continue;
+		c->flags &= ~SC_PAUSED;
+		if (c->flags & (SC_DEAD | SC_CLOSING))
+			continue;
+		event_add(c->rd, NULL);
+		server_client_parse(c);
+	}
+}
+
 /* Ask the image to end the evaluation, which then reports its status. */
 static void
 server_client_eval_stop(struct server_client *c, uint32_t status)
@@ -632,9 +650,15 @@ server_client_eval_text(struct server_client *c, const struct proto_msg *m)
 
 	if (c->eval_id == 0)
 		return;		/* it ended already, or never began */
-	if (m->type == PROTO_TEXT)
+	if (m->type == PROTO_TEXT) {
 		rc = control_send(CTL_TEXT, c->eval_id, m->data, m->len);
-	else {
+		if (rc == 0 && !control_room()) {
+			/* The image takes the forms more slowly than they come. */
+			c->flags |= SC_PAUSED;
+			event_del(c->rd);
+		}
+	} else {
+		c->flags |= SC_EVALGO;
 		plen = strlen(c->eval_package);
 		msg = xmalloc(4 + plen);
 		proto_put32(msg, c->eval_flags);
@@ -651,6 +675,7 @@ server_client_eval_text(struct server_client *c, const struct proto_msg *m)
 static void
 server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 {
+	const char	*why;
 	uint32_t	 v;
 	uint8_t		 hello[8];
 
@@ -697,8 +722,16 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 			    "interrupt message (%u bytes)", m->len);
 			break;
 		}
-		if (c->eval_id != 0)
-			server_client_eval_stop(c, v);
+		if (c->eval_id == 0)
+			break;
+		server_client_eval_stop(c, v);
+		if (!(c->flags & SC_EVALGO)) {
+			/* Never run, it is dropped in the image: say so here. */
+			why = v == EVAL_TIMEOUT ? "eval: timed out before "
+			    "the forms were complete" : "eval: interrupted "
+			    "before the forms were complete";
+			server_client_eval_done(c, v, why, strlen(why));
+		}
 		break;
 	case PROTO_WAIT:
 		if (server.ready)
@@ -801,10 +834,6 @@ static void
 server_client_read_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct server_client	*c = arg;
-	struct proto_msg	 m;
-	uint8_t			 hdr[PROTO_HDRLEN];
-	uint8_t			*p;
-	size_t			 want;
 	int			 n;
 
 	(void)events;
@@ -813,7 +842,19 @@ server_client_read_cb(evutil_socket_t fd, short events, void *arg)
 		server_client_lost(c);
 		return;
 	}
-	while (!(c->flags & (SC_DEAD | SC_CLOSING)) &&
+	server_client_parse(c);
+}
+
+/* Act on the whole frames read, until the client is paused or done. */
+static void
+server_client_parse(struct server_client *c)
+{
+	struct proto_msg	 m;
+	uint8_t			 hdr[PROTO_HDRLEN];
+	uint8_t			*p;
+	size_t			 want;
+
+	while (!(c->flags & (SC_DEAD | SC_CLOSING | SC_PAUSED)) &&
 	    evbuffer_copyout(c->in, hdr, sizeof hdr) == sizeof hdr) {
 		want = PROTO_HDRLEN + ((size_t)hdr[4] << 24 |
 		    (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7]);
