@@ -20,7 +20,8 @@
 (in-package #:lispd)
 
 ;;; Loaded as source, a form at a time: say what is defined further down.
-(declaim (ftype function worker-loop read-until-eval run-job swank-rebind))
+(declaim (ftype function worker-loop read-until-eval run-job job-done
+                          swank-rebind))
 
 (defparameter *protocol* 1 "CTL_VERSION in src/proto.h.")
 (defparameter *window* (* 256 1024) "CTL_WINDOW: unacknowledged output.")
@@ -97,20 +98,54 @@ grow: the vector is returned."
           (aref v 2) (ldb (byte 8 8) n) (aref v 3) (ldb (byte 8 0) n))
     v))
 
-(defun utf8 (string)
-  (sb-ext:string-to-octets string :external-format :utf-8))
+(defparameter *utf-8* '(:utf-8 :replacement #\?)
+  "What cannot be encoded or decoded (a lone surrogate, a bad byte) becomes
+a ?: one bad character never fails a frame.")
+
+(defun utf8 (string &optional (max nil))
+  "STRING's UTF-8; with MAX, at most MAX bytes: the middle is cut, at
+characters, and says so (an error's end names its condition's type)."
+  (let ((o (sb-ext:string-to-octets string :external-format *utf-8*)))
+    (if (or (null max) (<= (length o) max))
+        o
+        (flet ((boundary (i)            ; back up to a character's start
+                 (loop while (and (> i 0) (= (logand (aref o i) #xc0) #x80))
+                       do (decf i))
+                 i))
+          (let* ((tail (boundary (- (length o) (floor max 16))))
+                 (head (boundary (- max (- (length o) tail) 40)))
+                 (note (format nil "~%... (~d bytes cut) ...~%" (- tail head))))
+            (concatenate 'octets (subseq o 0 head)
+                         (sb-ext:string-to-octets note :external-format :ascii)
+                         (subseq o tail)))))))
+
+(defun from-utf8 (octets &key (start 0) end)
+  (sb-ext:octets-to-string octets :start start :end end
+                                  :external-format *utf-8*))
+
+(defparameter *text-max* 60000
+  "The most bytes of text (a message, a reason) in one frame: a frame's
+payload is at most PROTO_MAXLEN, 65536, and a bigger one breaks the
+channel.")
 
 (defun send (type &rest parts)
-  "One frame to the server; from any thread."
-  (let ((hdr (octets 8)))
-    (replace hdr (u32 type))
-    (replace hdr (u32 (reduce #'+ parts :key #'length)) :start1 4)
-    (sb-thread:with-mutex (*out-lock*)
-      (write-sequence hdr *out*)
-      (dolist (p parts)
-        (write-sequence p *out*))
-      (when *send-finish*
-        (finish-output *out*)))))
+  "One frame to the server; from any thread. The frame is built whole and
+written with interrupts deferred: an interrupt (C-c, --timeout) that ends
+an evaluation never leaves half a frame behind, which would put the
+channel out of step for good."
+  (let* ((len (reduce #'+ parts :key #'length))
+         (frame (octets (+ 8 len)))
+         (at 8))
+    (replace frame (u32 type))
+    (replace frame (u32 len) :start1 4)
+    (dolist (p parts)
+      (replace frame p :start1 at)
+      (incf at (length p)))
+    (sb-sys:without-interrupts
+      (sb-thread:with-mutex (*out-lock*)
+        (write-sequence frame *out*)
+        (when *send-finish*
+          (finish-output *out*))))))
 
 (defun read-frame ()
   "The next frame: its type and payload, or nil at the end."
@@ -224,28 +259,47 @@ carry (the last output goes out with the evaluation's status)."
                  (incf col)))
     (values line col)))
 
+(defun read-failure (c)
+  "Why a form does not read, in a line: no stream objects, no directives."
+  (typecase c
+    (end-of-file
+     "it is not complete (a parenthesis, a string or a #| comment is not closed)")
+    (storage-condition "it nests too deeply to read")
+    (simple-condition
+     (handler-case
+         (let ((text (apply #'format nil (simple-condition-format-control c)
+                            (simple-condition-format-arguments c))))
+           ;; SBCL's reader errors end with the stream: cut it.
+           (string-right-trim '(#\Space #\Newline)
+                              (subseq text 0 (search "Stream: " text))))
+       (error () (condition-text c))))
+    (t (condition-text c))))
+
 (defun eval-forms (job out)
   "Read and evaluate the forms in order; then print the last values."
-  (let* ((text (sb-ext:octets-to-string (job-text job) :external-format :utf-8))
+  (let* ((text (handler-case
+                   (sb-ext:octets-to-string (job-text job)
+                                            :external-format :utf-8)
+                 (error ()
+                   (throw 'job-end
+                     (values 2 (format nil "eval: the forms are not valid ~
+                                          UTF-8: give them as UTF-8 text"))))))
          (in (make-string-input-stream text))
          (eof '#:eof)
          (n 0)
          (values '()))
+    (setf (job-text job) nil)           ; read from TEXT: let it go
     (loop
       (let* ((start (file-position in))
              (form (handler-case (read in nil eof)
-                     (error (c)
+                     (serious-condition (c)
                        (multiple-value-bind (line col)
                            (line-and-column text start)
                          (throw 'job-end
                            (values 2 (format nil "eval: form ~d, at line ~d, ~
                                                   column ~d, does not read: ~a"
                                              (1+ n) line col
-                                             (if (typep c 'end-of-file)
-                                                 "it is not complete (a ~
-                                                  parenthesis or quote is ~
-                                                  not closed)"
-                                                 (condition-text c))))))))))
+                                             (read-failure c)))))))))
         (when (eq form eof)
           (return))
         (incf n)
@@ -272,8 +326,9 @@ carry (the last output goes out with the evaluation's status)."
           (lambda (c hook)
             (declare (ignore c hook))
             (sb-thread:abort-thread)))
-        (status 0)
-        (message ""))
+        (status 1)
+        (message "eval: the evaluation's thread was ended before it finished")
+        (sent nil))
     (unwind-protect
          (progn
            ;; Inside the catch every error goes to the debugger hook, which
@@ -309,14 +364,27 @@ carry (the last output goes out with the evaluation's status)."
                        (job-stream-flush err nil)
                        (job-stream-flush out nil)
                        (values 0 "")))))
-           (send +done+ (u32 (job-id job)) (u32 status) (utf8 message)))
+           (job-done job status message)
+           (setf sent t))
+      ;; A way past the catch (abort-thread, return-from-thread, a throw
+      ;; to an outer tag): the client still gets a status.
+      (unless sent
+        (ignore-errors (job-done job status message)))
       (sb-thread:with-mutex (*out-lock*)
         (remhash (job-id job) *jobs*)))))
 
-(defun find-job (id)
+(defun job-done (job status message)
+  (send +done+ (u32 (job-id job)) (u32 status)
+        (utf8 (if (stringp message) message (princ-to-string message))
+              *text-max*)))
+
+(defun find-job (id &optional create)
+  "The job ID, made if CREATE: only forms and an evaluation make one, so
+that an interrupt or an acknowledgement for a job that ended leaks none."
   (sb-thread:with-mutex (*out-lock*)
     (or (gethash id *jobs*)
-        (setf (gethash id *jobs*) (make-job :id id)))))
+        (and create
+             (setf (gethash id *jobs*) (make-job :id id))))))
 
 (defun job-interrupt (job status)
   (let ((message (if (= status 124)
@@ -324,13 +392,18 @@ carry (the last output goes out with the evaluation's status)."
                      "eval: interrupted"))
         (thread (job-thread job)))
     (setf (job-stop job) (list status message))
-    (when (and thread (sb-thread:thread-alive-p thread))
-      (ignore-errors
-       (sb-thread:interrupt-thread
-        thread
-        (lambda ()
-          (when (and *in-job* (eq *current-job* job))
-            (throw 'job-end (values status message)))))))))
+    (if (null thread)
+        ;; Its forms never came whole (the client went, or was stopped,
+        ;; before "go"): it never runs, so drop it and its text.
+        (sb-thread:with-mutex (*out-lock*)
+          (remhash (job-id job) *jobs*))
+        (when (sb-thread:thread-alive-p thread)
+          (ignore-errors
+           (sb-thread:interrupt-thread
+            thread
+            (lambda ()
+              (when (and *in-job* (eq *current-job* job))
+                (throw 'job-end (values status message))))))))))
 
 (defun job-grant (job n)
   "The server delivered N bytes: that much more may be sent."
@@ -398,45 +471,62 @@ RUN-JOB is to be applied to, and nil otherwise."
                    its server ~d: restart the session" *protocol* id)
          (close *out*)))
       ((= type +text+)
-       (let ((job (find-job id)))
+       (let ((job (find-job id t)))
          (setf (job-text job)
                (append-to (job-text job) data 4 (length data)))))
       ((= type +eval+)
        ;; This thread runs it: the caller hands the reading on.
-       (let ((job (find-job id)))
+       (let ((job (find-job id t)))
          (setf (job-thread job) sb-thread:*current-thread*)
-         (list job (get-u32 data 4)
-               (sb-ext:octets-to-string data :start 8
-                                             :external-format :utf-8))))
+         (list job (get-u32 data 4) (from-utf8 data :start 8))))
       ((= type +interrupt+)
-       (job-interrupt (find-job id) (get-u32 data 4)))
+       (let ((job (find-job id)))
+         (when job
+           (job-interrupt job (get-u32 data 4)))))
       ((= type +ack+)
-       (let ((job (sb-thread:with-mutex (*out-lock*) (gethash id *jobs*))))
+       (let ((job (find-job id)))
          (when job
            (job-grant job (get-u32 data 4)))))
       ((= type +askinfo+)
-       (send +info+ (utf8 (info))))
+       (send +info+ (utf8 (info) *text-max*)))
       ((= type +rebind+)
        (when *swank-socket*
-         (swank-rebind (sb-ext:octets-to-string data :external-format :utf-8))))
+         (swank-rebind (from-utf8 data))))
       ((= type +exit+)
        (sb-thread:make-thread (lambda () (sb-ext:exit :code 0))
                               :name "lispd exit")))))
 
+(defvar *channel-gone* nil "The server closed the control channel.")
+
 (defun read-until-eval ()
   "Read and act on frames until an evaluation comes: return it, or nil
-when the channel is gone."
-  (handler-case
-      (loop
-        (multiple-value-bind (type data) (read-frame)
-          (unless type
-            (return nil))
-          (let ((job (dispatch type data)))
-            (when (= type +eval+)
-              (return job)))))
-    (error (c)
-      (console "the control channel failed: ~a" (condition-text c))
-      nil)))
+when the channel is gone. A frame that fails fails alone: its evaluation
+ends with the error, and the reading goes on."
+  (loop
+    (multiple-value-bind (type data)
+        (handler-case (read-frame)
+          (error (c)
+            (console "the control channel failed: ~a" (condition-text c))
+            nil))
+      (unless type
+        (setf *channel-gone* t)
+        (return nil))
+      (let ((job (handler-case (dispatch type data)
+                   (error (c)
+                     (let ((id (if (>= (length data) 4) (get-u32 data 0) 0)))
+                       (console "a control message (type ~d) failed: ~a"
+                                type (condition-text c))
+                       (when (and (= type +eval+) (/= id 0))
+                         (ignore-errors
+                          (job-done (make-job :id id) 1
+                                    (format nil "eval: the request failed in ~
+                                                 the image: ~a"
+                                            (condition-text c))))
+                         (sb-thread:with-mutex (*out-lock*)
+                           (remhash id *jobs*))))
+                     nil))))
+        (when (and job (= type +eval+))
+          (return job))))))
 
 ;;; Swank on NAME.swank: the server made the listening socket (fd in
 ;;; LISPD_SWANK_FD). Each client is handled in a thread of its own,
@@ -472,9 +562,71 @@ Quicklisp; else ASDF finds it (Debian's cl-swank)."
                      (symbol-value (find-symbol "*CENTRAL-REGISTRY*" "ASDF"))))
              (funcall (find-symbol "LOAD-SYSTEM" "ASDF") :swank))))))
 
+(defparameter *swank-first-max* (* 1024 1024)
+  "The most bytes the first frame of a swank client may announce: before
+it is authenticated, swank would allocate whatever its header says.")
+(defparameter *swank-pending-max* 32
+  "Connections at most that have not yet sent their first frame.")
+(defparameter *swank-first-wait* 20 "Seconds for the first frame's header.")
+(defvar *swank-pending* 0)
+(defvar *swank-pending-lock* (sb-thread:make-mutex :name "lispd swank pending"))
+
+(defun c-getuid ()
+  (sb-alien:alien-funcall
+   (sb-alien:extern-alien "getuid" (function sb-alien:unsigned-int))))
+
+(defun peer-uid (fd)
+  "The uid of the process at the other end of the UNIX socket FD, or nil."
+  (sb-alien:with-alien ((cred (array (sb-alien:unsigned 32) 3))
+                        (len sb-alien:unsigned-int 12))
+    (when (zerop (sb-alien:alien-funcall
+                  (sb-alien:extern-alien
+                   "getsockopt"
+                   (function sb-alien:int sb-alien:int sb-alien:int
+                             sb-alien:int (* t) (* sb-alien:unsigned-int)))
+                  fd 1 17                ; SOL_SOCKET, SO_PEERCRED
+                  (sb-alien:cast cred (* t)) (sb-alien:addr len)))
+      (sb-alien:deref cred 1))))
+
+(defun peek-header (fd)
+  "The length the client's first swank frame announces, looked at without
+taking it (swank reads it next); nil if it closes, sends no header in time
+or one that is not six hex digits."
+  (let ((deadline (+ (get-internal-real-time)
+                     (* *swank-first-wait* internal-time-units-per-second))))
+    (sb-alien:with-alien ((buf (array (sb-alien:unsigned 8) 6)))
+      (loop
+        (let ((left (/ (- deadline (get-internal-real-time))
+                       internal-time-units-per-second)))
+          (when (or (<= left 0)
+                    (not (sb-sys:wait-until-fd-usable fd :input left)))
+            (return nil)))
+        (let ((n (sb-alien:alien-funcall
+                  (sb-alien:extern-alien
+                   "recv" (function sb-alien:long sb-alien:int (* t)
+                                    sb-alien:unsigned-long sb-alien:int))
+                  fd (sb-alien:cast buf (* t)) 6
+                  (logior 2 #x40))))    ; MSG_PEEK, MSG_DONTWAIT
+          (cond ((= n 6)
+                 (let ((hex (map 'string (lambda (i) (code-char (sb-alien:deref buf i)))
+                                 '(0 1 2 3 4 5))))
+                   (return (and (every (lambda (c) (digit-char-p c 16)) hex)
+                                (parse-integer hex :radix 16)))))
+                ((<= n 0)
+                 (return nil))
+                (t (sleep 0.05))))))))   ; a part of the header: wait
+
 (defun swank-client (socket stream)
   (handler-case
-      (progn
+      (let ((len (unwind-protect (peek-header (sb-sys:fd-stream-fd stream))
+                   (sb-thread:with-mutex (*swank-pending-lock*)
+                     (decf *swank-pending*)))))
+        (unless (and len (<= len *swank-first-max*))
+          (when len
+            (console "closed a swank connection whose first frame would be ~
+                      ~d bytes (at most ~d before it is authenticated)"
+                     len *swank-first-max*))
+          (return-from swank-client (ignore-errors (close stream))))
         ;; Set to t, swank opens a TCP port for output: never here.
         (setf (symbol-value (swank-symbol "*USE-DEDICATED-OUTPUT-STREAM*"))
               nil)
@@ -484,6 +636,22 @@ Quicklisp; else ASDF finds it (Debian's cl-swank)."
                           :spawn)))
     (error ()
       (ignore-errors (close stream)))))
+
+(defun swank-admit (stream)
+  "Whether to serve the new connection STREAM: the peer is this image's
+user or root (as the server checks on NAME.sock), and not too many wait to
+send their first frame."
+  (let ((uid (peer-uid (sb-sys:fd-stream-fd stream)))
+        (me (c-getuid)))
+    (cond ((not (or (eql uid me) (eql uid 0)))
+           (console "refused a swank connection from uid ~a: only uid ~d ~
+                     and root may connect" uid me)
+           nil)
+          ((sb-thread:with-mutex (*swank-pending-lock*)
+             (when (< *swank-pending* *swank-pending-max*)
+               (incf *swank-pending*)))
+           t)
+          (t nil))))
 
 (defun swank-accept-loop (socket)
   (let ((fd (funcall (find-symbol "SOCKET-FILE-DESCRIPTOR" "SB-BSD-SOCKETS")
@@ -495,10 +663,13 @@ Quicklisp; else ASDF finds it (Debian's cl-swank)."
       (let ((stream (ignore-errors
                      (funcall accept socket :external-format nil
                                             :buffering t))))
-        (if stream
-            (sb-thread:make-thread #'swank-client :name "lispd swank client"
-                                                  :arguments (list socket stream))
-            (sleep 0.01))))))
+        (cond ((null stream)
+               (sleep 0.01))
+              ((swank-admit stream)
+               (sb-thread:make-thread #'swank-client
+                                      :name "lispd swank client"
+                                      :arguments (list socket stream)))
+              (t (ignore-errors (close stream))))))))
 
 (defun c-umask (mask)
   (sb-alien:alien-funcall
@@ -553,7 +724,7 @@ listen at PATH anew, 0600, and serve it as well."
 
 ;;; The REPL: ^D does not end the image.
 
-(defvar *eofs* '() "When the last end-of-files at the REPL came.")
+(defvar *eof-said* nil "When the REPL last said what ^D does.")
 
 (defun repl-read-form (in out)
   (when *ready-at-repl*
@@ -563,17 +734,22 @@ listen at PATH anew, 0600, and serve it as well."
       (let ((form (read in nil eof)))
         (unless (eq form eof)
           (return form))
-        ;; A terminal that is gone gives EOF for ever: let SBCL quit then.
+        ;; Under lispd the terminal is the server's pty, which never goes
+        ;; away while the image runs, so no number of ^D ends the image.
+        ;; Only with the server gone (its channel closed) is this EOF a
+        ;; terminal that is gone for good: leave as from a hangup.
+        (when *channel-gone*
+          (sb-ext:exit :code 129 :abort t))
         (let ((now (get-internal-real-time)))
-          (push now *eofs*)
-          (setf *eofs* (subseq *eofs* 0 (min 20 (length *eofs*))))
-          (when (and (= (length *eofs*) 20)
-                     (< (- now (car (last *eofs*)))
-                        internal-time-units-per-second))
-            (sb-ext:exit)))
-        (format out "~&; lispd: ^D does not end this image: (sb-ext:exit) ~
-                     does, or `lispd stop ~a`; C-\\ detaches.~%"
-                (or *session* "NAME"))
+          ;; Held down, ^D repeats: say it once a second, not 30 times.
+          (when (or (null *eof-said*)
+                    (>= (- now *eof-said*) internal-time-units-per-second))
+            (setf *eof-said* now)
+            (format out "~&; lispd: ^D does not end this image: ~
+                         (sb-ext:exit) does, or `lispd stop ~a`; C-\\ ~
+                         detaches.~%"
+                    (or *session* "NAME"))))
+        (fresh-line out)
         (funcall sb-int:*repl-prompt-fun* out)
         (finish-output out)))))
 

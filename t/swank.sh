@@ -64,6 +64,40 @@ out=$(lispd swank broken 2>&1)
 like "$out" "swank did not load" "and by lispd swank"
 is "$(lispd eval -s broken '(+ 1 2)')" 3 "and the image runs on"
 
+# Before it is authenticated, a client's first frame may not announce
+# more than 1 MiB: seventy clients announcing 16 MB each are closed at
+# once, and the heap never holds their buffers.
+hexof() {
+	printf '%s' "$1" | od -An -tx1 | tr -d ' \n'
+}
+big=$(hexof 'ffffff(:emacs-rex')
+heap0=$(lispd eval -s s '(progn (sb-ext:gc :full t) (sb-kernel:dynamic-usage))')
+bigpids=
+for i in $(seq 70); do
+	./t/rawclient "$D/s.swank" "$big" >"$T/big.$i" 2>&1 &
+	bigpids="$bigpids $!"
+done
+wait $bigpids
+is "$(cat "$T"/big.* | grep -c '^closed$')" 70 \
+    "70 clients announcing 16 MB first frames are closed at once"
+heap1=$(lispd eval -s s '(sb-kernel:dynamic-usage)')
+[ $((heap1 - heap0)) -lt 100000000 ]
+ok $? "and the heap grew by less than 100 MB ($(( (heap1 - heap0) / 1000000 )) MB)"
+like "$(lispd log -n 20 s)" "first frame would be 16777215 bytes" \
+    "the console says why they were closed"
+swank_call s "$(rex '(+ 1 2)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "and a good client is served"
+
+# NAME.swank checks its peer as NAME.sock does: with every mode loosened,
+# another uid is refused by the image, and the console says so.
+chmod 755 "$T"; chmod 777 "$D"; chmod 666 "$D/s.swank"
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups ./t/rawclient \
+    "$D/s.swank" "$(hexof "$(rex '(+ 1 2)')")" 2>&1)
+chmod 700 "$T" "$D"; chmod 600 "$D/s.swank"
+is "$out" closed "another uid is refused on NAME.swank even with the socket open"
+like "$(lispd log -n 20 s)" "refused a swank connection from uid [0-9]+: only uid 0 and root" \
+    "and the console names the uid"
+
 pids="$(server_pid s) $(image_pid s) $(server_pid sec) $(image_pid sec)"
 tcp=$(ss -Hltunp 2>/dev/null | grep -E "pid=($(echo $pids | tr ' ' '|'))," || true)
 is "$tcp" "" "with swank up, no TCP or UDP socket listens in server or image"
