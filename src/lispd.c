@@ -67,7 +67,8 @@ static const char usage_text[] =
 "\n"
 "options:\n"
 "  -S dir     socket directory (else $LISPD_DIR, else /tmp/lispd-UID)\n"
-"  -s name    session name, [A-Za-z0-9._-]+ (default \"default\")\n"
+"  -s name    session name, [A-Za-z0-9._-]+ not beginning with -\n"
+"             (default \"default\")\n"
 "  -b bytes   scrollback kept for attaching clients (default 65536)\n"
 "  -B, --with-bootstrap  the command calls (lispd:serve) itself: wait for it\n"
 "  -N, --no-swank       no swank in the image (NAME.swank says so)\n"
@@ -112,7 +113,10 @@ usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list	ap;
 
-	fprintf(stderr, "lispd: %s: ", cmd);
+	/* NULL: about lispd's own command line, said once. */
+	fputs("lispd: ", stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "%s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -253,9 +257,10 @@ command_remote(const char *target, const char **name)
 
 	if (!remote_split(target, &host, name))
 		return (NULL);
-	if (**name == '\0' || !remote_safe(*name))
-		die(EXIT_USAGE, "bad session name in '%s': names are made of "
-		    "A-Z a-z 0-9 . _ -", target);
+	/* A leading - would be an option to the remote lispd. */
+	if (**name == '\0' || **name == '-' || !remote_safe(*name))
+		die(EXIT_USAGE, "bad session name in '%s': names are "
+		    "[A-Za-z0-9._-]+, not beginning with -", target);
 	return (host);
 }
 
@@ -822,7 +827,8 @@ cmd_ls(int argc, char **argv)
 	DIR		*dp;
 	struct dirent	*de;
 	char		**names = NULL, info[4096], v[8][256], up[32], heap[16];
-	char		 *notes = NULL, *line;
+	char		 *notes = NULL, *line, *host;
+	const char	*rname;
 	size_t		 n = 0, i, len;
 
 	if (command_getopt("ls", argc, argv, "") != -1)
@@ -832,11 +838,9 @@ cmd_ls(int argc, char **argv)
 	if (argc == 1 && argv[0][0] != '\0' &&
 	    argv[0][strlen(argv[0]) - 1] == ':') {
 		/* [user@]host: lists the sessions there. */
-		argv[0][strlen(argv[0]) - 1] = '\0';
-		if (argv[0][0] == '-' || argv[0][0] == '\0')
-			usage_error("ls", "bad host '%s:'", argv[0]);
+		remote_split(argv[0], &host, &rname);
 		radd(&a, "ls");
-		return (remote_run(argv[0], a.v, 0, NULL, 0));
+		return (remote_run(host, a.v, 0, NULL, 0));
 	}
 	if (argc > 0)
 		usage_error("ls", "takes no arguments but [user@]host:");
@@ -1122,9 +1126,9 @@ main(int argc, char **argv)
 			    PROTO_VERSION);
 			return (EXIT_OK);
 		case ':':
-			usage_error("lispd", "-%c needs an argument", optopt);
+			usage_error(NULL, "-%c needs an argument", optopt);
 		default:
-			usage_error("lispd", "unknown option '%s'",
+			usage_error(NULL, "unknown option '%s'",
 			    argv[optind - 1]);
 		}
 	}
@@ -1164,5 +1168,5 @@ main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return (EXIT_OK);
 	}
-	usage_error("lispd", "unknown command '%s'", cmd);
+	usage_error(NULL, "unknown command '%s'", cmd);
 }

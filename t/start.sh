@@ -42,6 +42,35 @@ for bad in 'a b' 'x/y' '..' 'semi;colon' "$(printf 'nl\nx')"; do
 	is $rc 2 "bad name '$(printf %s "$bad" | tr '\n' '?')' exits 2"
 done
 like "$out" "bad session name .*A-Z a-z 0-9" "and names the allowed characters"
+for bad in -x - --; do
+	out=$(lispd start -s "$bad" -- true 2>&1); rc=$?
+	is $rc 2 "a name beginning with - ('$bad') exits 2"
+done
+like "$out" "bad session name '--': names are \[A-Za-z0-9._-\]\+, not beginning with -" \
+    "and says the rule"
+[ ! -e "$D/-x.lock" ] && [ ! -e "$D/-.sock" ]; ok $? "and makes no files for it"
+
+# [user@]host:NAME: ssh is a script that records its arguments.
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s"\n' "$T/ssh.args" >"$T/fakessh"
+chmod +x "$T/fakessh"
+LISPD_SSH=$T/fakessh "$LISPD" attach 'me@far:web' </dev/null >/dev/null 2>&1
+like "$(tr '\n' ' ' <"$T/ssh.args" 2>/dev/null)" "^-t me@far lispd attach web $" \
+    "the fake ssh gets a remote attach's command line"
+for bad in 'far:-S/tmp/x' 'me@far:-x' 'me@-oProxyCommand=x:web' '-far:web'; do
+	rm -f "$T/ssh.args"
+	out=$(LISPD_SSH=$T/fakessh "$LISPD" attach -s "$bad" </dev/null 2>&1); rc=$?
+	[ $rc = 2 ] && [ ! -e "$T/ssh.args" ]
+	ok $? "attach $bad exits 2 and runs no ssh ($rc: $out)"
+done
+like "$out" "^lispd: bad host in '-far:web'" "the host is named as the problem"
+out=$(LISPD_SSH=$T/fakessh "$LISPD" attach 'far:-S/tmp/x' </dev/null 2>&1)
+like "$out" "^lispd: bad session name in 'far:-S/tmp/x': names are \[A-Za-z0-9._-\]\+, not beginning with -$" \
+    "a remote name beginning with - is refused with the rule"
+rm -f "$T/ssh.args"
+out=$(LISPD_SSH=$T/fakessh "$LISPD" ls 'me@-oProxyCommand=x:' 2>&1); rc=$?
+[ $rc = 2 ] && [ ! -e "$T/ssh.args" ]
+ok $? "ls with a host beginning with - exits 2 and runs no ssh ($rc: $out)"
+
 long=$(printf '%0120d' 0)
 out=$(lispd start -s "$long" -- true 2>&1); rc=$?
 is $rc 2 "a name too long for a socket path exits 2"
@@ -53,6 +82,8 @@ like "$out" "no session nosuch" "and names it"
 out=$(lispd send nosuch hello 2>&1); is $? 3 "send to a missing session exits 3"
 out=$(lispd stop nosuch 2>&1); is $? 3 "stop of a missing session exits 3"
 out=$(lispd frobnicate 2>&1); is $? 2 "an unknown command exits 2"
+is "$out" "lispd: unknown command 'frobnicate': see 'lispd --help'" \
+    "and says so with one lispd: prefix"
 out=$(lispd stop -t x one 2>&1); is $? 2 "a bad number exits 2"
 
 # A server killed with SIGKILL leaves a stale socket: the next start replaces it.
