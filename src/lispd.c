@@ -748,9 +748,55 @@ cmd_attach(int argc, char **argv, int autostart)
 	return (attach_main(&d, name, &o));
 }
 
-/* Ask a session for its info; 0, or -1 if it is not there to ask. */
+#define LS_WAIT	5	/* seconds a server has to answer ls */
+
+/*
+ * The next frame, as client_recv, but a bad or missing one is a reason in
+ * why, not an exit: ls goes on with the other sessions. 1, or 0.
+ */
 static int
-session_info(const struct dir *d, const char *name, char *buf, size_t len)
+session_recv(struct client *c, struct proto_msg *m, char *why, size_t len)
+{
+	struct pollfd	pfd;
+	int		n;
+
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		n = proto_parse(c->buf + c->off, c->len - c->off, m);
+		if (n > 0) {
+			c->off += n;
+			return (1);
+		}
+		if (n == -1) {
+			snprintf(why, len, "its server (pid %ld) sent a frame "
+			    "over the %d-byte limit (an older lispd sends a "
+			    "long command line whole): restart the session "
+			    "with this lispd", (long)c->server_pid,
+			    PROTO_MAXLEN);
+			return (0);
+		}
+		if (poll(&pfd, 1, LS_WAIT * 1000) == 0) {
+			snprintf(why, len, "its server (pid %ld) did not answer "
+			    "within %d s", (long)c->server_pid, LS_WAIT);
+			return (0);
+		}
+		n = client_read(c);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			snprintf(why, len, "its server (pid %ld) closed the "
+			    "connection without an answer", (long)c->server_pid);
+			return (0);
+		}
+	}
+}
+
+/*
+ * Ask a session for its info; 0, -1 if it is not there to ask, or 1 if it
+ * is but its answer cannot be read (why says why).
+ */
+static int
+session_info(const struct dir *d, const char *name, char *buf, size_t len,
+    char *why, size_t wlen)
 {
 	struct client		c;
 	struct proto_msg	m;
@@ -767,11 +813,16 @@ session_info(const struct dir *d, const char *name, char *buf, size_t len)
 		client_close(&c);
 		return (0);
 	}
-	if (client_send(&c, PROTO_LIST, NULL, 0) == -1 ||
-	    !client_recv(&c, &m) || m.type != PROTO_INFO) {
+	if (client_send(&c, PROTO_LIST, NULL, 0) == -1) {
 		client_close(&c);
 		return (-1);
 	}
+	do {
+		if (!session_recv(&c, &m, why, wlen)) {
+			client_close(&c);
+			return (1);
+		}
+	} while (m.type != PROTO_INFO);	/* unknown types are ignored */
 	snprintf(buf, len, "%.*s", (int)m.len, m.data);
 	client_close(&c);
 	return (0);
@@ -826,7 +877,8 @@ cmd_ls(int argc, char **argv)
 	struct rargs	 a = { .n = 0 };
 	DIR		*dp;
 	struct dirent	*de;
-	char		**names = NULL, info[4096], v[8][256], up[32], heap[16];
+	char		**names = NULL, info[PROTO_MAXLEN + 1], v[8][256], up[32];
+	char		 heap[16], why[256];
 	char		 *notes = NULL, *line, *host;
 	const char	*rname;
 	size_t		 n = 0, i, len;
@@ -866,10 +918,22 @@ cmd_ls(int argc, char **argv)
 	    "PID", "STATE", "UPTIME", "CLIENTS", "HEAP", "THREADS", "SWANK",
 	    "LISP", "COMMAND");
 	for (i = 0; i < n; i++) {
-		if (session_info(&d, names[i], info, sizeof info) == -1) {
+		switch (session_info(&d, names[i], info, sizeof info, why,
+		    sizeof why)) {
+		case -1:
 			printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
 			    names[i], "-", "stale", "-", "-", "-", "-", "-", "-",
 			    "(server gone: the next start replaces it)");
+			free(names[i]);
+			continue;
+		case 1:
+			printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
+			    names[i], "-", "unknown", "-", "-", "-", "-", "-",
+			    "-", "(its info cannot be read: see below)");
+			xasprintf(&line, "%s%s: its info cannot be read: %s\n",
+			    notes != NULL ? notes : "", names[i], why);
+			free(notes);
+			notes = line;
 			free(names[i]);
 			continue;
 		}
