@@ -419,11 +419,17 @@ wait_ready(const struct dir *d, const char *name, long timeout, int progress)
 			    name);
 		while (client_next(&c, &m)) {
 			if (shown && (m.type == PROTO_OK ||
-			    m.type == PROTO_EXIT)) {
+			    m.type == PROTO_EXIT || m.type == PROTO_NOTICE ||
+			    m.type == PROTO_ERROR)) {
 				fprintf(stderr, "\r%60s\r", "");
 				shown = 0;
 			}
 			switch (m.type) {
+			case PROTO_NOTICE:
+				/* A restart: the server then says it failed. */
+				fprintf(stderr, "lispd: %s: %.*s\n", name,
+				    (int)m.len, m.data);
+				break;
 			case PROTO_OK:
 				client_close(&c);
 				return (EXIT_OK);

@@ -320,7 +320,7 @@ server_notice_all(const char *msg)
 	struct server_client	*c;
 
 	TAILQ_FOREACH(c, &server.clients, entry) {
-		if (c->flags & (SC_ATTACHED | SC_WAITEXIT))
+		if (c->flags & (SC_ATTACHED | SC_WAITEXIT | SC_WAITREADY))
 			server_client_notice(c, "%s", msg);
 	}
 	log_info("%s: %s", server.name, msg);
@@ -450,6 +450,7 @@ server_finish(int status)
 static void
 server_exited(int status)
 {
+	struct server_client	*c;
 	struct timeval	tv = { 0, 0 };
 	char		how[64], msg[160];
 	long		delay;
@@ -488,6 +489,16 @@ server_exited(int status)
 	free(server.ctl_why);
 	server.ctl_why = xstrdup(msg);
 	server_notice_all(msg);
+	/* Else start and wait never return for an image that never gets ready. */
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->flags & SC_WAITREADY) {
+			c->flags &= ~SC_WAITREADY;
+			server_client_error(c, EXIT_FAIL, "session %s: the image "
+			    "%s before it was ready; it is being restarted: see "
+			    "'lispd ls', or end it with 'lispd stop %s'",
+			    server.name, how, server.name);
+		}
+	}
 	tv.tv_sec = delay;
 	evtimer_add(server.restart_ev, &tv);
 }
