@@ -68,7 +68,10 @@ dir_safe_copy(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
-/* Names are [A-Za-z0-9._-]+, not beginning with -, and must fit a socket path in the directory. */
+/*
+ * Names are [A-Za-z0-9._-]+, not beginning with -, and must fit a socket
+ * path in the directory.
+ */
 int
 dir_check_name(const struct dir *d, const char *name)
 {

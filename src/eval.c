@@ -79,9 +79,9 @@ eval_forms(struct client *c, char **forms, int nforms, int sigfd)
 			}
 			if (pfd[1].revents & POLLIN &&
 			    read(sigfd, &sig, 1) == 1)
-				die(sig == SIGINT ? EVAL_INTERRUPTED : 128 + sig,
-				    "eval: %s while the forms were read from "
-				    "stdin: nothing was evaluated",
+				die(sig == SIGINT ? EVAL_INTERRUPTED :
+				    128 + sig, "eval: %s while the forms were "
+				    "read from stdin: nothing was evaluated",
 				    sig == SIGINT ? "interrupted" :
 				    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
 			if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR |

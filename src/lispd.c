@@ -783,14 +783,15 @@ session_recv(struct client *c, struct proto_msg *m, char *why, size_t len)
 			return (0);
 		}
 		if (poll(&pfd, 1, LS_WAIT * 1000) == 0) {
-			snprintf(why, len, "its server (pid %ld) did not answer "
-			    "within %d s", (long)c->server_pid, LS_WAIT);
+			snprintf(why, len, "its server (pid %ld) did not "
+			    "answer within %d s", (long)c->server_pid, LS_WAIT);
 			return (0);
 		}
 		n = client_read(c);
 		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 			snprintf(why, len, "its server (pid %ld) closed the "
-			    "connection without an answer", (long)c->server_pid);
+			    "connection without an answer",
+			    (long)c->server_pid);
 			return (0);
 		}
 	}
@@ -883,8 +884,8 @@ cmd_ls(int argc, char **argv)
 	struct rargs	 a = { .n = 0 };
 	DIR		*dp;
 	struct dirent	*de;
-	char		**names = NULL, info[PROTO_MAXLEN + 1], v[8][256], up[32];
-	char		 heap[16], why[256];
+	char		**names = NULL, info[PROTO_MAXLEN + 1], v[8][256];
+	char		 up[32], heap[16], why[256];
 	char		 *notes = NULL, *line, *host;
 	const char	*rname;
 	size_t		 n = 0, i, len;

@@ -451,9 +451,9 @@ static void
 server_exited(int status)
 {
 	struct server_client	*c;
-	struct timeval	tv = { 0, 0 };
-	char		how[64], msg[160];
-	long		delay;
+	struct timeval		 tv = { 0, 0 };
+	char			 how[64], msg[160];
+	long			 delay;
 
 	if (server.ptyfd != -1) {
 		server_pty_drain();
@@ -489,14 +489,14 @@ server_exited(int status)
 	free(server.ctl_why);
 	server.ctl_why = xstrdup(msg);
 	server_notice_all(msg);
-	/* Else start and wait never return for an image that never gets ready. */
+	/* Else start and wait never return for an image never ready. */
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if (c->flags & SC_WAITREADY) {
 			c->flags &= ~SC_WAITREADY;
-			server_client_error(c, EXIT_FAIL, "session %s: the image "
-			    "%s before it was ready; it is being restarted: see "
-			    "'lispd ls', or end it with 'lispd stop %s'",
-			    server.name, how, server.name);
+			server_client_error(c, EXIT_FAIL, "session %s: the "
+			    "image %s before it was ready; it is being "
+			    "restarted: see 'lispd ls', or end it with "
+			    "'lispd stop %s'", server.name, how, server.name);
 		}
 	}
 	tv.tv_sec = delay;
