@@ -68,7 +68,10 @@ dir_safe_copy(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
-/* Names are [A-Za-z0-9._-]+ and must fit a socket path in the directory. */
+/*
+ * Names are [A-Za-z0-9._-]+, not beginning with -, and must fit a socket
+ * path in the directory.
+ */
 int
 dir_check_name(const struct dir *d, const char *name)
 {
@@ -81,6 +84,10 @@ dir_check_name(const struct dir *d, const char *name)
 	if (*name == '\0')
 		die(EXIT_USAGE, "empty session name: names are made of "
 		    "A-Z a-z 0-9 . _ -");
+	/* Else "kill -x" and "attach -x" take it for an option. */
+	if (*name == '-')
+		die(EXIT_USAGE, "bad session name '%s': names are "
+		    "[A-Za-z0-9._-]+, not beginning with -", shown);
 	for (p = name; *p != '\0'; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||

@@ -50,19 +50,45 @@ eval_send(struct client *c, uint32_t type, const void *data, size_t len)
 	}
 }
 
-/* The forms: the arguments, a line each, or stdin as it comes. */
+/*
+ * The forms: the arguments, a line each, or stdin as it comes. A signal
+ * while stdin is read ends us at once, as it would after "go": closing the
+ * connection, the server drops the evaluation, which never ran.
+ */
 static void
-eval_forms(struct client *c, char **forms, int nforms)
+eval_forms(struct client *c, char **forms, int nforms, int sigfd)
 {
-	char	buf[PROTO_MAXLEN];
-	size_t	len;
-	ssize_t	n;
-	int	i;
+	char		buf[PROTO_MAXLEN];
+	struct pollfd	pfd[2];
+	size_t		len;
+	ssize_t		n;
+	uint8_t		sig;
+	int		i;
 
 	if (nforms == 1 && strcmp(forms[0], "-") == 0) {
+		pfd[0].fd = STDIN_FILENO;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sigfd;
+		pfd[1].events = POLLIN;
 		for (;;) {
+			if (poll(pfd, 2, -1) == -1) {
+				if (errno == EINTR)
+					continue;
+				die(EXIT_FAIL, "eval: poll: %s",
+				    strerror(errno));
+			}
+			if (pfd[1].revents & POLLIN &&
+			    read(sigfd, &sig, 1) == 1)
+				die(sig == SIGINT ? EVAL_INTERRUPTED :
+				    128 + sig, "eval: %s while the forms were "
+				    "read from stdin: nothing was evaluated",
+				    sig == SIGINT ? "interrupted" :
+				    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+			if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR |
+			    POLLNVAL)))
+				continue;
 			n = read(STDIN_FILENO, buf, sizeof buf);
-			if (n == -1 && errno == EINTR)
+			if (n == -1 && (errno == EINTR || errno == EAGAIN))
 				continue;
 			if (n == -1)
 				die(EXIT_FAIL, "eval: reading stdin: %s",
@@ -162,7 +188,7 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 	proto_put32(msg, o->verbose ? PROTO_EVAL_VERBOSE : 0);
 	memcpy(msg + 4, o->package, plen);
 	eval_send(&c, PROTO_EVAL, msg, 4 + plen);
-	eval_forms(&c, forms, nforms);
+	eval_forms(&c, forms, nforms, sigfd);
 	eval_send(&c, PROTO_GO, NULL, 0);
 	if (!stdin_forms && client_uncork(&c) == -1) {
 		if (errno != EPIPE && errno != ECONNRESET)

@@ -67,7 +67,8 @@ static const char usage_text[] =
 "\n"
 "options:\n"
 "  -S dir     socket directory (else $LISPD_DIR, else /tmp/lispd-UID)\n"
-"  -s name    session name, [A-Za-z0-9._-]+ (default \"default\")\n"
+"  -s name    session name, [A-Za-z0-9._-]+ not beginning with -\n"
+"             (default \"default\")\n"
 "  -b bytes   scrollback kept for attaching clients (default 65536)\n"
 "  -B, --with-bootstrap  the command calls (lispd:serve) itself: wait for it\n"
 "  -N, --no-swank       no swank in the image (NAME.swank says so)\n"
@@ -112,7 +113,10 @@ usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list	ap;
 
-	fprintf(stderr, "lispd: %s: ", cmd);
+	/* NULL: about lispd's own command line, said once. */
+	fputs("lispd: ", stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "%s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -253,9 +257,10 @@ command_remote(const char *target, const char **name)
 
 	if (!remote_split(target, &host, name))
 		return (NULL);
-	if (**name == '\0' || !remote_safe(*name))
-		die(EXIT_USAGE, "bad session name in '%s': names are made of "
-		    "A-Z a-z 0-9 . _ -", target);
+	/* A leading - would be an option to the remote lispd. */
+	if (**name == '\0' || **name == '-' || !remote_safe(*name))
+		die(EXIT_USAGE, "bad session name in '%s': names are "
+		    "[A-Za-z0-9._-]+, not beginning with -", target);
 	return (host);
 }
 
@@ -414,11 +419,17 @@ wait_ready(const struct dir *d, const char *name, long timeout, int progress)
 			    name);
 		while (client_next(&c, &m)) {
 			if (shown && (m.type == PROTO_OK ||
-			    m.type == PROTO_EXIT)) {
+			    m.type == PROTO_EXIT || m.type == PROTO_NOTICE ||
+			    m.type == PROTO_ERROR)) {
 				fprintf(stderr, "\r%60s\r", "");
 				shown = 0;
 			}
 			switch (m.type) {
+			case PROTO_NOTICE:
+				/* A restart: the server then says it failed. */
+				fprintf(stderr, "lispd: %s: %.*s\n", name,
+				    (int)m.len, m.data);
+				break;
 			case PROTO_OK:
 				client_close(&c);
 				return (EXIT_OK);
@@ -743,9 +754,56 @@ cmd_attach(int argc, char **argv, int autostart)
 	return (attach_main(&d, name, &o));
 }
 
-/* Ask a session for its info; 0, or -1 if it is not there to ask. */
+#define LS_WAIT	5	/* seconds a server has to answer ls */
+
+/*
+ * The next frame, as client_recv, but a bad or missing one is a reason in
+ * why, not an exit: ls goes on with the other sessions. 1, or 0.
+ */
 static int
-session_info(const struct dir *d, const char *name, char *buf, size_t len)
+session_recv(struct client *c, struct proto_msg *m, char *why, size_t len)
+{
+	struct pollfd	pfd;
+	int		n;
+
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		n = proto_parse(c->buf + c->off, c->len - c->off, m);
+		if (n > 0) {
+			c->off += n;
+			return (1);
+		}
+		if (n == -1) {
+			snprintf(why, len, "its server (pid %ld) sent a frame "
+			    "over the %d-byte limit (an older lispd sends a "
+			    "long command line whole): restart the session "
+			    "with this lispd", (long)c->server_pid,
+			    PROTO_MAXLEN);
+			return (0);
+		}
+		if (poll(&pfd, 1, LS_WAIT * 1000) == 0) {
+			snprintf(why, len, "its server (pid %ld) did not "
+			    "answer within %d s", (long)c->server_pid, LS_WAIT);
+			return (0);
+		}
+		n = client_read(c);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			snprintf(why, len, "its server (pid %ld) closed the "
+			    "connection without an answer",
+			    (long)c->server_pid);
+			return (0);
+		}
+	}
+}
+
+/*
+ * Ask a session for its info; 0, -1 if it is not there to ask, or 1 if it
+ * is but its answer cannot be read (why says why).
+ */
+static int
+session_info(const struct dir *d, const char *name, char *buf, size_t len,
+    char *why, size_t wlen)
 {
 	struct client		c;
 	struct proto_msg	m;
@@ -762,11 +820,16 @@ session_info(const struct dir *d, const char *name, char *buf, size_t len)
 		client_close(&c);
 		return (0);
 	}
-	if (client_send(&c, PROTO_LIST, NULL, 0) == -1 ||
-	    !client_recv(&c, &m) || m.type != PROTO_INFO) {
+	if (client_send(&c, PROTO_LIST, NULL, 0) == -1) {
 		client_close(&c);
 		return (-1);
 	}
+	do {
+		if (!session_recv(&c, &m, why, wlen)) {
+			client_close(&c);
+			return (1);
+		}
+	} while (m.type != PROTO_INFO);	/* unknown types are ignored */
 	snprintf(buf, len, "%.*s", (int)m.len, m.data);
 	client_close(&c);
 	return (0);
@@ -821,8 +884,10 @@ cmd_ls(int argc, char **argv)
 	struct rargs	 a = { .n = 0 };
 	DIR		*dp;
 	struct dirent	*de;
-	char		**names = NULL, info[4096], v[8][256], up[32], heap[16];
-	char		 *notes = NULL, *line;
+	char		**names = NULL, info[PROTO_MAXLEN + 1], v[8][256];
+	char		 up[32], heap[16], why[256];
+	char		 *notes = NULL, *line, *host;
+	const char	*rname;
 	size_t		 n = 0, i, len;
 
 	if (command_getopt("ls", argc, argv, "") != -1)
@@ -832,11 +897,9 @@ cmd_ls(int argc, char **argv)
 	if (argc == 1 && argv[0][0] != '\0' &&
 	    argv[0][strlen(argv[0]) - 1] == ':') {
 		/* [user@]host: lists the sessions there. */
-		argv[0][strlen(argv[0]) - 1] = '\0';
-		if (argv[0][0] == '-' || argv[0][0] == '\0')
-			usage_error("ls", "bad host '%s:'", argv[0]);
+		remote_split(argv[0], &host, &rname);
 		radd(&a, "ls");
-		return (remote_run(argv[0], a.v, 0, NULL, 0));
+		return (remote_run(host, a.v, 0, NULL, 0));
 	}
 	if (argc > 0)
 		usage_error("ls", "takes no arguments but [user@]host:");
@@ -862,10 +925,22 @@ cmd_ls(int argc, char **argv)
 	    "PID", "STATE", "UPTIME", "CLIENTS", "HEAP", "THREADS", "SWANK",
 	    "LISP", "COMMAND");
 	for (i = 0; i < n; i++) {
-		if (session_info(&d, names[i], info, sizeof info) == -1) {
+		switch (session_info(&d, names[i], info, sizeof info, why,
+		    sizeof why)) {
+		case -1:
 			printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
 			    names[i], "-", "stale", "-", "-", "-", "-", "-", "-",
 			    "(server gone: the next start replaces it)");
+			free(names[i]);
+			continue;
+		case 1:
+			printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
+			    names[i], "-", "unknown", "-", "-", "-", "-", "-",
+			    "-", "(its info cannot be read: see below)");
+			xasprintf(&line, "%s%s: its info cannot be read: %s\n",
+			    notes != NULL ? notes : "", names[i], why);
+			free(notes);
+			notes = line;
 			free(names[i]);
 			continue;
 		}
@@ -1122,9 +1197,9 @@ main(int argc, char **argv)
 			    PROTO_VERSION);
 			return (EXIT_OK);
 		case ':':
-			usage_error("lispd", "-%c needs an argument", optopt);
+			usage_error(NULL, "-%c needs an argument", optopt);
 		default:
-			usage_error("lispd", "unknown option '%s'",
+			usage_error(NULL, "unknown option '%s'",
 			    argv[optind - 1]);
 		}
 	}
@@ -1164,5 +1239,5 @@ main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return (EXIT_OK);
 	}
-	usage_error("lispd", "unknown command '%s'", cmd);
+	usage_error(NULL, "unknown command '%s'", cmd);
 }

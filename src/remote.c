@@ -39,6 +39,7 @@ int
 remote_split(const char *target, char **host, const char **name)
 {
 	const char	*colon = strrchr(target, ':');
+	char		*at;
 
 	if (colon == NULL)
 		return (0);
@@ -47,6 +48,10 @@ remote_split(const char *target, char **host, const char **name)
 		    target);
 	*host = xstrdup(target);
 	(*host)[colon - target] = '\0';
+	if ((at = strrchr(*host, '@')) != NULL && (at[1] == '-' ||
+	    at[1] == '\0'))
+		die(EXIT_USAGE, "bad host in '%s': write [user@]host:NAME, "
+		    "with a host not beginning with -", target);
 	*name = colon + 1;
 	return (1);
 }

@@ -320,7 +320,7 @@ server_notice_all(const char *msg)
 	struct server_client	*c;
 
 	TAILQ_FOREACH(c, &server.clients, entry) {
-		if (c->flags & (SC_ATTACHED | SC_WAITEXIT))
+		if (c->flags & (SC_ATTACHED | SC_WAITEXIT | SC_WAITREADY))
 			server_client_notice(c, "%s", msg);
 	}
 	log_info("%s: %s", server.name, msg);
@@ -450,9 +450,10 @@ server_finish(int status)
 static void
 server_exited(int status)
 {
-	struct timeval	tv = { 0, 0 };
-	char		how[64], msg[160];
-	long		delay;
+	struct server_client	*c;
+	struct timeval		 tv = { 0, 0 };
+	char			 how[64], msg[160];
+	long			 delay;
 
 	if (server.ptyfd != -1) {
 		server_pty_drain();
@@ -488,6 +489,16 @@ server_exited(int status)
 	free(server.ctl_why);
 	server.ctl_why = xstrdup(msg);
 	server_notice_all(msg);
+	/* Else start and wait never return for an image never ready. */
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->flags & SC_WAITREADY) {
+			c->flags &= ~SC_WAITREADY;
+			server_client_error(c, EXIT_FAIL, "session %s: the "
+			    "image %s before it was ready; it is being "
+			    "restarted: see 'lispd ls', or end it with "
+			    "'lispd stop %s'", server.name, how, server.name);
+		}
+	}
 	tv.tv_sec = delay;
 	evtimer_add(server.restart_ev, &tv);
 }
@@ -636,6 +647,36 @@ server_image_info(const char *text, size_t len)
 	server_info_answer();
 }
 
+/*
+ * INFO must fit one frame (PROTO_MAXLEN), or ls cannot read it: each free
+ * text is cut to a bound, on a character, and said to be cut.
+ */
+#define INFO_TEXT_MAX	1024
+#define INFO_COMMAND_MAX 2048
+#define INFO_IMAGE_MAX	4096
+
+static void
+server_info_text(struct evbuffer *b, const char *key, const char *s,
+    size_t max)
+{
+	size_t	len = strlen(s), n = len, i;
+	char	c;
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	evbuffer_add_printf(b, "%s=", key);
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i] < 0x20 ? ' ' : s[i];	/* one line */
+		evbuffer_add(b, &c, 1);
+	}
+	if (n < len)
+		evbuffer_add_printf(b, "... (%zu bytes cut)", len - n);
+	evbuffer_add(b, "\n", 1);
+}
+
 void
 server_info(struct evbuffer *b)
 {
@@ -643,6 +684,7 @@ server_info(struct evbuffer *b)
 	int			 attached = 0;
 	const char		*state;
 	char			 how[64];
+	size_t			 len;
 
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if ((c->flags & (SC_ATTACHED | SC_DEAD | SC_LOG)) ==
@@ -666,7 +708,7 @@ server_info(struct evbuffer *b)
 	evbuffer_add_printf(b, "name=%s\n", server.name);
 	evbuffer_add_printf(b, "pid=%ld\n", (long)server.pid);
 	evbuffer_add_printf(b, "server=%ld\n", (long)getpid());
-	evbuffer_add_printf(b, "command=%s\n", server.command);
+	server_info_text(b, "command", server.command, INFO_COMMAND_MAX);
 	evbuffer_add_printf(b, "started=%lld\n", (long long)server.started);
 	evbuffer_add_printf(b, "clients=%d\n", attached);
 	evbuffer_add_printf(b, "state=%s\n", state);
@@ -674,9 +716,17 @@ server_info(struct evbuffer *b)
 	evbuffer_add_printf(b, "version=%s\n", PACKAGE_VERSION);
 	evbuffer_add_printf(b, "ready=%d\n", server.ready);
 	if (server.lisp != NULL)
-		evbuffer_add_printf(b, "lisp=%s\n", server.lisp);
-	if (server.image_info != NULL)
-		evbuffer_add(b, server.image_info, strlen(server.image_info));
+		server_info_text(b, "lisp", server.lisp, INFO_TEXT_MAX);
+	if (server.image_info != NULL) {
+		/* The image's own lines: whole lines, as many as fit. */
+		len = strlen(server.image_info);
+		if (len > INFO_IMAGE_MAX) {
+			len = INFO_IMAGE_MAX;
+			while (len > 0 && server.image_info[len - 1] != '\n')
+				len--;
+		}
+		evbuffer_add(b, server.image_info, len);
+	}
 	evbuffer_add_printf(b, "swank=%s\n", swank_describe());
 	if (server.restarts != 0) {
 		client_describe_exit(server.last_status, how, sizeof how);
@@ -684,7 +734,8 @@ server_info(struct evbuffer *b)
 		    server.restarts, how);
 	}
 	if (server.swank_why != NULL)
-		evbuffer_add_printf(b, "swank_why=%s\n", server.swank_why);
+		server_info_text(b, "swank_why", server.swank_why,
+		    INFO_TEXT_MAX);
 }
 
 static char *

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -179,8 +180,25 @@ swank_describe(void)
 }
 
 /*
+ * After stdin ends, swank may still answer, but it drops a connection as
+ * soon as it reads EOF: so the socket stays open, and is closed once swank
+ * has sent nothing for this long.
+ */
+#define SWANK_IDLE_MS	2000
+
+static uint64_t
+swank_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
  * lispd swank: stdin to the socket, the socket to stdout, until either
- * ends. A session whose swank is not up is named with the reason.
+ * ends (stdin: as above). A session whose swank is not up is named with
+ * the reason.
  */
 int
 swank_main(const struct dir *d, const char *name)
@@ -190,7 +208,8 @@ swank_main(const struct dir *d, const char *name)
 	struct pollfd	 pfd[2];
 	char		 buf[65536], state[64], why[512];
 	ssize_t		 n;
-	int		 fd, done_in = 0;
+	uint64_t	 idle_at = 0;
+	int		 fd, done_in = 0, wait;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Ask the session first: a closed door deserves a reason. */
@@ -214,7 +233,13 @@ swank_main(const struct dir *d, const char *name)
 	pfd[1].fd = fd;
 	pfd[1].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
+		wait = -1;
+		if (done_in) {
+			if (swank_ms() >= idle_at)
+				return (EXIT_OK);	/* swank is done */
+			wait = (int)(idle_at - swank_ms());
+		}
+		if (poll(pfd, 2, wait) == -1) {
 			if (errno == EINTR)
 				continue;
 			die(EXIT_FAIL, "swank: poll: %s", strerror(errno));
@@ -225,14 +250,15 @@ swank_main(const struct dir *d, const char *name)
 				return (EXIT_OK);	/* swank closed */
 			if (client_write_all(STDOUT_FILENO, buf, n) == -1)
 				return (EXIT_OK);	/* the reader went */
+			idle_at = swank_ms() + SWANK_IDLE_MS;
 		}
 		if (!done_in && pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(STDIN_FILENO, buf, sizeof buf);
 			if (n <= 0) {
 				/* Our end is done; swank may still answer. */
-				shutdown(fd, SHUT_WR);
 				done_in = 1;
 				pfd[0].fd = -1;
+				idle_at = swank_ms() + SWANK_IDLE_MS;
 				continue;
 			}
 			if (client_write_all(fd, buf, n) == -1)

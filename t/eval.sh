@@ -77,6 +77,39 @@ is "$(ev -s s '(1- (hash-table-count lispd::*jobs*))')" 0 \
 out=$(ev -s s '(defvar *after* (+ 2 2))' '*after*')
 is "$out" 4 "the image evaluates on after them"
 
+# C-c while eval - reads the forms from the terminal: it leaves at once,
+# and nothing is evaluated. catches PID SIG: its handler is installed.
+catches() {
+	mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status")
+	[ $((0x$mask >> ($2 - 1) & 1)) -eq 1 ]
+}
+term_type a clear
+term_type a "$LISPD eval -s s -; echo rc=\$?"
+wait_until 10 eval 'p=$(term_pid a) && catches "$p" 2'
+term_type a '(defvar *typed* 1)'
+wait_screen a '^\(defvar \*typed\* 1\)'
+term_keys a C-c
+wait_screen a '^rc=130'; ok $? "C-c while eval - reads the terminal exits 130 at once"
+screen_has a 'eval: interrupted while the forms were read from stdin'
+ok $? "and says nothing was evaluated"
+is "$(ev -s s "(boundp '*typed*)")" NIL "and nothing was"
+# The same by kill, with a fifo held open on stdin: 130, 143 and 129.
+mkfifo "$T/forms"
+exec 7<>"$T/forms"
+for sig in INT:130 TERM:143 HUP:129; do
+	"$LISPD" -S "$D" eval -s s - <"$T/forms" >/dev/null 2>"$T/err" &
+	p=$!
+	wait_until 10 catches "$p" 2
+	printf '(defvar *fifo* 1)\n' >&7
+	kill -"${sig%:*}" "$p"
+	wait_until 10 dead "$p"; ok $? "SIG${sig%:*} while eval - reads a fifo ends it"
+	kill -KILL "$p" 2>/dev/null
+	wait "$p"; is $? "${sig#*:}" "with ${sig#*:}"
+done
+like "$(cat "$T/err")" "^lispd: eval: SIGHUP while the forms were read from stdin" "saying which signal"
+exec 7>&-
+is "$(ev -s s "(boundp '*fifo*)")" NIL "and nothing was evaluated"
+
 # Much output streams through in bounded memory.
 n=$(ev -s s '(let ((line (make-string 99 :initial-element #\x))) (dotimes (i 200000) (write-line line)))' | wc -c)
 is "$n" 20000004 "20 MB of output arrive whole (and NIL)"

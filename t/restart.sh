@@ -59,6 +59,22 @@ alive "$runner"; ok $? "run with a policy stays across restarts"
 lispd stop fg >/dev/null 2>&1
 wait "$runner"; is $? 7 "and exits with the last image's status when stopped"
 
+# An image that exits before it is ready: start and wait say so and fail
+# at the first failure, while the server goes on restarting it.
+before='the image exited with status 3 before it was ready; it is being restarted'
+out=$(timeout 20 "$LISPD" -S "$D" start --restart always -s early -- \
+    sbcl --noinform --eval '(sb-ext:exit :code 3)' 2>&1); rc=$?
+PIDS="$PIDS $(./t/rawclient "$D/early.sock" 0000000100000004000000020000000500000000 | sed -n 's/^server=//p')"
+is $rc 1 "start of an image that exits before it is ready returns, exit 1"
+like "$out" "^lispd: early: the image exited with status 3; restarting in [0-9]+ s$" \
+    "printing the server's restart notice"
+like "$out" "^lispd: session early: $before: see 'lispd ls'" "and then why it failed"
+out=$(timeout 20 "$LISPD" -S "$D" wait early 2>&1); rc=$?
+is $rc 1 "wait for it fails too, at its next failure"
+like "$out" "^lispd: session early: $before" "saying the same"
+like "$(lispd ls)" "^early +[-0-9]+ (restarting|starting) " "and the session goes on restarting"
+lispd stop early >/dev/null 2>&1
+
 out=$(lispd start --restart sometimes -s x 2>&1); is $? 2 "a bad policy exits 2"
 like "$out" "say never, on-failure or always" "naming the choices"
 

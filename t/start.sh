@@ -37,11 +37,81 @@ is "$(echo $ra $rb | tr ' ' '\n' | sort | tr '\n' ' ')" "0 4 " \
 n=$(lispd ls | grep -c '^race ')
 is "$n" 1 "and ls shows one session"
 
+# A 72 KB command line: INFO is cut to fit a frame, and ls reads it.
+long=$(head -c 72000 /dev/zero | tr '\0' x)
+start -s longcmd -- sbcl --noinform --eval "(defparameter *long* \"$long\")"
+out=$(lispd ls 2>&1); rc=$?
+is $rc 0 "ls of a session with a 72 KB command line exits 0"
+like "$out" "^longcmd +[0-9]+ running .* sbcl --noinform --eval \(defparameter \*long\* \"xxx" \
+    "and shows its command"
+like "$out" "^race +[0-9]+ running" "and the sessions after it"
+out=$(./t/rawclient "$D/longcmd.sock" 0000000100000004000000020000000500000000)
+like "$out" "^command=sbcl --noinform --eval .*x\.\.\. \([0-9]+ bytes cut\)$" \
+    "the server says the command was cut"
+swank_call longcmd "$(frame '(:emacs-rex (swank:ping 42) "COMMON-LISP-USER" t 1)')"
+like "$(cat "$T/out")" '\(:return \(:ok 42\) 1\)' "lispd swank reaches it"
+lispd stop longcmd >/dev/null
+
+# A server that sends a frame over the limit (an older lispd did, for such
+# a command line): ls marks it and goes on.
+perl -MIO::Socket::UNIX -e '
+	$SIG{PIPE} = "IGNORE";
+	my $s = IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 5) or die;
+	open(my $f, ">", $ARGV[1]); close($f);
+	while (my $c = $s->accept) {
+		next unless sysread($c, my $b, 12);	# the probe says nothing
+		syswrite($c, pack("NNNN", 1, 8, 2, $$));
+		sysread($c, $b, 8);
+		my $info = "command=" . ("x" x 70000) . "\n";
+		syswrite($c, pack("NN", 21, length $info) . $info);
+		close($c);
+	}' "$D/big.sock" "$T/big.ready" &
+fake=$!
+PIDS="$PIDS $fake"
+wait_until 10 test -e "$T/big.ready"
+out=$(lispd ls 2>&1); rc=$?
+is $rc 0 "ls with a session it cannot read exits 0"
+like "$out" "^big +- +unknown .*\(its info cannot be read: see below\)" "and marks it"
+like "$out" "^race +[0-9]+ running" "and lists the sessions after it"
+like "$out" "^big: its info cannot be read: its server \(pid $fake\) sent a frame over the 65536-byte limit" \
+    "and says why, in one line"
+kill "$fake"; wait "$fake" 2>/dev/null
+rm -f "$D/big.sock"
+
 for bad in 'a b' 'x/y' '..' 'semi;colon' "$(printf 'nl\nx')"; do
 	out=$(lispd start -s "$bad" -- true 2>&1); rc=$?
 	is $rc 2 "bad name '$(printf %s "$bad" | tr '\n' '?')' exits 2"
 done
 like "$out" "bad session name .*A-Z a-z 0-9" "and names the allowed characters"
+for bad in -x - --; do
+	out=$(lispd start -s "$bad" -- true 2>&1); rc=$?
+	is $rc 2 "a name beginning with - ('$bad') exits 2"
+done
+like "$out" "bad session name '--': names are \[A-Za-z0-9._-\]\+, not beginning with -" \
+    "and says the rule"
+[ ! -e "$D/-x.lock" ] && [ ! -e "$D/-.sock" ]; ok $? "and makes no files for it"
+
+# [user@]host:NAME: ssh is a script that records its arguments.
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s"\n' "$T/ssh.args" >"$T/fakessh"
+chmod +x "$T/fakessh"
+LISPD_SSH=$T/fakessh "$LISPD" attach 'me@far:web' </dev/null >/dev/null 2>&1
+like "$(tr '\n' ' ' <"$T/ssh.args" 2>/dev/null)" "^-t me@far lispd attach web $" \
+    "the fake ssh gets a remote attach's command line"
+for bad in 'far:-S/tmp/x' 'me@far:-x' 'me@-oProxyCommand=x:web' '-far:web'; do
+	rm -f "$T/ssh.args"
+	out=$(LISPD_SSH=$T/fakessh "$LISPD" attach -s "$bad" </dev/null 2>&1); rc=$?
+	[ $rc = 2 ] && [ ! -e "$T/ssh.args" ]
+	ok $? "attach $bad exits 2 and runs no ssh ($rc: $out)"
+done
+like "$out" "^lispd: bad host in '-far:web'" "the host is named as the problem"
+out=$(LISPD_SSH=$T/fakessh "$LISPD" attach 'far:-S/tmp/x' </dev/null 2>&1)
+like "$out" "^lispd: bad session name in 'far:-S/tmp/x': names are \[A-Za-z0-9._-\]\+, not beginning with -$" \
+    "a remote name beginning with - is refused with the rule"
+rm -f "$T/ssh.args"
+out=$(LISPD_SSH=$T/fakessh "$LISPD" ls 'me@-oProxyCommand=x:' 2>&1); rc=$?
+[ $rc = 2 ] && [ ! -e "$T/ssh.args" ]
+ok $? "ls with a host beginning with - exits 2 and runs no ssh ($rc: $out)"
+
 long=$(printf '%0120d' 0)
 out=$(lispd start -s "$long" -- true 2>&1); rc=$?
 is $rc 2 "a name too long for a socket path exits 2"
@@ -53,6 +123,8 @@ like "$out" "no session nosuch" "and names it"
 out=$(lispd send nosuch hello 2>&1); is $? 3 "send to a missing session exits 3"
 out=$(lispd stop nosuch 2>&1); is $? 3 "stop of a missing session exits 3"
 out=$(lispd frobnicate 2>&1); is $? 2 "an unknown command exits 2"
+is "$out" "lispd: unknown command 'frobnicate': see 'lispd --help'" \
+    "and says so with one lispd: prefix"
 out=$(lispd stop -t x one 2>&1); is $? 2 "a bad number exits 2"
 
 # A server killed with SIGKILL leaves a stale socket: the next start replaces it.

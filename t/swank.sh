@@ -14,6 +14,22 @@ like "$(cat "$T/out")" "^[0-9a-fA-F]{6}\(:return \(:ok \(:pid $(image_pid s) " \
 swank_call s "$(rex '(progn (princ 42) (* 6 7))')"
 like "$(cat "$T/out")" '\(:return \(:ok \("42" "42"\)\) 1\)' "a form evaluated through swank"
 
+# Through a pipe: stdin ends at once, and the answers still come back;
+# lispd swank leaves once swank has been silent for 2 s.
+ping=$(frame '(:emacs-rex (swank:ping 42) "COMMON-LISP-USER" t 1)')
+t0=$(date +%s)
+out=$(printf '%s' "$ping" | timeout 20 "$LISPD" -S "$D" swank s 2>&1); rc=$?
+t1=$(date +%s)
+is "$(printf '%s' "$out" | grep -o '(:return (:ok [^)]*) 1)')" '(:return (:ok 42) 1)' \
+    "a ping piped into lispd swank gets its answer"
+is $rc 0 "and it exits 0"
+[ $((t1 - t0)) -le 6 ]; ok $? "soon after swank falls silent ($((t1 - t0)) s)"
+out=$(printf '%s' "$ping$(rex '(progn (sleep 1) (* 6 7))')" |
+    timeout 20 "$LISPD" -S "$D" swank s 2>&1)
+is "$(printf '%s' "$out" | grep -o '(:return (:ok ("" "42")) 1)')" \
+    '(:return (:ok ("" "42")) 1)' \
+    "an answer that takes a second after stdin ends arrives too"
+
 # A garbled client is dropped; the next one is served.
 out=$(printf 'zzzzzzzz-not-swank' | lispd swank s 2>&1); rc=$?
 is $rc 0 "a garbled client is disconnected, not left hanging"
