@@ -106,11 +106,20 @@ void
 client_open(struct client *c, const struct dir *d, const char *name, int cork)
 {
 	uint8_t	hello[4];
+	pid_t	pid;
+	int	saved;
 
 	memset(c, 0, sizeof *c);
 	c->name = name;
 	c->fd = dir_connect(d, name, ".sock");
 	if (c->fd == -1) {
+		saved = errno;
+		if (saved == ENOENT && (pid = dir_lock_pid(d, name)) > 0)
+			die(EXIT_NOSESSION, "session %s has lost its socket "
+			    "%s/%s.sock: its server (pid %ld) makes it again "
+			    "with 'kill -USR1 %ld'", name, d->path, name,
+			    (long)pid, (long)pid);
+		errno = saved;
 		if (errno == ENOENT || errno == ECONNREFUSED)
 			die(EXIT_NOSESSION, "no session %s in %s: start it with "
 			    "'lispd start -s %s', or see 'lispd ls'", name,

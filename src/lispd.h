@@ -106,6 +106,10 @@ int	 dir_check_name(const struct dir *, const char *);
 char	*dir_path(const struct dir *, const char *, const char *);
 int	 dir_lock(const struct dir *, const char *);
 void	 dir_unlock(const struct dir *, const char *, int);
+int	 dir_locked(const struct dir *, const char *, int);
+void	 dir_lock_write(int);
+pid_t	 dir_lock_pid(const struct dir *, const char *);
+int	 dir_answers(const struct dir *, const char *, const char *, pid_t *);
 int	 dir_connect(const struct dir *, const char *, const char *);
 int	 dir_listen(const struct dir *, const char *, const char *);
 

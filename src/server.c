@@ -8,6 +8,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -31,8 +32,10 @@
 #define SERVER_INFO_WAIT	500000	/* us for the image's part of ls */
 #define SERVER_STABLE		60	/* s a run takes to reset the backoff */
 #define SERVER_BACKOFF_MAX	60	/* s between restarts, at most */
+#define SERVER_TOUCH		3600	/* s between touches of the files */
 
 struct server	 server;
+static struct event	*server_touch_ev;
 
 static void	 server_pty_drain(void);
 static void	 server_pty_read_cb(evutil_socket_t, short, void *);
@@ -492,18 +495,63 @@ server_exited(int status)
 	evtimer_add(server.restart_ev, &tv);
 }
 
-/* SIGUSR1: the sockets again, for a tmp cleaner deleted them. */
+/*
+ * Now and then the files are touched, so that an age-based tmp cleaner
+ * leaves them alone (tmux does the same with its socket).
+ */
 static void
-server_sockets(void)
+server_touch_cb(evutil_socket_t fd, short events, void *arg)
+{
+	const char	*suffix[] = { ".sock", ".swank", ".lock" };
+	char		*path;
+	size_t		 i;
+
+	(void)fd; (void)events; (void)arg;
+	for (i = 0; i < nitems(suffix); i++) {
+		path = dir_path(server.dir, server.name, suffix[i]);
+		utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
+		free(path);
+	}
+}
+
+/* NAME.lock again, if a tmp cleaner deleted it (SIGUSR1). */
+static void
+server_relock(void)
 {
 	int	fd;
 
+	if (dir_locked(server.dir, server.name, server.lockfd))
+		return;
+	if ((fd = dir_lock(server.dir, server.name)) == -1) {
+		log_warn("%s: cannot lock %s/%s.lock again", server.name,
+		    server.dir->path, server.name);
+		return;
+	}
+	close(server.lockfd);
+	server.lockfd = fd;
+	dir_lock_write(fd);
+}
+
+/* SIGUSR1: the sockets and the lock again, for a tmp cleaner deleted them. */
+static void
+server_sockets(void)
+{
+	pid_t	pid;
+	int	fd;
+
 	log_info("%s: making the sockets again", server.name);
+	server_relock();
 	if (server.state != SERVER_EXITED) {
-		if ((fd = dir_listen(server.dir, server.name, ".sock")) == -1)
-			log_warn("%s: cannot listen on %s/%s.sock",
-			    server.name, server.dir->path, server.name);
-		else {
+		if ((fd = dir_listen(server.dir, server.name, ".sock")) == -1) {
+			if (errno != EADDRINUSE)
+				log_warn("%s: cannot listen on %s/%s.sock",
+				    server.name, server.dir->path, server.name);
+			else if (dir_answers(server.dir, server.name, ".sock",
+			    &pid) && pid != getpid())
+				log_warnx("%s: %s/%s.sock is another server's "
+				    "(pid %ld): leaving it", server.name,
+				    server.dir->path, server.name, (long)pid);
+		} else {
 			/* The clients connected stay on the old one. */
 			event_free(server.listen_ev);
 			close(server.listenfd);
@@ -875,7 +923,9 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	struct sigaction sa;
 	struct event	*sigs[5];
 	const int	 signums[5] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct timeval	 tv = { 0, 0 };
 	char		 msg[512], warn[400];
+	pid_t		 pid;
 	int		 status, i;
 	char		*sockpath;
 
@@ -910,7 +960,20 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		evsignal_add(sigs[i], NULL);
 	}
 
+	dir_lock_write(lockfd);
 	server.listenfd = dir_listen(d, opts->name, ".sock");
+	if (server.listenfd == -1 && errno == EADDRINUSE) {
+		/* A tmp cleaner took its lock; the session lives. */
+		dir_answers(d, opts->name, ".sock", &pid);
+		snprintf(msg, sizeof msg, "session %s is already running "
+		    "(server pid %ld), but its lock %s/%s.lock was deleted: "
+		    "attach with 'lispd attach %s'; 'kill -USR1 %ld' makes "
+		    "the lock again", opts->name, (long)pid, d->path,
+		    opts->name, opts->name, (long)pid);
+		server_report(readyfd, EXIT_EXISTS, msg);
+		status = EXIT_EXISTS;
+		goto out;
+	}
 	if (server.listenfd == -1) {
 		snprintf(msg, sizeof msg, "cannot listen on %s/%s.sock: %s",
 		    d->path, opts->name, strerror(errno));
@@ -943,6 +1006,10 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
 	server.restart_ev = evtimer_new(server.base, server_restart_cb, NULL);
 	event_add(server.listen_ev, NULL);
+	server_touch_ev = event_new(server.base, -1, EV_PERSIST,
+	    server_touch_cb, NULL);
+	tv.tv_sec = SERVER_TOUCH;
+	event_add(server_touch_ev, &tv);
 
 	snprintf(msg, sizeof msg, "%ld%s%s", (long)server.pid,
 	    *warn != '\0' ? " " : "", warn);
@@ -969,6 +1036,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.stop_ev);
 	event_free(server.linger_ev);
 	event_free(server.info_ev);
+	event_free(server_touch_ev);
 	free(server.image_info);
 out:
 	console_close();
@@ -981,7 +1049,7 @@ out:
 		free(sockpath);
 		close(server.listenfd);
 	}
-	dir_unlock(d, opts->name, lockfd);
+	dir_unlock(d, opts->name, server.lockfd);
 	for (i = 0; i < 5; i++)
 		event_free(sigs[i]);
 	event_base_free(server.base);

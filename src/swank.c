@@ -62,6 +62,7 @@ void
 swank_recreate(void)
 {
 	char	*path;
+	pid_t	 pid;
 	int	 fd;
 
 	if (server.swankfd == -1)
@@ -82,9 +83,11 @@ swank_recreate(void)
 		return;
 	}
 	if ((fd = dir_listen(server.dir, server.name, ".swank")) == -1) {
-		log_warn("%s: cannot listen on %s/%s.swank", server.name,
-		    server.dir->path, server.name);
-		return;
+		if (errno != EADDRINUSE || !dir_answers(server.dir,
+		    server.name, ".swank", &pid) || pid != getpid())
+			log_warn("%s: cannot listen on %s/%s.swank",
+			    server.name, server.dir->path, server.name);
+		return;	/* or it is ours, still there */
 	}
 	event_free(server.swank_ev);
 	close(server.swankfd);
