@@ -865,6 +865,15 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 		    server.ctl_expected);
 	else if (!opts->no_swank && server.ctl_expected)
 		swank_loading();
+	if (!server.ctl_expected && imgfd != -1) {
+		/*
+		 * Nobody in the image would serve them: neither end nor the
+		 * swank socket reaches it, and the channel waits unread.
+		 */
+		event_del(server.ctl_rd);
+		close(imgfd);
+		imgfd = -1;
+	}
 	server.pid = pty_spawn(server.ptyfd, slave, argv != NULL ? argv : cmd,
 	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, &err);
 	if (imgfd != -1)
