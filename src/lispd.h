@@ -74,6 +74,7 @@ struct winsize;
 #define FANOUT_CREDIT_MAX	2000000	/* ns of writing saved up, at most */
 #define INPUT_QUEUE_MAX		(1024 * 1024)	/* input held for the image */
 #define TTY_LINE_MAX		4095	/* N_TTY's canonical line */
+#define ACCEPT_PAUSE		1	/* s not accepting when accept fails */
 
 /* log.c */
 void	 log_init(int, const char *);
@@ -286,6 +287,7 @@ struct server {
 	int			 lockfd;
 	int			 listenfd;
 	struct event		*listen_ev;
+	struct event		*accept_ev;	/* listens again after a pause */
 	struct event		*reap_ev;
 	struct event		*stop_ev;
 	struct event		*linger_ev;
@@ -358,6 +360,7 @@ uint64_t server_now(void);
 int	 server_fanout_ok(void);
 void	 server_fanout_spent(uint64_t);
 void	 server_cork(void);
+void	 server_accept_failed(const char *);
 
 /* server-client.c */
 void	 server_client_create(int);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,11 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 		if (c->flags & SC_DEAD) {
 			TAILQ_REMOVE(&server.clients, c, entry);
 			server_client_free(c);
+			/* An fd is free: the next client need not wait. */
+			if (evtimer_pending(server.accept_ev, NULL)) {
+				evtimer_del(server.accept_ev);
+				event_add(server.listen_ev, NULL);
+			}
 		}
 	}
 	if (server.state == SERVER_EXITED && TAILQ_EMPTY(&server.clients))
@@ -593,9 +600,76 @@ server_signal_cb(evutil_socket_t sig, short events, void *arg)
 	}
 }
 
+/*
+ * accept failed (the fd limit, mostly): said at most once a minute, with
+ * the limit and the clients holding it; the caller stops accepting for
+ * ACCEPT_PAUSE, as the level-triggered listen event would spin.
+ */
+void
+server_accept_failed(const char *what)
+{
+	static time_t		 last;
+	struct server_client	*c;
+	struct rlimit		 rl;
+	u_int			 n = 0;
+	int			 saved = errno;
+
+	if (last != 0 && time(NULL) - last < 60)
+		return;
+	last = time(NULL);
+	TAILQ_FOREACH(c, &server.clients, entry)
+		n++;
+	if ((saved == EMFILE || saved == ENFILE) &&
+	    getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_warnx("%s: %s: at the limit of open files (%s %ld) with "
+		    "%u clients: not accepting for %d s at a time; raise "
+		    "ulimit -n", server.name, what, saved == EMFILE ?
+		    "ulimit -n" : "the system's, and ulimit -n",
+		    (long)rl.rlim_cur, n, ACCEPT_PAUSE);
+	else
+		log_warnx("%s: %s: accept: %s (%u clients): not accepting for "
+		    "%d s at a time", server.name, what, strerror(saved), n,
+		    ACCEPT_PAUSE);
+}
+
+static void
+server_accept_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	if (server.listen_ev != NULL)
+		event_add(server.listen_ev, NULL);
+}
+
+/* A word before the door closes: a frame the peer can print. */
+static void
+server_refuse(int fd, int status, const char *fmt, ...)
+{
+	va_list	ap;
+	uint8_t	buf[PROTO_HDRLEN + 4 + 256];
+	char	junk[512];
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf((char *)buf + PROTO_HDRLEN + 4, sizeof buf -
+	    PROTO_HDRLEN - 4, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof buf - PROTO_HDRLEN - 4)
+		n = sizeof buf - PROTO_HDRLEN - 5;
+	proto_header(buf, PROTO_ERROR, 4 + n);
+	proto_put32(buf + PROTO_HDRLEN, status);
+	/* Its hello read, so that closing resets nothing before the frame. */
+	while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0)
+		;
+	(void)!send(fd, buf, PROTO_HDRLEN + 4 + n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
 static void
 server_accept_cb(evutil_socket_t fd, short events, void *arg)
 {
+	struct timeval	tv = { ACCEPT_PAUSE, 0 };
 	struct ucred	cred;
 	socklen_t	len = sizeof cred;
 	int		cfd;
@@ -605,8 +679,11 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("%s: accept", __func__);
+			    errno != ECONNABORTED) {
+				server_accept_failed("clients");
+				event_del(server.listen_ev);
+				evtimer_add(server.accept_ev, &tv);
+			}
 			return;
 		}
 		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred,
@@ -618,7 +695,9 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 		if (cred.uid != geteuid() && cred.uid != 0) {
 			log_warnx("%s: refused a client of uid %ld (pid %ld)",
 			    server.name, (long)cred.uid, (long)cred.pid);
-			close(cfd);
+			server_refuse(cfd, EXIT_FAIL, "session %s refuses uid "
+			    "%ld: only its owner (uid %ld) and root may connect",
+			    server.name, (long)cred.uid, (long)geteuid());
 			continue;
 		}
 		server_client_create(cfd);
@@ -1014,6 +1093,8 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
 	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
 	server.restart_ev = evtimer_new(server.base, server_restart_cb, NULL);
+	server.accept_ev = evtimer_new(server.base, server_accept_resume_cb,
+	    NULL);
 	event_add(server.listen_ev, NULL);
 	server_touch_ev = event_new(server.base, -1, EV_PERSIST,
 	    server_touch_cb, NULL);
@@ -1046,6 +1127,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.linger_ev);
 	event_free(server.info_ev);
 	event_free(server_touch_ev);
+	event_free(server.accept_ev);
 	free(server.image_info);
 out:
 	console_close();
