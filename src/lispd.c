@@ -345,6 +345,7 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 			if (fd > STDERR_FILENO)
 				close(fd);
 		}
+		server_daemon(d, &o, lockfd, p[1]);
 		log_init(0, "lispd");
 		_exit(server_main(d, &o, lockfd, p[1]));
 	}

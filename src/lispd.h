@@ -152,7 +152,7 @@ const char *bootstrap_path(void);
 /* pty.c */
 int	 pty_open(const struct winsize *, char *, size_t);
 pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
-	     int *);
+	     const char *, int *);
 int	 pty_resize(int, u_short, u_short);
 int	 pty_canonical(int);
 
@@ -224,6 +224,7 @@ struct server_opts {
 #define RESTART_ALWAYS		2
 	u_short		 rows;		/* the pty's size until a client's */
 	u_short		 cols;
+	char		*cwd;		/* the image's, or NULL: the server's */
 };
 
 struct server_client {
@@ -346,6 +347,7 @@ struct server {
 extern struct server server;
 
 int	 server_main(struct dir *, const struct server_opts *, int, int);
+void	 server_daemon(struct dir *, struct server_opts *, int, int);
 void	 server_ready(void);
 void	 server_list(struct server_client *);
 void	 server_image_info(const char *, size_t);

@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -954,7 +956,8 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 		imgfd = -1;
 	}
 	server.pid = pty_spawn(server.ptyfd, slave, argv != NULL ? argv : cmd,
-	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, &err);
+	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, opts->cwd,
+	    &err);
 	if (imgfd != -1)
 		close(imgfd);
 	free(argv);
@@ -997,6 +1000,65 @@ server_restart_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	log_info("%s: restarted %s (pid %ld)", server.name, server.command,
 	    (long)server.pid);
+}
+
+/* A copy of path, made absolute from cwd ("-" stays). */
+static char *
+server_absolute(const char *path, const char *cwd)
+{
+	char	*p;
+
+	if (path == NULL)
+		return (NULL);
+	if (*path == '/' || strcmp(path, "-") == 0)
+		return (xstrdup(path));
+	xasprintf(&p, "%s/%s", cwd, path);
+	return (p);
+}
+
+/*
+ * lispd start, in the daemon before anything else: keep none of the
+ * caller's fds but the lock, the ready pipe and the notify fd (its pipes
+ * would hold its $(...) open for the session's life), and hold no
+ * directory: the paths become absolute, and the image is started in the
+ * caller's directory by name.
+ */
+void
+server_daemon(struct dir *d, struct server_opts *o, int lockfd, int readyfd)
+{
+	char	 cwd[PATH_MAX], *env;
+	int	 keep[3] = { lockfd, readyfd, o->notify_fd }, t, i, j, lo = 3;
+
+	for (i = 0; i < 3; i++) {
+		for (j = i + 1; j < 3; j++) {
+			if (keep[j] < keep[i]) {
+				t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+		}
+	}
+	for (i = 0; i <= 3; i++) {
+		t = i < 3 ? keep[i] : INT_MAX;
+		if (t < lo)
+			continue;
+		if (t > lo && close_range(lo, t == INT_MAX ? ~0U :
+		    (u_int)t - 1, 0) == -1) {
+			for (j = lo; j < t && j < 65536; j++)
+				close(j);
+		}
+		lo = t + (t != INT_MAX);
+	}
+
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return;	/* gone already: nothing to hold */
+	o->cwd = xstrdup(cwd);
+	d->path = server_absolute(d->path, cwd);
+	o->log = server_absolute(o->log, cwd);
+	if ((env = getenv("LISPD_BOOTSTRAP")) != NULL && *env != '\0')
+		setenv("LISPD_BOOTSTRAP", server_absolute(env, cwd), 1);
+	if (chdir("/") == -1)
+		log_warn("%s: chdir /", __func__);
 }
 
 /*
