@@ -9,6 +9,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +212,54 @@ attach_can_hand(const struct client *c)
 	    in.st_rdev == out.st_rdev);
 }
 
+/* A process's parent and controlling terminal, from /proc/PID/stat. */
+static int
+attach_proc(pid_t pid, pid_t *ppid, unsigned long *tty)
+{
+	char	 path[64], buf[1024], *p;
+	ssize_t	 n;
+	int	 fd, parent;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	/* After the command's name, which may hold anything but the last ). */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %d %*d %*d %lu", &parent, tty) != 2)
+		return (-1);
+	*ppid = parent;
+	return (0);
+}
+
+/*
+ * Is our terminal the session's own pty? Then we run inside its image
+ * (the image is the ancestor whose parent is the server, its pty is its
+ * controlling terminal), and attaching would feed it its own output.
+ */
+static int
+attach_own_pty(pid_t server)
+{
+	struct stat	 sb;
+	pid_t		 pid = getpid(), ppid;
+	unsigned long	 tty;
+
+	if (server <= 0 || fstat(STDIN_FILENO, &sb) == -1)
+		return (0);
+	while (pid > 1 && attach_proc(pid, &ppid, &tty) == 0) {
+		if (ppid == server)	/* the kernel's encoding of a dev_t */
+			return (tty != 0 && makedev((tty >> 8) & 0xfff,
+			    (tty & 0xff) | ((tty >> 12) & 0xfff00)) ==
+			    sb.st_rdev);
+		pid = ppid;
+	}
+	return (0);
+}
+
 static void
 attach_resize(struct client *c)
 {
@@ -250,6 +299,10 @@ attach_main(const struct dir *d, const char *name,
 		die(EXIT_USAGE, "attach needs a terminal: run it in one, or "
 		    "use 'ssh -t' (for typed input without one, see 'lispd "
 		    "send')");
+	if (attach_own_pty(c.server_pid))
+		die(EXIT_USAGE, "attach: this terminal is session %s's own "
+		    "console: from inside its image, attach would feed the "
+		    "image its own output; attach from another terminal", name);
 	if (tcgetattr(STDIN_FILENO, &attach_saved) == -1)
 		die(EXIT_FAIL, "cannot read the terminal settings: %s",
 		    strerror(errno));

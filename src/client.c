@@ -106,11 +106,20 @@ void
 client_open(struct client *c, const struct dir *d, const char *name, int cork)
 {
 	uint8_t	hello[4];
+	pid_t	pid;
+	int	saved;
 
 	memset(c, 0, sizeof *c);
 	c->name = name;
 	c->fd = dir_connect(d, name, ".sock");
 	if (c->fd == -1) {
+		saved = errno;
+		if (saved == ENOENT && (pid = dir_lock_pid(d, name)) > 0)
+			die(EXIT_NOSESSION, "session %s has lost its socket "
+			    "%s/%s.sock: its server (pid %ld) makes it again "
+			    "with 'kill -USR1 %ld'", name, d->path, name,
+			    (long)pid, (long)pid);
+		errno = saved;
 		if (errno == ENOENT || errno == ECONNREFUSED)
 			die(EXIT_NOSESSION, "no session %s in %s: start it with "
 			    "'lispd start -s %s', or see 'lispd ls'", name,
@@ -121,7 +130,9 @@ client_open(struct client *c, const struct dir *d, const char *name, int cork)
 	c->buf = xmalloc(CLIENT_BUFSIZE);
 	c->corked = cork;
 	proto_put32(hello, PROTO_VERSION);
-	if (client_send(c, PROTO_HELLO, hello, sizeof hello) == -1)
+	/* A server that refused us at once has said why: client_hello reads it. */
+	if (client_send(c, PROTO_HELLO, hello, sizeof hello) == -1 &&
+	    errno != EPIPE && errno != ECONNRESET)
 		die(EXIT_FAIL, "session %s: %s", name, strerror(errno));
 }
 
@@ -130,7 +141,7 @@ int
 client_hello(struct client *c)
 {
 	struct proto_msg	m;
-	uint32_t		pid;
+	uint32_t		pid, status;
 	char			why[300];
 	const char		*name = c->name;
 
@@ -139,9 +150,12 @@ client_hello(struct client *c)
 		    "server is exiting, or refused us (see the system log)",
 		    name);
 	if (m.type == PROTO_ERROR) {
-		/* A newer server that no longer speaks our version. */
 		snprintf(why, sizeof why, "%.*s",
 		    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+		/* Refused (another uid): nothing to run instead. */
+		if (proto_get32(&m, 0, &status) == 0 && status != EXIT_PROTO)
+			die(status, "%s", why);
+		/* A newer server that no longer speaks our version. */
 		client_reexec(c, client_peer_pid(c->fd), why);
 		return (-1);
 	}
@@ -175,8 +189,9 @@ client_close(struct client *c)
 static int
 client_writev(struct client *c, struct iovec *iov, int cnt, size_t done)
 {
-	ssize_t	n = done;
-	int	i = 0;
+	struct msghdr	mh;
+	ssize_t		n = done;
+	int		i = 0;
 
 	for (;;) {
 		while (i < cnt && (size_t)n >= iov[i].iov_len)
@@ -185,7 +200,11 @@ client_writev(struct client *c, struct iovec *iov, int cnt, size_t done)
 			return (0);
 		iov[i].iov_base = (char *)iov[i].iov_base + n;
 		iov[i].iov_len -= n;
-		n = writev(c->fd, iov + i, cnt - i);
+		/* A server gone is an error here, not SIGPIPE. */
+		memset(&mh, 0, sizeof mh);
+		mh.msg_iov = iov + i;
+		mh.msg_iovlen = cnt - i;
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno != EINTR)
 				return (-1);

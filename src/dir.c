@@ -1,8 +1,8 @@
 /*
  * The socket directory and the names in it: NAME.sock for clients and
- * NAME.lock, held by the server for its whole life, so that two starts of
- * one name make one session and a socket left by a killed server is known
- * to be stale.
+ * NAME.lock, held by the server for its whole life (its pid in it), so
+ * that two starts of one name make one session and a socket left by a
+ * killed server is known to be stale.
  */
 
 #include "config.h"
@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,14 +155,69 @@ dir_lock(const struct dir *d, const char *name)
 	return (fd);
 }
 
+/* Is fd the file at NAME.lock still (a tmp cleaner may have deleted it)? */
+int
+dir_locked(const struct dir *d, const char *name, int fd)
+{
+	struct stat	 fsb, sb;
+	char		*path;
+	int		 same;
+
+	path = dir_path(d, name, ".lock");
+	same = fstat(fd, &fsb) == 0 && stat(path, &sb) == 0 &&
+	    fsb.st_dev == sb.st_dev && fsb.st_ino == sb.st_ino;
+	free(path);
+	return (same);
+}
+
+/* The server's pid in its lock, for those who find it without a socket. */
+void
+dir_lock_write(int fd)
+{
+	char	buf[32];
+	int	n;
+
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, n, 0) != n)
+		log_warn("%s: cannot write the pid to the lock", __func__);
+}
+
+/* The pid NAME.lock names, if that process lives; else 0. */
+pid_t
+dir_lock_pid(const struct dir *d, const char *name)
+{
+	char	*path, buf[32];
+	ssize_t	 n;
+	long	 pid = 0;
+	int	 fd;
+
+	path = dir_path(d, name, ".lock");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd == -1)
+		return (0);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 0 || (kill(pid, 0) == -1 && errno != EPERM))
+		return (0);
+	return ((pid_t)pid);
+}
+
+/* Let go of the lock; its file goes too unless it is another's now. */
 void
 dir_unlock(const struct dir *d, const char *name, int fd)
 {
 	char	*path;
 
-	path = dir_path(d, name, ".lock");
-	unlink(path);
-	free(path);
+	if (dir_locked(d, name, fd)) {
+		path = dir_path(d, name, ".lock");
+		unlink(path);
+		free(path);
+	}
 	close(fd);
 }
 
@@ -177,6 +233,36 @@ dir_address(const struct dir *d, const char *name, const char *suffix,
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Does a server answer at NAME.sock or NAME.swank (suffix)? 1 with its pid
+ * in *pid (0 if unknown: its backlog is full), or 0. Non-blocking, so a
+ * server at its fd limit cannot hold us.
+ */
+int
+dir_answers(const struct dir *d, const char *name, const char *suffix,
+    pid_t *pid)
+{
+	struct sockaddr_un	sun;
+	struct ucred		cred;
+	socklen_t		len = sizeof cred;
+	int			fd, live;
+
+	*pid = 0;
+	if (dir_address(d, name, suffix, &sun) == -1)
+		return (0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return (0);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		live = 1;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+			*pid = cred.pid;
+	} else
+		live = (errno == EAGAIN);
+	close(fd);
+	return (live);
 }
 
 int
@@ -199,18 +285,24 @@ dir_connect(const struct dir *d, const char *name, const char *suffix)
 }
 
 /*
- * Listen on NAME.sock or NAME.swank (suffix); the caller holds the lock, so
- * any old one is stale.
+ * Listen on NAME.sock or NAME.swank (suffix). The caller holds the lock,
+ * but a tmp cleaner may have deleted the lock of a live server: an old
+ * socket is unlinked only if nobody answers on it (else -1, EADDRINUSE).
  */
 int
 dir_listen(const struct dir *d, const char *name, const char *suffix)
 {
 	struct sockaddr_un	sun;
 	mode_t			mask;
+	pid_t			pid;
 	int			fd, saved;
 
 	if (dir_address(d, name, suffix, &sun) == -1)
 		return (-1);
+	if (dir_answers(d, name, suffix, &pid)) {
+		errno = EADDRINUSE;
+		return (-1);
+	}
 	if (unlink(sun.sun_path) == -1 && errno != ENOENT)
 		return (-1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -293,6 +293,7 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	char			 buf[600], *msg;
 	ssize_t			 n;
 	size_t			 len = 0;
+	pid_t			 pid;
 	int			 p[2], status, fd;
 
 	dir_check_name(d, name);
@@ -313,6 +314,14 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
+		status = errno;
+		if (status == EWOULDBLOCK && !dir_answers(d, name, ".sock",
+		    &pid) && (pid = dir_lock_pid(d, name)) > 0)
+			die(EXIT_EXISTS, "session %s is already running (server "
+			    "pid %ld), but its socket %s/%s.sock is gone: make "
+			    "it again with 'kill -USR1 %ld'", name, (long)pid,
+			    d->path, name, (long)pid);
+		errno = status;
 		if (errno == EWOULDBLOCK)
 			die(EXIT_EXISTS, "session %s is already running: attach "
 			    "with 'lispd attach %s', or name another with -s",
@@ -341,6 +350,7 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 			if (fd > STDERR_FILENO)
 				close(fd);
 		}
+		server_daemon(d, &o, lockfd, p[1]);
 		log_init(0, "lispd");
 		_exit(server_main(d, &o, lockfd, p[1]));
 	}

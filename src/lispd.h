@@ -74,6 +74,7 @@ struct winsize;
 #define FANOUT_CREDIT_MAX	2000000	/* ns of writing saved up, at most */
 #define INPUT_QUEUE_MAX		(1024 * 1024)	/* input held for the image */
 #define TTY_LINE_MAX		4095	/* N_TTY's canonical line */
+#define ACCEPT_PAUSE		1	/* s not accepting when accept fails */
 
 /* log.c */
 void	 log_init(int, const char *);
@@ -106,6 +107,10 @@ int	 dir_check_name(const struct dir *, const char *);
 char	*dir_path(const struct dir *, const char *, const char *);
 int	 dir_lock(const struct dir *, const char *);
 void	 dir_unlock(const struct dir *, const char *, int);
+int	 dir_locked(const struct dir *, const char *, int);
+void	 dir_lock_write(int);
+pid_t	 dir_lock_pid(const struct dir *, const char *);
+int	 dir_answers(const struct dir *, const char *, const char *, pid_t *);
 int	 dir_connect(const struct dir *, const char *, const char *);
 int	 dir_listen(const struct dir *, const char *, const char *);
 
@@ -147,7 +152,7 @@ const char *bootstrap_path(void);
 /* pty.c */
 int	 pty_open(const struct winsize *, char *, size_t);
 pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
-	     int *);
+	     const char *, int *);
 int	 pty_resize(int, u_short, u_short);
 int	 pty_canonical(int);
 int	 pty_stopped(pid_t);
@@ -221,6 +226,7 @@ struct server_opts {
 #define RESTART_ALWAYS		2
 	u_short		 rows;		/* the pty's size until a client's */
 	u_short		 cols;
+	char		*cwd;		/* the image's, or NULL: the server's */
 };
 
 struct server_client {
@@ -286,6 +292,7 @@ struct server {
 	int			 lockfd;
 	int			 listenfd;
 	struct event		*listen_ev;
+	struct event		*accept_ev;	/* listens again after a pause */
 	struct event		*reap_ev;
 	struct event		*stop_ev;
 	struct event		*linger_ev;
@@ -346,6 +353,7 @@ struct server {
 extern struct server server;
 
 int	 server_main(struct dir *, const struct server_opts *, int, int);
+void	 server_daemon(struct dir *, struct server_opts *, int, int);
 void	 server_ready(void);
 void	 server_list(struct server_client *);
 void	 server_image_info(const char *, size_t);
@@ -360,6 +368,7 @@ uint64_t server_now(void);
 int	 server_fanout_ok(void);
 void	 server_fanout_spent(uint64_t);
 void	 server_cork(void);
+void	 server_accept_failed(const char *);
 
 /* server-client.c */
 void	 server_client_create(int);

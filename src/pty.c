@@ -57,7 +57,7 @@ pty_termios(int fd)
 
 static void
 pty_child(const char *slave, char *const *argv, int ctlfd, int swankfd,
-    const char *name, int errfd)
+    const char *name, const char *cwd, int errfd)
 {
 	sigset_t	set;
 	char		num[16];
@@ -82,6 +82,11 @@ pty_child(const char *slave, char *const *argv, int ctlfd, int swankfd,
 		goto fail;
 	if (fd > 2)
 		close(fd);
+	/* The caller's directory: the server keeps none (lispd start). */
+	if (cwd != NULL && chdir(cwd) == -1)
+		dprintf(STDERR_FILENO, "lispd: cannot enter %s: %s; the image "
+		    "starts in %s\r\n", cwd, strerror(errno),
+		    getcwd(num, sizeof num) != NULL ? num : "the server's");
 
 	/* The control channel, for the bootstrap (src/lispd.lisp). */
 	if (ctlfd != -1) {
@@ -122,13 +127,14 @@ fail:
 }
 
 /*
- * Fork the image on the slave. Returns its pid, or -1 with *err set to the
+ * Fork the image on the slave, in cwd (NULL: ours). Returns its pid, or -1
+ * with *err set to the
  * errno of the failed exec (reported through a close-on-exec pipe, so a
  * command that cannot run is an error here and not a quick exit later).
  */
 pid_t
 pty_spawn(int master, const char *slave, char *const *argv, int ctlfd,
-    int swankfd, const char *name, int *err)
+    int swankfd, const char *name, const char *cwd, int *err)
 {
 	pid_t	pid;
 	int	p[2], status;
@@ -148,7 +154,7 @@ pty_spawn(int master, const char *slave, char *const *argv, int ctlfd,
 	case 0:
 		close(master);
 		close(p[0]);
-		pty_child(slave, argv, ctlfd, swankfd, name, p[1]);
+		pty_child(slave, argv, ctlfd, swankfd, name, cwd, p[1]);
 		/* NOTREACHED */
 	}
 	close(p[1]);

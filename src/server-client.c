@@ -452,10 +452,14 @@ server_client_attach(struct server_client *c, const struct proto_msg *m)
 		if (c->passfd == -1) {
 			n = snprintf((char *)msg + 4, sizeof msg - 4, "no "
 			    "terminal came with the attach message");
-		} else if (server_tty_open(c, c->passfd, m->data + 12,
-		    m->len - 12, (char *)msg + 4, sizeof msg - 4) == 0) {
+		} else if ((n = server_tty_open(c, c->passfd, m->data + 12,
+		    m->len - 12, (char *)msg + 4, sizeof msg - 4)) == 0) {
 			proto_put32(msg, 1);
-			n = 0;
+		} else if (n == -2) {
+			close(c->passfd);
+			c->passfd = -1;
+			server_client_error(c, EXIT_USAGE, "%s", (char *)msg + 4);
+			return;
 		} else
 			n = strlen((char *)msg + 4);
 		server_client_write(c, PROTO_TTY, msg, 4 + n);

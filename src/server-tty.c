@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,7 +34,9 @@ static void	server_tty_key_cb(evutil_socket_t, short, void *);
 
 /*
  * Take the terminal fd came with, and detach on key. On failure, says why
- * in why and returns -1: the client then relays as before.
+ * in why and returns -1: the client then relays as before; or -2 if it is
+ * the image's own pty, which nobody may attach (the image would read its
+ * own output, for ever).
  */
 int
 server_tty_open(struct server_client *c, int fd, const uint8_t *key,
@@ -51,6 +54,13 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 	if (fstat(fd, &st) == -1 || !S_ISCHR(st.st_mode) || !isatty(fd)) {
 		snprintf(why, len, "what came is not a terminal");
 		return (-1);
+	}
+	if (server.ptyfd != -1 &&
+	    ptsname_r(server.ptyfd, path, sizeof path) == 0 &&
+	    stat(path, &st2) == 0 && st2.st_rdev == st.st_rdev) {
+		snprintf(why, len, "this terminal is the session's own console "
+		    "(%s): attach from another terminal", path);
+		return (-2);
 	}
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	tfd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);

@@ -7,13 +7,18 @@
 #include "config.h"
 
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +36,10 @@
 #define SERVER_INFO_WAIT	500000	/* us for the image's part of ls */
 #define SERVER_STABLE		60	/* s a run takes to reset the backoff */
 #define SERVER_BACKOFF_MAX	60	/* s between restarts, at most */
+#define SERVER_TOUCH		3600	/* s between touches of the files */
 
 struct server	 server;
+static struct event	*server_touch_ev;
 
 static void	 server_pty_drain(void);
 static void	 server_pty_read_cb(evutil_socket_t, short, void *);
@@ -58,6 +65,11 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 		if (c->flags & SC_DEAD) {
 			TAILQ_REMOVE(&server.clients, c, entry);
 			server_client_free(c);
+			/* An fd is free: the next client need not wait. */
+			if (evtimer_pending(server.accept_ev, NULL)) {
+				evtimer_del(server.accept_ev);
+				event_add(server.listen_ev, NULL);
+			}
 		}
 	}
 	if (server.state == SERVER_EXITED && TAILQ_EMPTY(&server.clients))
@@ -503,18 +515,63 @@ server_exited(int status)
 	evtimer_add(server.restart_ev, &tv);
 }
 
-/* SIGUSR1: the sockets again, for a tmp cleaner deleted them. */
+/*
+ * Now and then the files are touched, so that an age-based tmp cleaner
+ * leaves them alone (tmux does the same with its socket).
+ */
 static void
-server_sockets(void)
+server_touch_cb(evutil_socket_t fd, short events, void *arg)
+{
+	const char	*suffix[] = { ".sock", ".swank", ".lock" };
+	char		*path;
+	size_t		 i;
+
+	(void)fd; (void)events; (void)arg;
+	for (i = 0; i < nitems(suffix); i++) {
+		path = dir_path(server.dir, server.name, suffix[i]);
+		utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
+		free(path);
+	}
+}
+
+/* NAME.lock again, if a tmp cleaner deleted it (SIGUSR1). */
+static void
+server_relock(void)
 {
 	int	fd;
 
+	if (dir_locked(server.dir, server.name, server.lockfd))
+		return;
+	if ((fd = dir_lock(server.dir, server.name)) == -1) {
+		log_warn("%s: cannot lock %s/%s.lock again", server.name,
+		    server.dir->path, server.name);
+		return;
+	}
+	close(server.lockfd);
+	server.lockfd = fd;
+	dir_lock_write(fd);
+}
+
+/* SIGUSR1: the sockets and the lock again, for a tmp cleaner deleted them. */
+static void
+server_sockets(void)
+{
+	pid_t	pid;
+	int	fd;
+
 	log_info("%s: making the sockets again", server.name);
+	server_relock();
 	if (server.state != SERVER_EXITED) {
-		if ((fd = dir_listen(server.dir, server.name, ".sock")) == -1)
-			log_warn("%s: cannot listen on %s/%s.sock",
-			    server.name, server.dir->path, server.name);
-		else {
+		if ((fd = dir_listen(server.dir, server.name, ".sock")) == -1) {
+			if (errno != EADDRINUSE)
+				log_warn("%s: cannot listen on %s/%s.sock",
+				    server.name, server.dir->path, server.name);
+			else if (dir_answers(server.dir, server.name, ".sock",
+			    &pid) && pid != getpid())
+				log_warnx("%s: %s/%s.sock is another server's "
+				    "(pid %ld): leaving it", server.name,
+				    server.dir->path, server.name, (long)pid);
+		} else {
 			/* The clients connected stay on the old one. */
 			event_free(server.listen_ev);
 			close(server.listenfd);
@@ -556,9 +613,76 @@ server_signal_cb(evutil_socket_t sig, short events, void *arg)
 	}
 }
 
+/*
+ * accept failed (the fd limit, mostly): said at most once a minute, with
+ * the limit and the clients holding it; the caller stops accepting for
+ * ACCEPT_PAUSE, as the level-triggered listen event would spin.
+ */
+void
+server_accept_failed(const char *what)
+{
+	static time_t		 last;
+	struct server_client	*c;
+	struct rlimit		 rl;
+	u_int			 n = 0;
+	int			 saved = errno;
+
+	if (last != 0 && time(NULL) - last < 60)
+		return;
+	last = time(NULL);
+	TAILQ_FOREACH(c, &server.clients, entry)
+		n++;
+	if ((saved == EMFILE || saved == ENFILE) &&
+	    getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_warnx("%s: %s: at the limit of open files (%s %ld) with "
+		    "%u clients: not accepting for %d s at a time; raise "
+		    "ulimit -n", server.name, what, saved == EMFILE ?
+		    "ulimit -n" : "the system's, and ulimit -n",
+		    (long)rl.rlim_cur, n, ACCEPT_PAUSE);
+	else
+		log_warnx("%s: %s: accept: %s (%u clients): not accepting for "
+		    "%d s at a time", server.name, what, strerror(saved), n,
+		    ACCEPT_PAUSE);
+}
+
+static void
+server_accept_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	if (server.listen_ev != NULL)
+		event_add(server.listen_ev, NULL);
+}
+
+/* A word before the door closes: a frame the peer can print. */
+static void
+server_refuse(int fd, int status, const char *fmt, ...)
+{
+	va_list	ap;
+	uint8_t	buf[PROTO_HDRLEN + 4 + 256];
+	char	junk[512];
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf((char *)buf + PROTO_HDRLEN + 4, sizeof buf -
+	    PROTO_HDRLEN - 4, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof buf - PROTO_HDRLEN - 4)
+		n = sizeof buf - PROTO_HDRLEN - 5;
+	proto_header(buf, PROTO_ERROR, 4 + n);
+	proto_put32(buf + PROTO_HDRLEN, status);
+	/* Its hello read, so that closing resets nothing before the frame. */
+	while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0)
+		;
+	(void)!send(fd, buf, PROTO_HDRLEN + 4 + n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
 static void
 server_accept_cb(evutil_socket_t fd, short events, void *arg)
 {
+	struct timeval	tv = { ACCEPT_PAUSE, 0 };
 	struct ucred	cred;
 	socklen_t	len = sizeof cred;
 	int		cfd;
@@ -568,8 +692,11 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("%s: accept", __func__);
+			    errno != ECONNABORTED) {
+				server_accept_failed("clients");
+				event_del(server.listen_ev);
+				evtimer_add(server.accept_ev, &tv);
+			}
 			return;
 		}
 		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred,
@@ -581,7 +708,9 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 		if (cred.uid != geteuid() && cred.uid != 0) {
 			log_warnx("%s: refused a client of uid %ld (pid %ld)",
 			    server.name, (long)cred.uid, (long)cred.pid);
-			close(cfd);
+			server_refuse(cfd, EXIT_FAIL, "session %s refuses uid "
+			    "%ld: only its owner (uid %ld) and root may connect",
+			    server.name, (long)cred.uid, (long)geteuid());
 			continue;
 		}
 		server_client_create(cfd);
@@ -868,8 +997,18 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 		    server.ctl_expected);
 	else if (!opts->no_swank && server.ctl_expected)
 		swank_loading();
+	if (!server.ctl_expected && imgfd != -1) {
+		/*
+		 * Nobody in the image would serve them: neither end nor the
+		 * swank socket reaches it, and the channel waits unread.
+		 */
+		event_del(server.ctl_rd);
+		close(imgfd);
+		imgfd = -1;
+	}
 	server.pid = pty_spawn(server.ptyfd, slave, argv != NULL ? argv : cmd,
-	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, &err);
+	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, opts->cwd,
+	    &err);
 	if (imgfd != -1)
 		close(imgfd);
 	free(argv);
@@ -914,6 +1053,65 @@ server_restart_cb(evutil_socket_t fd, short events, void *arg)
 	    (long)server.pid);
 }
 
+/* A copy of path, made absolute from cwd ("-" stays). */
+static char *
+server_absolute(const char *path, const char *cwd)
+{
+	char	*p;
+
+	if (path == NULL)
+		return (NULL);
+	if (*path == '/' || strcmp(path, "-") == 0)
+		return (xstrdup(path));
+	xasprintf(&p, "%s/%s", cwd, path);
+	return (p);
+}
+
+/*
+ * lispd start, in the daemon before anything else: keep none of the
+ * caller's fds but the lock, the ready pipe and the notify fd (its pipes
+ * would hold its $(...) open for the session's life), and hold no
+ * directory: the paths become absolute, and the image is started in the
+ * caller's directory by name.
+ */
+void
+server_daemon(struct dir *d, struct server_opts *o, int lockfd, int readyfd)
+{
+	char	 cwd[PATH_MAX], *env;
+	int	 keep[3] = { lockfd, readyfd, o->notify_fd }, t, i, j, lo = 3;
+
+	for (i = 0; i < 3; i++) {
+		for (j = i + 1; j < 3; j++) {
+			if (keep[j] < keep[i]) {
+				t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+		}
+	}
+	for (i = 0; i <= 3; i++) {
+		t = i < 3 ? keep[i] : INT_MAX;
+		if (t < lo)
+			continue;
+		if (t > lo && close_range(lo, t == INT_MAX ? ~0U :
+		    (u_int)t - 1, 0) == -1) {
+			for (j = lo; j < t && j < 65536; j++)
+				close(j);
+		}
+		lo = t + (t != INT_MAX);
+	}
+
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return;	/* gone already: nothing to hold */
+	o->cwd = xstrdup(cwd);
+	d->path = server_absolute(d->path, cwd);
+	o->log = server_absolute(o->log, cwd);
+	if ((env = getenv("LISPD_BOOTSTRAP")) != NULL && *env != '\0')
+		setenv("LISPD_BOOTSTRAP", server_absolute(env, cwd), 1);
+	if (chdir("/") == -1)
+		log_warn("%s: chdir /", __func__);
+}
+
 /*
  * Run a session. The caller holds lockfd and has checked the directory and
  * name. Reports success or failure on readyfd (or stderr if -1), then
@@ -926,7 +1124,9 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	struct sigaction sa;
 	struct event	*sigs[5];
 	const int	 signums[5] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct timeval	 tv = { 0, 0 };
 	char		 msg[512], warn[400];
+	pid_t		 pid;
 	int		 status, i;
 	char		*sockpath;
 
@@ -961,7 +1161,20 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 		evsignal_add(sigs[i], NULL);
 	}
 
+	dir_lock_write(lockfd);
 	server.listenfd = dir_listen(d, opts->name, ".sock");
+	if (server.listenfd == -1 && errno == EADDRINUSE) {
+		/* A tmp cleaner took its lock; the session lives. */
+		dir_answers(d, opts->name, ".sock", &pid);
+		snprintf(msg, sizeof msg, "session %s is already running "
+		    "(server pid %ld), but its lock %s/%s.lock was deleted: "
+		    "attach with 'lispd attach %s'; 'kill -USR1 %ld' makes "
+		    "the lock again", opts->name, (long)pid, d->path,
+		    opts->name, opts->name, (long)pid);
+		server_report(readyfd, EXIT_EXISTS, msg);
+		status = EXIT_EXISTS;
+		goto out;
+	}
 	if (server.listenfd == -1) {
 		snprintf(msg, sizeof msg, "cannot listen on %s/%s.sock: %s",
 		    d->path, opts->name, strerror(errno));
@@ -993,7 +1206,13 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
 	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
 	server.restart_ev = evtimer_new(server.base, server_restart_cb, NULL);
+	server.accept_ev = evtimer_new(server.base, server_accept_resume_cb,
+	    NULL);
 	event_add(server.listen_ev, NULL);
+	server_touch_ev = event_new(server.base, -1, EV_PERSIST,
+	    server_touch_cb, NULL);
+	tv.tv_sec = SERVER_TOUCH;
+	event_add(server_touch_ev, &tv);
 
 	snprintf(msg, sizeof msg, "%ld%s%s", (long)server.pid,
 	    *warn != '\0' ? " " : "", warn);
@@ -1020,6 +1239,8 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.stop_ev);
 	event_free(server.linger_ev);
 	event_free(server.info_ev);
+	event_free(server_touch_ev);
+	event_free(server.accept_ev);
 	free(server.image_info);
 out:
 	console_close();
@@ -1032,7 +1253,7 @@ out:
 		free(sockpath);
 		close(server.listenfd);
 	}
-	dir_unlock(d, opts->name, lockfd);
+	dir_unlock(d, opts->name, server.lockfd);
 	for (i = 0; i < 5; i++)
 		event_free(sigs[i]);
 	event_base_free(server.base);

@@ -29,6 +29,8 @@
 
 static void	swank_accept_cb(evutil_socket_t, short, void *);
 
+static struct event	*swank_resume_ev;	/* after a pause at the fd limit */
+
 /* Make NAME.swank; -1 (with the reason kept for ls) if it cannot be. */
 int
 swank_open(const struct dir *d, const char *name, int on, int bootstrap)
@@ -63,6 +65,7 @@ void
 swank_recreate(void)
 {
 	char	*path;
+	pid_t	 pid;
 	int	 fd;
 
 	if (server.swankfd == -1)
@@ -83,9 +86,11 @@ swank_recreate(void)
 		return;
 	}
 	if ((fd = dir_listen(server.dir, server.name, ".swank")) == -1) {
-		log_warn("%s: cannot listen on %s/%s.swank", server.name,
-		    server.dir->path, server.name);
-		return;
+		if (errno != EADDRINUSE || !dir_answers(server.dir,
+		    server.name, ".swank", &pid) || pid != getpid())
+			log_warn("%s: cannot listen on %s/%s.swank",
+			    server.name, server.dir->path, server.name);
+		return;	/* or it is ours, still there */
 	}
 	event_free(server.swank_ev);
 	close(server.swankfd);
@@ -111,6 +116,9 @@ swank_close(const struct dir *d, const char *name)
 	unlink(path);
 	free(path);
 	free(server.swank_why);
+	if (swank_resume_ev != NULL)
+		event_free(swank_resume_ev);
+	swank_resume_ev = NULL;
 }
 
 static void
@@ -155,15 +163,33 @@ swank_down(const char *why)
 	swank_state(SWANK_DOWN, why);
 }
 
+static void
+swank_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	if (server.swankfd != -1 && server.swank_state != SWANK_UP)
+		event_add(server.swank_ev, NULL);
+}
+
 /* A connection nobody in the image would take: close it, not leave it. */
 static void
 swank_accept_cb(evutil_socket_t fd, short events, void *arg)
 {
-	int	cfd;
+	struct timeval	tv = { ACCEPT_PAUSE, 0 };
+	int		cfd;
 
 	(void)events; (void)arg;
 	while ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
 		close(cfd);
+	if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+		return;
+	/* At the fd limit: a pause, not a spin. */
+	server_accept_failed("swank");
+	event_del(server.swank_ev);
+	if (swank_resume_ev == NULL)
+		swank_resume_ev = evtimer_new(server.base, swank_resume_cb,
+		    NULL);
+	evtimer_add(swank_resume_ev, &tv);
 }
 
 const char *

@@ -112,4 +112,19 @@ wait_screen a 'the image exited with status 3'; ok $? "the client is told the ex
 wait_screen a '^rc=3'; ok $? "attach exits with the image's status"
 wait_screen b '^rc=3'; ok $? "so does the other client"
 
+# Attaching from inside the session's own image is refused: by the client
+# (a descendant of the image, on its pty), and by the server (anyone who
+# hands it the image's pty), not left to loop on its own output.
+start -s nest -- sbcl --noinform
+out=$(lispd eval --timeout 20 -s nest "(sb-ext:process-exit-code (sb-ext:run-program \"$LISPD\" (list \"-S\" \"$D\" \"attach\" \"nest\") :input t :output t :error t))" 2>&1)
+is "$out" 2 "attach from inside the image exits 2"
+wait_until 10 eval 'lispd log nest | grep -q "own console: from inside its image"'
+ok $? "saying why on the console"
+pts=$(readlink /proc/"$(image_pid nest)"/fd/0)
+timeout 20 "$LISPD" -S "$D" attach nest <"$pts" >"$pts" 2>"$T/nest.err"; rc=$?
+is $rc 2 "the server refuses the session's own pty from anyone"
+like "$(cat "$T/nest.err")" "session nest: this terminal is the session's own console \($pts\): attach from another terminal" \
+    "saying why"
+is "$(lispd eval -s nest '(+ 1 2)')" 3 "and the session goes on"
+
 done_testing

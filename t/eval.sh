@@ -134,14 +134,30 @@ track ni
 like "$out" "warning: .*--non-interactive.*bootstrap is not loaded" \
     "with a warning that eval will not reach it"
 
+# A command without the bootstrap gets neither the channel, the swank
+# socket nor the variables; its NAME.swank is still answered.
+ls /proc/"$(image_pid plain)"/fd | sort -n | tr '\n' ' ' >"$T/fds"
+is "$(cat "$T/fds")" "0 1 2 " "a command without the bootstrap gets fds 0, 1 and 2 only"
+grep -c '^LISPD_' /proc/"$(image_pid plain)"/environ >"$T/vars"
+is "$(cat "$T/vars")" 0 "and no LISPD_ variables"
+is "$(./t/rawclient "$D/plain.swank" "")" closed "its swank socket is answered and closed"
+
 # Bad frames on the control channel: the channel goes, the image stays.
-start -s bad -- sh -c 'printf "garbage-garbage" >&3; exec cat'
+# -B: the command serves the channel; start waits for a readiness that never
+# comes, so it runs in the background.
+start_bg() {
+	lispd start -B "$@" >/dev/null 2>&1 &
+	PIDS="$PIDS $!"
+	wait_until 20 eval 'lispd ls | grep -q "^$2 "'
+	track "$2"
+}
+start_bg -s bad -- sh -c 'printf "garbage-garbage" >&3; exec cat'
 out=$(ev -s bad 1 2>&1); rc=$?
 is $rc 3 "a garbled control channel: eval exits 3"
 like "$out" "frame over the limit on the control channel" "and says what came"
 lispd send bad "still-here" >/dev/null; ok $? "the console still takes input"
-like "$(lispd ls)" "^bad +[0-9]+ running" "and the session runs"
-start -s old -- sh -c 'printf "\000\000\000\001\000\000\000\010\000\000\000\143fake" >&3; exec cat'
+like "$(lispd ls)" "^bad +[0-9]+ starting" "and the session runs (never ready)"
+start_bg -s old -- sh -c 'printf "\000\000\000\001\000\000\000\010\000\000\000\143fake" >&3; exec cat'
 out=$(ev -s old 1 2>&1); rc=$?
 is $rc 3 "a bootstrap of another control protocol: eval exits 3"
 like "$out" "bootstrap speaks control protocol 99 .*restart the session" \

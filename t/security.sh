@@ -23,7 +23,19 @@ like "$out" "^1 8 " "the owner gets a hello"
 # Loosen everything, then connect as nobody: SO_PEERCRED still refuses.
 chmod 755 "$T"; chmod 777 "$D"; chmod 666 "$D/sec.sock"
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups ./t/rawclient "$D/sec.sock" "$hello" 2>&1)
-is "$out" "closed" "another uid is refused by the server even with the socket open"
+like "$out" "^19 [0-9]+ .*session sec refuses uid $(id -u nobody): only its owner \(uid $(id -u)\) and root may connect" \
+    "another uid is refused by the server even with the socket open, and told why"
+is "$(echo "$out" | tail -1)" closed "then the connection is closed"
+# The lispd client of that uid, through a directory of its own (a link to
+# the socket), prints the refusal.
+mkdir -m 700 "$T/nobody"; chown nobody "$T/nobody"; ln "$D/sec.sock" "$T/nobody/sec.sock"
+for cmd in "log sec" "eval -s sec 1"; do
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$LISPD" -S "$T/nobody" $cmd 2>&1); rc=$?
+	is $rc 1 "lispd $cmd of another uid exits 1"
+	like "$out" "^lispd: session sec refuses uid $(id -u nobody): only its owner \(uid $(id -u)\) and root may connect$" \
+	    "printing the server's reason"
+done
+rm -f "$T/nobody/sec.sock"
 chmod 700 "$T" "$D"; chmod 600 "$D/sec.sock"
 
 out=$(./t/rawclient "$D/sec.sock" 0000000100100000)

@@ -35,4 +35,33 @@ wait_until 10 test -S "$D/s.swank"
 swank_call s "$(rex '(+ 2 2)')"
 like "$(cat "$T/out")" '\(:ok \("" "4"\)\)' "and SIGUSR1 works again after it"
 
+# A tmp cleaner deletes the lock: a second start must not clobber the live
+# session, and SIGUSR1 makes the lock again.
+start -s web -- sbcl --noinform
+lispd eval -s web '(defparameter *state* :precious)' >/dev/null
+srv=$(server_pid web)
+is "$(cat "$D/web.lock")" "$srv" "the lock names the server's pid"
+rm -f "$D/web.lock"
+out=$(lispd start -s web 2>&1); rc=$?
+[ $rc -eq 0 ] && track web	# a second session, to clean up
+is $rc 4 "without its lock a live session is still running: exit 4"
+like "$out" "already running \(server pid $srv\), but its lock .*web.lock was deleted.*kill -USR1 $srv" "naming the server and SIGUSR1"
+is "$(lispd eval -s web '(boundp (quote *state*))')" T "the live session's socket is still its own"
+kill -USR1 "$srv"
+wait_until 10 test -e "$D/web.lock"; ok $? "SIGUSR1 makes the lock again"
+flock -n "$D/web.lock" true; is $? 1 "and holds it"
+is "$(cat "$D/web.lock")" "$srv" "with the server's pid in it"
+rm -f "$D/web.sock"
+out=$(lispd start -s web 2>&1); rc=$?
+[ $rc -eq 0 ] && track web
+is $rc 4 "with its socket deleted the session is running: exit 4"
+like "$out" "already running \(server pid $srv\), but its socket .*web.sock is gone: make it again with 'kill -USR1 $srv'" "naming the server and SIGUSR1"
+out=$(lispd eval -s web '(+ 1 2)' 2>&1); rc=$?
+is $rc 3 "a client finds no socket: exit 3"
+like "$out" "session web has lost its socket .*web.sock: its server \(pid $srv\) makes it again with 'kill -USR1 $srv'" "and is told how to get it back"
+kill -USR1 "$srv"
+wait_until 10 test -S "$D/web.sock"
+is "$(lispd eval -s web '(list (boundp (quote *state*)) (+ 1 2))')" "(T 3)" "after SIGUSR1 the same image answers"
+is "$(ls "$D" | grep -c '^web\.')" 3 "no second session's files are left"
+
 done_testing

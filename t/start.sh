@@ -181,4 +181,28 @@ lispd run -s fg -- sh -c 'exit 7'; is $? 7 "run exits with the image's status"
 lispd run -s fg -- sh -c 'kill -TERM $$'; is $? 143 "a signal N gives 128+N"
 out=$(lispd run -s fg -- no-such-command-here 2>&1); is $? 127 "run of a missing command exits 127"
 
+# The daemon keeps none of its caller's fds, and no hold on its directory;
+# the image starts in the caller's directory, relative paths still work.
+mkdir "$T/work"
+(exec 9>"$T/job.lock"; flock -n 9; cd "$T/work" &&
+    "$LISPD" -S ../sock start -l con.log -s j -- sbcl --noinform); rc=$?
+is $rc 0 "start with a lock held on fd 9, a relative -S and -l"
+track j
+flock -n "$T/job.lock" true; ok $? "the caller's lock is free again: fd 9 did not reach the daemon"
+srv=$(server_pid j)
+is "$(readlink /proc/"$srv"/cwd)" / "the server's directory is /"
+is "$(readlink /proc/"$(image_pid j)"/cwd)" "$T/work" "the image's is the caller's"
+is "$(lispd eval -s j '(progn (require :sb-posix) (sb-posix:getcwd))')" "\"$T/work\"" \
+    "as the image says"
+lispd send j '(format t "in-the-log~%")' >/dev/null
+wait_until 10 grep -q in-the-log "$T/work/con.log"; ok $? "the relative console log is the caller's"
+extra=$(ls /proc/"$srv"/fd | awk '$1 > 2' | while read -r f; do readlink /proc/"$srv"/fd/"$f"; done | grep -v -e '^socket:' -e '^anon_inode:' -e '^/dev/ptmx' -e '^/dev/pts/ptmx' -e "^$D/j.lock" -e "^$T/work/con.log" -e '^pipe:')
+is "$extra" "" "the server holds nothing else of the caller's"
+(out=$(lispd start -s c -- cat 5>&1 >/dev/null 2>&1); echo "$out" >"$T/c.done") &
+PIDS="$PIDS $!"
+wait_until 20 test -e "$T/c.done"; ok $? "a start in \$(...) returns with the session running"
+track c
+lispd stop j >/dev/null
+[ ! -e "$D/j.sock" ] && [ ! -e "$D/j.lock" ]; ok $? "and a relative -S is cleaned up at the end"
+
 done_testing
