@@ -150,6 +150,8 @@ pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
 	     int *);
 int	 pty_resize(int, u_short, u_short);
 int	 pty_canonical(int);
+int	 pty_eof(int);
+int	 pty_peer(int);
 
 /* control.c */
 enum control_state {
@@ -294,6 +296,10 @@ struct server {
 	struct event		*pty_rd;
 	struct event		*pty_wr;
 	struct evbuffer		*pty_in;
+	size_t			 pty_line;	/* of a line the pty has */
+	int			 pty_peer;	/* a slave fd, to see it read */
+	struct event		*pty_taken_ev;	/* looks if it was */
+	long			 pty_taken_us;
 	pid_t			 pid;
 	time_t			 started;
 	enum server_state	 state;

@@ -505,13 +505,10 @@ server_client_keys(struct server_client *c, const void *data, size_t len)
 	server_input(c, data, len);
 }
 
-/* Typed text: all of it or none, and no line the tty would cut short. */
+/* Typed text: all of it or none; a long line goes in pieces (server.c). */
 static void
 server_client_send(struct server_client *c, const struct proto_msg *m)
 {
-	size_t	i, line = 0, start = 0;
-	u_int	nline = 1;
-
 	if (server.state == SERVER_EXITED) {
 		server_client_error(c, EXIT_FAIL, "%s: the image has exited",
 		    server.name);
@@ -522,23 +519,6 @@ server_client_send(struct server_client *c, const struct proto_msg *m)
 		    "nothing sent; send it again once 'lispd wait %s' returns",
 		    server.name, server.name);
 		return;
-	}
-	if (pty_canonical(server.ptyfd)) {
-		for (i = 0; i < m->len; i++) {
-			if (m->data[i] == '\n' || m->data[i] == '\r') {
-				nline++;
-				start = i + 1;
-				continue;
-			}
-			line = i + 1 - start;
-			if (line > TTY_LINE_MAX) {
-				server_client_error(c, EXIT_FAIL, "line %u is "
-				    "longer than %d bytes, where the terminal "
-				    "cuts a line: nothing sent; break it into "
-				    "shorter lines", nline, TTY_LINE_MAX);
-				return;
-			}
-		}
 	}
 	if (!server_input_room(m->len)) {
 		server_client_error(c, EXIT_FAIL, "%s: the image is not reading "

@@ -95,6 +95,21 @@ term_type a "$LISPD send web '(sb-ext:run-program \"/bin/stty\" (list \"size\") 
 term_type a "$LISPD $ATTACH -n 3 web; echo rc=\$?"
 wait_screen a '^40 120'; ok $? "with nobody attached the size stays"
 
+# A pasted line longer than the 4095 bytes a canonical tty keeps of a line
+# arrives whole, and the REPL goes on.
+paste_is() { [ "$(lispd eval -s web '(length *paste*)' 2>/dev/null)" = "$1" ]; }
+for size in 15000 200000; do
+	printf '(defparameter *paste* "%s")' \
+	    "$(head -c $size /dev/zero | tr '\0' x)" >"$T/paste"
+	tmux -S "$TMUX_SOCK" load-buffer -b paste "$T/paste"
+	tmux -S "$TMUX_SOCK" paste-buffer -d -b paste -t a
+	term_keys a Enter
+	wait_until 30 paste_is $size
+	ok $? "a pasted line of $size bytes arrives whole"
+done
+term_type a '(format t "after-~a~%" (* 6 7))'
+wait_screen a '^after-42'; ok $? "and the next line typed is evaluated"
+
 # A signal to the client restores the terminal too.
 term_type b 'clear'
 term_type b "$LISPD $ATTACH web; echo rc=\$?"

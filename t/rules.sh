@@ -142,11 +142,18 @@ done
 like "$(cat "$T/err")" "not reading its input .* nothing sent" "and says why"
 alive "$(image_pid busy)"; ok $? "the image is unharmed"
 
-# A line longer than the terminal's canonical limit is refused whole.
-long=$(printf '%05000d' 0)
-out=$(lispd send lisp "$long" 2>&1); rc=$?
-is $rc 1 "a 5000-byte line is refused"
-like "$out" "longer than 4095 bytes" "naming the limit"
+# A line longer than the terminal's canonical limit arrives whole.
+sent_is() { [ "$(lispd eval -s lisp '(length *sent*)' 2>/dev/null)" = "$1" ]; }
+for size in 15000 60000; do
+	lispd send lisp "(defparameter *sent* \"$(head -c $size /dev/zero |
+	    tr '\0' x)\")"
+	ok $? "a line of $size bytes is sent"
+	wait_until 30 sent_is $size; ok $? "and arrives whole"
+done
+lispd send lisp '(defparameter *sent* 42)'
+wait_until 10 sent_is 42 2>/dev/null
+lispd eval -s lisp '*sent*' >"$T/out" 2>&1
+is "$(cat "$T/out")" 42 "and the next line sent is evaluated"
 
 # Idle: no wakeups in the server at all.
 srv=$(server_pid lisp)
