@@ -263,6 +263,11 @@ struct server_client {
 	struct event		*tty_key;	/* a part of the key waits */
 	struct evbuffer		*tty_out;
 	struct key		 key;
+	int			 tty_statfd;	/* /proc/PID/stat of the client */
+	dev_t			 tty_dev;
+	int			 tty_stopped;	/* it is: the tty is left alone */
+	uint64_t		 tty_looked;	/* ns: when it was looked at */
+	struct event		*tty_cont;	/* looks if it continued */
 	TAILQ_ENTRY(server_client) entry;
 };
 TAILQ_HEAD(server_clients, server_client);

@@ -41,6 +41,7 @@ server_client_create(int fd)
 	c->fd = fd;
 	c->passfd = -1;
 	c->ttyfd = -1;
+	c->tty_statfd = -1;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rd = event_new(server.base, fd, EV_READ | EV_PERSIST,

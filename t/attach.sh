@@ -110,6 +110,43 @@ done
 term_type a '(format t "after-~a~%" (* 6 7))'
 wait_screen a '^after-42'; ok $? "and the next line typed is evaluated"
 
+# A client stopped from outside leaves the terminal to its shell: SIGTSTP
+# is caught (the server lets go, as on detach), SIGSTOP is seen by the
+# server; neither the image's output nor type-ahead crosses, and fg
+# attaches again.
+term_new c
+for sig in TSTP STOP; do
+	term_type c "$LISPD $ATTACH web"
+	wait_screen c '^\* ?$'
+	apid=$(term_pid c)
+	kill -$sig "$apid"
+	wait_until 10 stopped "$apid"; ok $? "SIG$sig stops the attach client"
+	wait_screen c 'Stopped'
+	lispd eval -s web "(progn (format *terminal-io* \"~%IMAGE-~a-$sig~%\" \
+	    'output) (finish-output *terminal-io*))" >/dev/null
+	if [ $sig = STOP ]; then
+		# Nobody could restore the terminal: it is raw, without ICRNL.
+		term_keys c -l 'stty sane'
+		term_keys c C-j
+	fi
+	term_type c "echo typed-ahead-secret-$sig"
+	wait_screen c "^typed-ahead-secret-$sig"
+	ok $? "after SIG$sig, type-ahead reaches the shell"
+	lispd log -n 100 web | grep -q "secret-$sig"
+	ok $((! $?)) "and not the image"
+	screen_has c "IMAGE-OUTPUT-$sig"
+	ok $((! $?)) "the image's output does not reach the shell"
+	term_type c fg
+	wait_screen c "^IMAGE-OUTPUT-$sig"; ok $? "fg attaches again"
+	term_type c '(format t "back-~a~%" (* 6 7))'
+	wait_screen c '^back-42'; ok $? "and the REPL goes on"
+	term_keys c 'C-\'
+	wait_screen c 'detached from web'
+	term_canonical c; ok $? "and a detach restores the terminal"
+	term_type c clear
+	wait_screen c '^\$ ?$'
+done
+
 # A signal to the client restores the terminal too.
 term_type b 'clear'
 term_type b "$LISPD $ATTACH web; echo rc=\$?"
