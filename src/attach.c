@@ -37,24 +37,72 @@ static struct termios	 attach_saved;
 static int		 attach_raw;
 static int		 attach_sigfd = -1;
 
-static void
-attach_putstr(const char *cap)
+static void	 attach_winsize(u_short *, u_short *);
+
+/* The terminal's string for cap, or NULL. */
+static char *
+attach_cap(const char *cap)
 {
 	char	*s;
 
 	s = tigetstr((char *)cap);
-	if (s != NULL && s != (char *)-1)
-		(void)!write(STDOUT_FILENO, s, strlen(s));
+	return (s != NULL && s != (char *)-1 ? s : NULL);
 }
 
-/* Give the terminal back as we found it, with attributes and cursor reset. */
+/* Write the cap, or else (fallback != NULL) fallback; 1 if any was. */
+static int
+attach_putstr(const char *cap, const char *fallback)
+{
+	const char	*s;
+
+	if ((s = attach_cap(cap)) == NULL && (s = fallback) == NULL)
+		return (0);
+	(void)!write(STDOUT_FILENO, s, strlen(s));
+	return (1);
+}
+
+/*
+ * Give the terminal back as we found it: attributes and cursor, and the
+ * modes the image may have set, off: the alternate screen, the keypad,
+ * mouse reporting, bracketed paste; autowrap on and the scroll region the
+ * whole screen. rmcup and csr move the cursor on some terminals: it is
+ * saved around them.
+ */
 static void
 attach_restore(void)
 {
+	const char	*s, *xm = NULL, *bd = NULL;
+	u_short		 rows, cols;
+
 	if (!attach_raw)
 		return;
-	attach_putstr("sgr0");
-	attach_putstr("cnorm");
+	attach_putstr("sgr0", NULL);
+	attach_putstr("cnorm", NULL);
+	/*
+	 * Terminfo has no standard caps for these two: XM and BD are
+	 * ncurses' extended ones. An entry without them that knows xterm's
+	 * mouse (kmous) speaks xterm's private modes, so they are written
+	 * as xterm has them.
+	 */
+	if (attach_cap("kmous") != NULL) {
+		xm = "\033[?1006;1000l";
+		bd = "\033[?2004l";
+	}
+	if ((s = attach_cap("XM")) != NULL)
+		xm = tiparm(s, 0);
+	if (xm != NULL)
+		(void)!write(STDOUT_FILENO, xm, strlen(xm));
+	attach_putstr("BD", bd);
+	attach_putstr("rmkx", NULL);
+	attach_putstr("smam", NULL);
+	attach_putstr("sc", NULL);
+	attach_putstr("rmcup", NULL);
+	if ((s = attach_cap("csr")) != NULL) {
+		attach_winsize(&rows, &cols);
+		s = tiparm(s, 0, rows - 1);
+		(void)!write(STDOUT_FILENO, s, strlen(s));
+	}
+	attach_putstr("rc", NULL);
 	tcsetattr(STDIN_FILENO, TCSADRAIN, &attach_saved);
 	attach_raw = 0;
 }

@@ -147,6 +147,29 @@ for sig in TSTP STOP; do
 	wait_screen c '^\$ ?$'
 done
 
+# Modes the image set are off again after a detach: the alternate screen,
+# mouse reporting, bracketed paste, the keypad, no autowrap, a scroll region.
+# A session of its own: its replay would set them in other terminals.
+start -s modes -- sbcl --noinform
+term_new d
+modes() {
+	tmux -S "$TMUX_SOCK" display -p -t d '#{alternate_on} #{mouse_any_flag} #{mouse_sgr_flag} #{keypad_cursor_flag} #{keypad_flag} #{wrap_flag} #{scroll_region_upper} #{scroll_region_lower}'
+}
+modes_are() { [ "$(modes)" = "$1" ]; }
+term_type d "$LISPD $ATTACH modes"
+wait_screen d '^\* ?$'
+lispd eval -s modes '(let ((e (code-char 27))) (format *terminal-io* "~a[?1049h~a[?1000h~a[?1006h~a[?2004h~a[?1h~a=~a[?7l~a[3;10r" e e e e e e e e) (finish-output *terminal-io*))' >/dev/null
+wait_until 10 modes_are "1 1 1 1 1 0 2 9"
+ok $? "the image sets terminal modes ($(modes))"
+term_keys d 'C-\'
+wait_screen d 'detached from modes'
+is "$(modes)" "0 0 0 0 0 1 0 23" "a detach sets them back"
+printf 'echo bp-$((6*7))' >"$T/bp"
+tmux -S "$TMUX_SOCK" load-buffer -b bp "$T/bp"
+tmux -S "$TMUX_SOCK" paste-buffer -p -d -b bp -t d
+term_keys d Enter
+wait_screen d '^bp-42'; ok $? "bracketed paste is off: a paste reaches the shell as typed"
+
 # A signal to the client restores the terminal too.
 term_type b 'clear'
 term_type b "$LISPD $ATTACH web; echo rc=\$?"
