@@ -52,6 +52,7 @@ struct winsize;
 #define DEFAULT_LOG_KEEP	5
 
 #define CLIENT_QUEUE_MAX	(1024 * 1024)	/* output held per client */
+#define CLIENT_ANSWER_MAX	(2 * CLIENT_QUEUE_MAX)	/* then not read */
 #define DROPPED_LINES	24	/* lines sent again after drops, no size */
 /*
  * Output read in pieces of at least BULK_MIN is a burst: it is held for a
@@ -245,6 +246,7 @@ struct server_client {
 #define SC_WANTINFO	0x800	/* wants PROTO_INFO */
 #define SC_LOG		0x1000	/* lispd log: output only, not a terminal */
 #define SC_CORKED	0x2000	/* output held back for a larger write */
+#define SC_UNREAD	0x4000	/* not read until its answers are */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;

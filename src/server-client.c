@@ -23,6 +23,7 @@
 #include "lispd.h"
 
 static void	server_client_read_cb(evutil_socket_t, short, void *);
+static void	server_client_parse(struct server_client *);
 static void	server_client_eval_stop(struct server_client *, uint32_t);
 static void	server_client_later(struct server_client *);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
@@ -196,6 +197,15 @@ server_client_flush(struct server_client *c)
 		/* Delivered: the image may print more. */
 		control_ack(c->eval_id, c->eval_unacked);
 		c->eval_unacked = 0;
+	}
+	if ((c->flags & (SC_UNREAD | SC_CLOSING)) == SC_UNREAD &&
+	    evbuffer_get_length(c->out) <= CLIENT_ANSWER_MAX / 2) {
+		/* It read its answers: read it again. */
+		c->flags &= ~SC_UNREAD;
+		event_add(c->rd, NULL);
+		server_client_parse(c);
+		if (c->flags & SC_DEAD)
+			return;
 	}
 	if (evbuffer_get_length(c->out) != 0) {
 		event_add(c->wr, NULL);
@@ -778,24 +788,26 @@ server_client_recv(struct server_client *c, int fd)
 	return ((int)n);
 }
 
+/*
+ * The frames read, while the client reads its answers: one that asks and
+ * does not read is not read either until it has (its queue is bounded).
+ */
 static void
-server_client_read_cb(evutil_socket_t fd, short events, void *arg)
+server_client_parse(struct server_client *c)
 {
-	struct server_client	*c = arg;
 	struct proto_msg	 m;
 	uint8_t			 hdr[PROTO_HDRLEN];
 	uint8_t			*p;
 	size_t			 want;
-	int			 n;
 
-	(void)events;
-	n = server_client_recv(c, fd);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		server_client_lost(c);
-		return;
-	}
-	while (!(c->flags & (SC_DEAD | SC_CLOSING)) &&
-	    evbuffer_copyout(c->in, hdr, sizeof hdr) == sizeof hdr) {
+	while (!(c->flags & (SC_DEAD | SC_CLOSING))) {
+		if (evbuffer_get_length(c->out) > CLIENT_ANSWER_MAX) {
+			c->flags |= SC_UNREAD;
+			event_del(c->rd);
+			break;
+		}
+		if (evbuffer_copyout(c->in, hdr, sizeof hdr) != sizeof hdr)
+			break;
 		want = PROTO_HDRLEN + ((size_t)hdr[4] << 24 |
 		    (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7]);
 		if (want > PROTO_HDRLEN + PROTO_MAXLEN) {
@@ -814,4 +826,19 @@ server_client_read_cb(evutil_socket_t fd, short events, void *arg)
 		server_client_dispatch(c, &m);
 		evbuffer_drain(c->in, want);
 	}
+}
+
+static void
+server_client_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c = arg;
+	int			 n;
+
+	(void)events;
+	n = server_client_recv(c, fd);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		server_client_lost(c);
+		return;
+	}
+	server_client_parse(c);
 }

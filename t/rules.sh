@@ -155,6 +155,19 @@ wait_until 10 sent_is 42 2>/dev/null
 lispd eval -s lisp '*sent*' >"$T/out" 2>&1
 is "$(cat "$T/out")" 42 "and the next line sent is evaluated"
 
+# A client that asks (200 MB of PROTO_WAIT) and never reads its answers is
+# not read either once they pass a bound: the server's memory stays bounded.
+./t/rawclient -n 25000000 "$D/lisp.sock" 000000010000000400000002 \
+    0000000e00000000 >"$T/flood" &
+flood=$!
+PIDS="$PIDS $flood"
+wait_until 60 grep -q wrote "$T/flood"; ok $? "the asking client stalls ($(cat "$T/flood"))"
+memory_ok "$(server_pid lisp)" VmHWM 20000 "the server's memory stayed bounded"
+lispd eval -s lisp '(+ 1 2)' >"$T/out" 2>&1
+is "$(cat "$T/out")" 3 "and it serves the others"
+kill "$flood"
+wait "$flood" 2>/dev/null
+
 # Idle: no wakeups in the server at all.
 srv=$(server_pid lisp)
 before=$(grep ctxt_switches "/proc/$srv/status" | awk '{ s += $2 } END { print s }')
