@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,9 +354,26 @@ server_input_room(size_t len)
 void
 server_input(struct server_client *c, const void *data, size_t len)
 {
+	struct termios	 tio;
+	const char	*intr;
+
 	(void)c;
 	if (server.ptyfd == -1 || len == 0)
 		return;
+	/*
+	 * VINTR behind a long line waiting to be read: as the tty drops its
+	 * input at an interrupt, what waits goes, and the interrupt at once.
+	 */
+	if (evtimer_pending(server.pty_taken_ev, NULL) &&
+	    tcgetattr(server.ptyfd, &tio) == 0 && (tio.c_lflag & ISIG) &&
+	    tio.c_cc[VINTR] != _POSIX_VDISABLE &&
+	    (intr = memrchr(data, tio.c_cc[VINTR], len)) != NULL) {
+		evbuffer_drain(server.pty_in, evbuffer_get_length(server.pty_in));
+		evtimer_del(server.pty_taken_ev);
+		server.pty_line = 0;
+		len -= intr - (const char *)data;
+		data = intr;
+	}
 	evbuffer_add(server.pty_in, data, len);
 	if (!event_pending(server.pty_wr, EV_WRITE, NULL))
 		server_pty_flush();

@@ -109,6 +109,15 @@ for size in 15000 200000; do
 done
 term_type a '(format t "after-~a~%" (* 6 7))'
 wait_screen a '^after-42'; ok $? "and the next line typed is evaluated"
+# C-c is not held behind a long line that a busy image has not read.
+term_type a '(sleep 600)'
+tmux -S "$TMUX_SOCK" load-buffer -b paste "$T/paste"
+tmux -S "$TMUX_SOCK" paste-buffer -d -b paste -t a
+term_keys a C-c
+wait_screen a 'Interactive interrupt'; ok $? "C-c behind a waiting paste interrupts"
+wait_screen a '^0\] ?$'
+term_type a 1
+wait_screen a '^\* ?$'; ok $? "and the REPL is back, the paste dropped"
 
 # A client stopped from outside leaves the terminal to its shell: SIGTSTP
 # is caught (the server lets go, as on detach), SIGSTOP is seen by the
