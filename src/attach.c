@@ -38,24 +38,72 @@ static struct termios	 attach_saved;
 static int		 attach_raw;
 static int		 attach_sigfd = -1;
 
-static void
-attach_putstr(const char *cap)
+static void	 attach_winsize(u_short *, u_short *);
+
+/* The terminal's string for cap, or NULL. */
+static char *
+attach_cap(const char *cap)
 {
 	char	*s;
 
 	s = tigetstr((char *)cap);
-	if (s != NULL && s != (char *)-1)
-		(void)!write(STDOUT_FILENO, s, strlen(s));
+	return (s != NULL && s != (char *)-1 ? s : NULL);
 }
 
-/* Give the terminal back as we found it, with attributes and cursor reset. */
+/* Write the cap, or else (fallback != NULL) fallback; 1 if any was. */
+static int
+attach_putstr(const char *cap, const char *fallback)
+{
+	const char	*s;
+
+	if ((s = attach_cap(cap)) == NULL && (s = fallback) == NULL)
+		return (0);
+	(void)!write(STDOUT_FILENO, s, strlen(s));
+	return (1);
+}
+
+/*
+ * Give the terminal back as we found it: attributes and cursor, and the
+ * modes the image may have set, off: the alternate screen, the keypad,
+ * mouse reporting, bracketed paste; autowrap on and the scroll region the
+ * whole screen. rmcup and csr move the cursor on some terminals: it is
+ * saved around them.
+ */
 static void
 attach_restore(void)
 {
+	const char	*s, *xm = NULL, *bd = NULL;
+	u_short		 rows, cols;
+
 	if (!attach_raw)
 		return;
-	attach_putstr("sgr0");
-	attach_putstr("cnorm");
+	attach_putstr("sgr0", NULL);
+	attach_putstr("cnorm", NULL);
+	/*
+	 * Terminfo has no standard caps for these two: XM and BD are
+	 * ncurses' extended ones. An entry without them that knows xterm's
+	 * mouse (kmous) speaks xterm's private modes, so they are written
+	 * as xterm has them.
+	 */
+	if (attach_cap("kmous") != NULL) {
+		xm = "\033[?1006;1000l";
+		bd = "\033[?2004l";
+	}
+	if ((s = attach_cap("XM")) != NULL)
+		xm = tiparm(s, 0);
+	if (xm != NULL)
+		(void)!write(STDOUT_FILENO, xm, strlen(xm));
+	attach_putstr("BD", bd);
+	attach_putstr("rmkx", NULL);
+	attach_putstr("smam", NULL);
+	attach_putstr("sc", NULL);
+	attach_putstr("rmcup", NULL);
+	if ((s = attach_cap("csr")) != NULL) {
+		attach_winsize(&rows, &cols);
+		s = tiparm(s, 0, rows - 1);
+		(void)!write(STDOUT_FILENO, s, strlen(s));
+	}
+	attach_putstr("rc", NULL);
 	tcsetattr(STDIN_FILENO, TCSADRAIN, &attach_saved);
 	attach_raw = 0;
 }
@@ -272,13 +320,15 @@ attach_resize(struct client *c)
 	attach_send(c, PROTO_RESIZE, msg, sizeof msg);
 }
 
-int
-attach_main(const struct dir *d, const char *name,
-    const struct attach_opts *opts)
+/*
+ * One attachment, until the image exits or we detach (neither returns),
+ * or SIGTSTP: then the server has let go of the terminal, which is as we
+ * found it, and the connection is closed.
+ */
+static void
+attach_session(struct client *c, const char *name,
+    const struct attach_opts *opts, struct key *key, struct termios *raw)
 {
-	struct client	 c;
-	struct key	 key;
-	struct termios	 raw;
 	struct pollfd	*pfd = attach_pfd;
 	struct proto_msg m;
 	uint8_t		 msg[12 + KEY_MAXLEN], in[4096];
@@ -288,8 +338,116 @@ attach_main(const struct dir *d, const char *name,
 	size_t		 outlen;
 	ssize_t		 n;
 	int		 found, sig, rc;
+
+	if (tcsetattr(STDIN_FILENO, TCSADRAIN, raw) == -1)
+		die(EXIT_FAIL, "cannot put the terminal in raw mode: %s",
+		    strerror(errno));
+	attach_raw = 1;
+	key->nheld = 0;
+
+	attach_mode = ATTACH_RELAY;
+	pfd[0].fd = STDIN_FILENO;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = c->fd;
+	pfd[1].events = POLLIN;
+	pfd[2].fd = attach_sigfd;
+	pfd[2].events = POLLIN;
+
+	attach_winsize(&rows, &cols);
+	flags = opts->readonly ? PROTO_ATTACH_READONLY : 0;
+	proto_put16(msg + 4, rows);
+	proto_put16(msg + 6, cols);
+	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history : rows);
+	if (!opts->relay && attach_can_hand(c)) {
+		/* Until the server answers, the keys are left to it. */
+		attach_mode = ATTACH_ASKED;
+		pfd[0].fd = -1;
+		proto_put32(msg, flags | PROTO_ATTACH_TTY);
+		memcpy(msg + 12, key->seq, key->len);
+		if (client_send_fd(c, PROTO_ATTACH, msg, 12 + key->len,
+		    STDIN_FILENO) == -1)
+			attach_exit(EXIT_FAIL, "lispd: lost session %s: %s",
+			    name, strerror(errno));
+	} else {
+		proto_put32(msg, flags);
+		attach_send(c, PROTO_ATTACH, msg, 12);
+	}
+
+	for (;;) {
+		rc = poll(pfd, 3, key->nheld != 0 ? ATTACH_KEY_WAIT : -1);
+		if (rc == -1) {
+			if (errno == EINTR)
+				continue;
+			attach_exit(EXIT_FAIL, "lispd: poll: %s",
+			    strerror(errno));
+		}
+		if (rc == 0) {
+			/* The rest of the detach key did not come: type it. */
+			outlen = key_flush(key, out);
+			attach_send(c, PROTO_INPUT, out, outlen);
+			continue;
+		}
+		if (pfd[2].revents & POLLIN) {
+			while (read(attach_sigfd, in, 1) == 1) {
+				sig = in[0];
+				if (sig == SIGWINCH)
+					attach_resize(c);
+				else if (sig == SIGCONT) {
+					tcsetattr(STDIN_FILENO, TCSADRAIN,
+					    raw);
+					attach_resize(c);
+				} else if (sig == SIGTSTP) {
+					attach_release(c);
+					client_close(c);
+					attach_restore();
+					return;
+				} else {
+					attach_release(c);
+					attach_exit(128 + sig, "[lispd: "
+					    "detached from %s by SIG%s]", name,
+					    sigabbrev_np(sig));
+				}
+			}
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = client_read(c);
+			if (n == 0 || (n == -1 && errno != EAGAIN))
+				attach_exit(EXIT_FAIL, "lispd: lost session "
+				    "%s: its server went away", name);
+			while (client_next(c, &m))
+				attach_dispatch(c, &m);
+		}
+		if (pfd[0].fd != -1 &&
+		    pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(STDIN_FILENO, in, sizeof in);
+			if (n == 0 || (n == -1 && errno != EINTR &&
+			    errno != EAGAIN))
+				attach_exit(EXIT_FAIL, "[lispd: detached from "
+				    "%s: the terminal went away]", name);
+			if (n > 0) {
+				found = key_scan(key, in, n, out, &outlen);
+				if (outlen != 0)
+					attach_send(c, PROTO_INPUT, out,
+					    outlen);
+				if (found) {
+					client_close(c);
+					attach_exit(EXIT_OK,
+					    "[detached from %s]", name);
+				}
+			}
+		}
+	}
+}
+
+int
+attach_main(const struct dir *d, const char *name,
+    const struct attach_opts *opts)
+{
+	struct client	 c;
+	struct key	 key;
+	struct termios	 raw;
 	const int	 sigs[] = { SIGWINCH, SIGTERM, SIGHUP, SIGINT,
-			     SIGQUIT, SIGCONT };
+			     SIGQUIT, SIGCONT, SIGTSTP };
 
 	if (key_parse(&key, opts->detach, getenv("TERM")) == -1)
 		die(EXIT_USAGE, "bad detach key '%s': write it as C-x, M-x or "
@@ -313,96 +471,15 @@ attach_main(const struct dir *d, const char *name,
 	cfmakeraw(&raw);
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
-	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == -1)
-		die(EXIT_FAIL, "cannot put the terminal in raw mode: %s",
-		    strerror(errno));
-	attach_raw = 1;
-
-	pfd[0].fd = STDIN_FILENO;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = c.fd;
-	pfd[1].events = POLLIN;
-	pfd[2].fd = attach_sigfd;
-	pfd[2].events = POLLIN;
-
-	attach_winsize(&rows, &cols);
-	flags = opts->readonly ? PROTO_ATTACH_READONLY : 0;
-	proto_put16(msg + 4, rows);
-	proto_put16(msg + 6, cols);
-	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history : rows);
-	if (!opts->relay && attach_can_hand(&c)) {
-		/* Until the server answers, the keys are left to it. */
-		attach_mode = ATTACH_ASKED;
-		pfd[0].fd = -1;
-		proto_put32(msg, flags | PROTO_ATTACH_TTY);
-		memcpy(msg + 12, key.seq, key.len);
-		if (client_send_fd(&c, PROTO_ATTACH, msg, 12 + key.len,
-		    STDIN_FILENO) == -1)
-			attach_exit(EXIT_FAIL, "lispd: lost session %s: %s",
-			    name, strerror(errno));
-	} else {
-		proto_put32(msg, flags);
-		attach_send(&c, PROTO_ATTACH, msg, 12);
-	}
-
 	for (;;) {
-		rc = poll(pfd, 3, key.nheld != 0 ? ATTACH_KEY_WAIT : -1);
-		if (rc == -1) {
-			if (errno == EINTR)
-				continue;
-			attach_exit(EXIT_FAIL, "lispd: poll: %s",
-			    strerror(errno));
-		}
-		if (rc == 0) {
-			/* The rest of the detach key did not come: type it. */
-			outlen = key_flush(&key, out);
-			attach_send(&c, PROTO_INPUT, out, outlen);
-			continue;
-		}
-		if (pfd[2].revents & POLLIN) {
-			while (read(attach_sigfd, in, 1) == 1) {
-				sig = in[0];
-				if (sig == SIGWINCH)
-					attach_resize(&c);
-				else if (sig == SIGCONT) {
-					tcsetattr(STDIN_FILENO, TCSADRAIN,
-					    &raw);
-					attach_resize(&c);
-				} else {
-					attach_release(&c);
-					attach_exit(128 + sig, "[lispd: "
-					    "detached from %s by SIG%s]", name,
-					    sigabbrev_np(sig));
-				}
-			}
-		}
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = client_read(&c);
-			if (n == 0 || (n == -1 && errno != EAGAIN))
-				attach_exit(EXIT_FAIL, "lispd: lost session "
-				    "%s: its server went away", name);
-			while (client_next(&c, &m))
-				attach_dispatch(&c, &m);
-		}
-		if (pfd[0].fd != -1 &&
-		    pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = read(STDIN_FILENO, in, sizeof in);
-			if (n == 0 || (n == -1 && errno != EINTR &&
-			    errno != EAGAIN))
-				attach_exit(EXIT_FAIL, "[lispd: detached from "
-				    "%s: the terminal went away]", name);
-			if (n > 0) {
-				found = key_scan(&key, in, n, out, &outlen);
-				if (outlen != 0)
-					attach_send(&c, PROTO_INPUT, out,
-					    outlen);
-				if (found) {
-					client_close(&c);
-					attach_exit(EXIT_OK,
-					    "[detached from %s]", name);
-				}
-			}
-		}
+		attach_session(&c, name, opts, &key, &raw);
+		/*
+		 * Stopped from outside (kill -TSTP): the terminal is the
+		 * shell's again, as on detach; fg attaches anew, with the
+		 * replay a fresh attach has.
+		 */
+		kill(getpid(), SIGSTOP);
+		client_connect(&c, d, name);
 	}
 }
 

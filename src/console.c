@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "lispd.h"
 
 #define CONSOLE_QUEUE_MAX	(4 * 1024 * 1024)
+#define CONSOLE_CLOSE_WAIT	1000	/* ms for a slow reader at the end */
 
 static struct {
 	const char	*path;		/* NULL: stdout */
@@ -37,6 +39,8 @@ static struct {
 	int		 midline;	/* the last byte was not a newline */
 	int		 sock;		/* stdout is a socket: send(MSG_DONTWAIT) */
 	int		 failing;	/* a write failed: said once */
+	off_t		 retry_at;	/* a rotation failed: again here */
+	int		 stuck;		/* it failed: said once */
 	uint64_t	 dropped;
 	struct evbuffer	*queue;
 	struct event	*wr;
@@ -91,12 +95,34 @@ console_open(const char *path, off_t max, int keep, int stamps)
 	return (0);
 }
 
+/*
+ * At the end, a slow reader gets a moment more; what it does not take then
+ * is said, as any output not logged is.
+ */
 void
 console_close(void)
 {
+	struct pollfd	pfd;
+	uint64_t	end = server_now() + CONSOLE_CLOSE_WAIT * 1000000ULL, t;
+
 	if (console.fd == -1)
 		return;
 	console_flush();
+	pfd.fd = console.fd;
+	pfd.events = POLLOUT;
+	while (evbuffer_get_length(console.queue) != 0 && !console.failing &&
+	    (t = server_now()) < end) {
+		if (poll(&pfd, 1, (end - t) / 1000000 + 1) == -1 &&
+		    errno != EINTR)
+			break;
+		console_flush();
+	}
+	console.dropped += evbuffer_get_length(console.queue);
+	if (console.dropped != 0)
+		log_warnx("%s: %llu bytes of console output were not logged: "
+		    "the log's reader was too slow", server.name,
+		    (unsigned long long)console.dropped);
+	console.dropped = 0;
 	event_free(console.wr);
 	evbuffer_free(console.queue);
 	close(console.fd);
@@ -129,17 +155,23 @@ console_reopen(void)
 	if (console.fd == -1 || console.path == NULL)
 		return;
 	console_flush();
+	console.retry_at = 0;	/* someone may have made room to rotate */
+	console.stuck = 0;
 	if (console_switch() == 0)
 		log_info("%s: reopened the console log %s", server.name,
 		    console.path);
 }
 
-/* FILE becomes FILE.1, FILE.1 FILE.2, ..., FILE.keep goes. */
+/*
+ * FILE becomes FILE.1, FILE.1 FILE.2, ..., FILE.keep goes. If FILE cannot
+ * be renamed (its directory is not writable), the log grows past the
+ * limit: that is said once, and tried again at twice the size or SIGHUP.
+ */
 static void
 console_rotate(void)
 {
 	char	*from, *to;
-	int	 i;
+	int	 i, err = 0;
 
 	for (i = console.keep; i >= 1; i--) {
 		if (i == 1)
@@ -147,11 +179,26 @@ console_rotate(void)
 		else
 			xasprintf(&from, "%s.%d", console.path, i - 1);
 		xasprintf(&to, "%s.%d", console.path, i);
-		if (rename(from, to) == -1 && errno != ENOENT)
-			log_warn("%s: rename %s", server.name, from);
+		if (rename(from, to) == -1 && errno != ENOENT && i == 1)
+			err = errno;
 		free(from);
 		free(to);
 	}
+	if (err != 0) {
+		if (!console.stuck)
+			log_warnx("%s: cannot rotate the console log %s: "
+			    "rename: %s; it grows past the --log-size limit "
+			    "until it can (tried again at twice the size, or "
+			    "on SIGHUP)", server.name, console.path,
+			    strerror(err));
+		console.stuck = 1;
+		console.retry_at = console.size * 2;
+		return;
+	}
+	if (console.stuck)
+		log_info("%s: the console log rotates again", server.name);
+	console.stuck = 0;
+	console.retry_at = 0;
 	if (console.keep == 0)
 		(void)!ftruncate(console.fd, 0);
 	(void)console_switch();
@@ -213,7 +260,7 @@ console_flush(void)
 		console.dropped = 0;
 	}
 	if (console.path != NULL && console.max > 0 &&
-	    console.size >= console.max)
+	    console.size >= console.max && console.size >= console.retry_at)
 		console_rotate();
 }
 

@@ -52,6 +52,7 @@ struct winsize;
 #define DEFAULT_LOG_KEEP	5
 
 #define CLIENT_QUEUE_MAX	(1024 * 1024)	/* output held per client */
+#define CLIENT_ANSWER_MAX	(2 * CLIENT_QUEUE_MAX)	/* then not read */
 #define DROPPED_LINES	24	/* lines sent again after drops, no size */
 /*
  * Output read in pieces of at least BULK_MIN is a burst: it is held for a
@@ -156,6 +157,8 @@ pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
 int	 pty_resize(int, u_short, u_short);
 int	 pty_canonical(int);
 int	 pty_stopped(pid_t);
+int	 pty_eof(int);
+int	 pty_peer(int);
 
 /* control.c */
 enum control_state {
@@ -253,6 +256,7 @@ struct server_client {
 #define SC_CORKED	0x2000	/* output held back for a larger write */
 #define SC_PAUSED	0x4000	/* not read: the image has forms enough */
 #define SC_EVALGO	0x8000	/* its evaluation was sent to the image */
+#define SC_UNREAD	0x10000	/* not read until its answers are */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
@@ -271,6 +275,11 @@ struct server_client {
 	struct event		*tty_key;	/* a part of the key waits */
 	struct evbuffer		*tty_out;
 	struct key		 key;
+	int			 tty_statfd;	/* /proc/PID/stat of the client */
+	dev_t			 tty_dev;
+	int			 tty_stopped;	/* it is: the tty is left alone */
+	uint64_t		 tty_looked;	/* ns: when it was looked at */
+	struct event		*tty_cont;	/* looks if it continued */
 	TAILQ_ENTRY(server_client) entry;
 };
 TAILQ_HEAD(server_clients, server_client);
@@ -305,6 +314,10 @@ struct server {
 	struct event		*pty_rd;
 	struct event		*pty_wr;
 	struct evbuffer		*pty_in;
+	size_t			 pty_line;	/* of a line the pty has */
+	int			 pty_peer;	/* a slave fd, to see it read */
+	struct event		*pty_taken_ev;	/* looks if it was */
+	long			 pty_taken_us;
 	pid_t			 pid;
 	time_t			 started;
 	enum server_state	 state;

@@ -214,3 +214,29 @@ pty_stopped(pid_t pid)
 		return (0);
 	return (p[2] == 'T' || p[2] == 't');
 }
+
+/* The VEOF character while the line discipline is canonical, else -1. */
+int
+pty_eof(int fd)
+{
+	struct termios	tio;
+
+	if (tcgetattr(fd, &tio) == -1 || !(tio.c_lflag & ICANON) ||
+	    tio.c_cc[VEOF] == _POSIX_VDISABLE)
+		return (-1);
+	return (tio.c_cc[VEOF]);
+}
+
+/* A slave fd of the master's own, not a controlling tty; -1 if none. */
+int
+pty_peer(int fd)
+{
+	char	name[128];
+	int	sfd;
+
+	sfd = ioctl(fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (sfd == -1 && ptsname_r(fd, name, sizeof name) == 0)
+		sfd = open(name, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	return (sfd);
+}

@@ -42,6 +42,7 @@ server_client_create(int fd)
 	c->fd = fd;
 	c->passfd = -1;
 	c->ttyfd = -1;
+	c->tty_statfd = -1;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rd = event_new(server.base, fd, EV_READ | EV_PERSIST,
@@ -196,6 +197,16 @@ server_client_flush(struct server_client *c)
 		/* Delivered: the image may print more. */
 		control_ack(c->eval_id, c->eval_unacked);
 		c->eval_unacked = 0;
+	}
+	if ((c->flags & (SC_UNREAD | SC_CLOSING)) == SC_UNREAD &&
+	    evbuffer_get_length(c->out) <= CLIENT_ANSWER_MAX / 2) {
+		/* It read its answers: read it again. */
+		c->flags &= ~SC_UNREAD;
+		if (!(c->flags & SC_PAUSED))
+			event_add(c->rd, NULL);
+		server_client_parse(c);
+		if (c->flags & SC_DEAD)
+			return;
 	}
 	if (evbuffer_get_length(c->out) != 0) {
 		event_add(c->wr, NULL);
@@ -510,13 +521,10 @@ server_client_keys(struct server_client *c, const void *data, size_t len)
 	server_input(c, data, len);
 }
 
-/* Typed text: all of it or none, and no line the tty would cut short. */
+/* Typed text: all of it or none; a long line goes in pieces (server.c). */
 static void
 server_client_send(struct server_client *c, const struct proto_msg *m)
 {
-	size_t	i, line = 0, start = 0;
-	u_int	nline = 1;
-
 	if (server.state == SERVER_EXITED) {
 		server_client_error(c, EXIT_FAIL, "%s: the image has exited",
 		    server.name);
@@ -527,23 +535,6 @@ server_client_send(struct server_client *c, const struct proto_msg *m)
 		    "nothing sent; send it again once 'lispd wait %s' returns",
 		    server.name, server.name);
 		return;
-	}
-	if (pty_canonical(server.ptyfd)) {
-		for (i = 0; i < m->len; i++) {
-			if (m->data[i] == '\n' || m->data[i] == '\r') {
-				nline++;
-				start = i + 1;
-				continue;
-			}
-			line = i + 1 - start;
-			if (line > TTY_LINE_MAX) {
-				server_client_error(c, EXIT_FAIL, "line %u is "
-				    "longer than %d bytes, where the terminal "
-				    "cuts a line: nothing sent; break it into "
-				    "shorter lines", nline, TTY_LINE_MAX);
-				return;
-			}
-		}
 	}
 	if (!server_input_room(m->len)) {
 		server_client_error(c, EXIT_FAIL, "%s: the image is not reading "
@@ -567,7 +558,8 @@ server_client_resume_all(void)
 		c->flags &= ~SC_PAUSED;
 		if (c->flags & (SC_DEAD | SC_CLOSING))
 			continue;
-		event_add(c->rd, NULL);
+		if (!(c->flags & SC_UNREAD))
+			event_add(c->rd, NULL);
 		server_client_parse(c);
 	}
 }
@@ -834,22 +826,10 @@ server_client_recv(struct server_client *c, int fd)
 	return ((int)n);
 }
 
-static void
-server_client_read_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct server_client	*c = arg;
-	int			 n;
-
-	(void)events;
-	n = server_client_recv(c, fd);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		server_client_lost(c);
-		return;
-	}
-	server_client_parse(c);
-}
-
-/* Act on the whole frames read, until the client is paused or done. */
+/*
+ * The frames read, while the client reads its answers: one that asks and
+ * does not read is not read either until it has (its queue is bounded).
+ */
 static void
 server_client_parse(struct server_client *c)
 {
@@ -858,8 +838,14 @@ server_client_parse(struct server_client *c)
 	uint8_t			*p;
 	size_t			 want;
 
-	while (!(c->flags & (SC_DEAD | SC_CLOSING | SC_PAUSED)) &&
-	    evbuffer_copyout(c->in, hdr, sizeof hdr) == sizeof hdr) {
+	while (!(c->flags & (SC_DEAD | SC_CLOSING | SC_PAUSED))) {
+		if (evbuffer_get_length(c->out) > CLIENT_ANSWER_MAX) {
+			c->flags |= SC_UNREAD;
+			event_del(c->rd);
+			break;
+		}
+		if (evbuffer_copyout(c->in, hdr, sizeof hdr) != sizeof hdr)
+			break;
 		want = PROTO_HDRLEN + ((size_t)hdr[4] << 24 |
 		    (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7]);
 		if (want > PROTO_HDRLEN + PROTO_MAXLEN) {
@@ -878,4 +864,19 @@ server_client_parse(struct server_client *c)
 		server_client_dispatch(c, &m);
 		evbuffer_drain(c->in, want);
 	}
+}
+
+static void
+server_client_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c = arg;
+	int			 n;
+
+	(void)events;
+	n = server_client_recv(c, fd);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		server_client_lost(c);
+		return;
+	}
+	server_client_parse(c);
 }

@@ -12,7 +12,9 @@
 #include "config.h"
 
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +29,13 @@
 #include "lispd.h"
 
 #define SERVER_TTY_KEY_WAIT	50000	/* us to wait for the rest of the key */
+#define SERVER_TTY_LOOK_AGAIN	10000000 /* ns a client's state is trusted */
+#define SERVER_TTY_CONT_WAIT	100000	/* us between looks at a stopped one */
 
 static void	server_tty_read_cb(evutil_socket_t, short, void *);
 static void	server_tty_write_cb(evutil_socket_t, short, void *);
 static void	server_tty_key_cb(evutil_socket_t, short, void *);
+static void	server_tty_cont_cb(evutil_socket_t, short, void *);
 
 /*
  * Take the terminal fd came with, and detach on key. On failure, says why
@@ -43,6 +48,8 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
     size_t keylen, char *why, size_t len)
 {
 	struct stat	st, st2;
+	struct ucred	cred;
+	socklen_t	clen = sizeof cred;
 	char		path[64];
 	u_int		ptn;
 	int		tfd;
@@ -81,12 +88,19 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 		return (-1);
 	}
 	c->ttyfd = tfd;
+	c->tty_dev = st.st_rdev;
+	/* The client may be stopped (SIGSTOP): its pid, to look. */
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		snprintf(path, sizeof path, "/proc/%ld/stat", (long)cred.pid);
+		c->tty_statfd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	c->tty_out = evbuffer_new();
 	c->tty_rd = event_new(server.base, tfd, EV_READ | EV_PERSIST,
 	    server_tty_read_cb, c);
 	c->tty_wr = event_new(server.base, tfd, EV_WRITE | EV_PERSIST,
 	    server_tty_write_cb, c);
 	c->tty_key = evtimer_new(server.base, server_tty_key_cb, c);
+	c->tty_cont = evtimer_new(server.base, server_tty_cont_cb, c);
 	event_add(c->tty_rd, NULL);
 	c->flags |= SC_TTY;
 	log_debug("%s: client %d has terminal %s", __func__, c->fd, path);
@@ -105,9 +119,14 @@ server_tty_close(struct server_client *c)
 	event_del(c->tty_rd);
 	event_del(c->tty_wr);
 	evtimer_del(c->tty_key);
+	evtimer_del(c->tty_cont);
 	evbuffer_drain(c->tty_out, evbuffer_get_length(c->tty_out));
 	close(c->ttyfd);
 	c->ttyfd = -1;
+	if (c->tty_statfd != -1)
+		close(c->tty_statfd);
+	c->tty_statfd = -1;
+	c->tty_stopped = 0;
 	c->flags &= ~SC_TTY;
 }
 
@@ -120,7 +139,78 @@ server_tty_free(struct server_client *c)
 	event_free(c->tty_rd);
 	event_free(c->tty_wr);
 	event_free(c->tty_key);
+	event_free(c->tty_cont);
 	evbuffer_free(c->tty_out);
+}
+
+/*
+ * Is the client's process stopped, or out of its terminal's foreground
+ * (its shell has it)? Looked at in /proc, now and then.
+ */
+static int
+server_tty_look(struct server_client *c, int now)
+{
+	char		 buf[512], *p, state;
+	ssize_t		 n;
+	uint64_t	 t = server_now();
+	u_int		 ttynr;
+	int		 pgrp, tpgid;
+
+	if (c->tty_statfd == -1 ||
+	    (!now && t - c->tty_looked < SERVER_TTY_LOOK_AGAIN))
+		return (c->tty_stopped);
+	c->tty_looked = t;
+	n = pread(c->tty_statfd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	/* "pid (comm) S ppid pgrp sid tty_nr tpgid", comm holds anything. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1,
+	    " %c %*d %d %*d %u %d", &state, &pgrp, &ttynr, &tpgid) != 4)
+		return (0);
+	if (state == 'T' || state == 't')
+		return (1);
+	return (tpgid > 0 && pgrp != tpgid &&
+	    ((ttynr >> 8) & 0xfff) == major(c->tty_dev) &&
+	    ((ttynr & 0xff) | ((ttynr >> 12) & 0xfff00)) == minor(c->tty_dev));
+}
+
+/*
+ * A client stopped from outside (SIGSTOP, a debugger) cannot take back its
+ * terminal, which is its shell's now: it is neither read (type-ahead is
+ * the shell's) nor written until the client is in the foreground again.
+ */
+static int
+server_tty_stopped(struct server_client *c)
+{
+	struct timeval	tv = { 0, SERVER_TTY_CONT_WAIT };
+
+	if (c->tty_stopped || !server_tty_look(c, 0))
+		return (c->tty_stopped);
+	log_debug("%s: client %d is stopped", __func__, c->fd);
+	c->tty_stopped = 1;
+	event_del(c->tty_rd);
+	event_del(c->tty_wr);
+	evtimer_add(c->tty_cont, &tv);
+	return (1);
+}
+
+static void
+server_tty_cont_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server_client	*c = arg;
+	struct timeval		 tv = { 0, SERVER_TTY_CONT_WAIT };
+
+	(void)fd; (void)events;
+	if (server_tty_look(c, 1)) {
+		evtimer_add(c->tty_cont, &tv);
+		return;
+	}
+	log_debug("%s: client %d goes on", __func__, c->fd);
+	c->tty_stopped = 0;
+	if (!(c->flags & SC_EXITING))
+		event_add(c->tty_rd, NULL);
+	server_tty_flush(c);
 }
 
 void
@@ -128,7 +218,7 @@ server_tty_flush(struct server_client *c)
 {
 	uint8_t	msg[4];
 
-	if (c->ttyfd == -1)
+	if (c->ttyfd == -1 || server_tty_stopped(c))
 		return;
 	/* EIO: the terminal was hung up. */
 	if (server_client_drain(c->tty_out, c->ttyfd) == -1) {
@@ -189,6 +279,8 @@ server_tty_read_cb(evutil_socket_t fd, short events, void *arg)
 	int			 found;
 
 	(void)events;
+	if (server_tty_stopped(c))
+		return;
 	n = read(fd, in, sizeof in);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;

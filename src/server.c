@@ -17,12 +17,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +39,10 @@
 #define SERVER_STABLE		60	/* s a run takes to reset the backoff */
 #define SERVER_BACKOFF_MAX	60	/* s between restarts, at most */
 #define SERVER_TOUCH		3600	/* s between touches of the files */
+#define SERVER_WRITE_SIZE	65536	/* of input to the pty, at most */
+#define SERVER_PTY_PIECE	4000	/* of a long line, then VEOF */
+#define SERVER_PTY_WAIT_MIN	100	/* us, then twice as long each time */
+#define SERVER_PTY_WAIT_MAX	20000	/* us between looks at a piece read */
 
 struct server	 server;
 static struct event	*server_touch_ev;
@@ -44,6 +50,7 @@ static struct event	*server_touch_ev;
 static void	 server_pty_drain(void);
 static void	 server_pty_read_cb(evutil_socket_t, short, void *);
 static void	 server_pty_write_cb(evutil_socket_t, short, void *);
+static void	 server_pty_flush(void);
 static void	 server_exited(int);
 static void	 server_finish(int);
 static void	 server_pty_close(void);
@@ -212,18 +219,131 @@ server_pty_drain(void)
 		;
 }
 
+/*
+ * How much of the next n bytes of input the pty gets now: all of them, or
+ * up to a line end, or (in canonical mode, of a line longer than a piece)
+ * a piece, to be ended by *eof, VEOF; else *eof is -1. *raw: the line
+ * discipline keeps no lines now.
+ */
+static size_t
+server_pty_cut(size_t n, int *eof, int *raw)
+{
+	const u_char	*p;
+	size_t		 room, i;
+
+	*eof = -1;
+	*raw = 0;
+	room = server.pty_line < SERVER_PTY_PIECE ?
+	    SERVER_PTY_PIECE - server.pty_line : 0;
+	if (n <= room)
+		return (n);
+	p = evbuffer_pullup(server.pty_in, room + 1);
+	for (i = room + 1; i > 0; i--) {
+		if (p[i - 1] == '\n' || p[i - 1] == '\r')
+			return (i);
+	}
+	if ((*eof = pty_eof(server.ptyfd)) == -1) {
+		*raw = 1;
+		return (n);
+	}
+	/* Not inside a UTF-8 character: the reader decodes each piece. */
+	for (i = room; i > 0 && room - i < 3 && (p[i] & 0xc0) == 0x80; i--)
+		;
+	return ((p[i] & 0xc0) == 0x80 ? room : i);
+}
+
+/* Is the piece written still in the line discipline, unread? */
+static void
+server_pty_taken_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct pollfd	pfd;
+	struct timeval	tv = { 0, 0 };
+
+	(void)fd; (void)events; (void)arg;
+	pfd.fd = server.pty_peer;
+	pfd.events = POLLIN;
+	/* poll() first runs the line discipline over what was written. */
+	if (poll(&pfd, 1, 0) == 1 && pfd.revents == POLLIN) {
+		server.pty_taken_us *= 2;
+		if (server.pty_taken_us > SERVER_PTY_WAIT_MAX)
+			server.pty_taken_us = SERVER_PTY_WAIT_MAX;
+		tv.tv_usec = server.pty_taken_us;
+		evtimer_add(server.pty_taken_ev, &tv);
+		return;
+	}
+	server_pty_flush();
+}
+
+/*
+ * Write the image's input. A canonical tty keeps 4095 bytes of a line
+ * and drops the rest, so a longer line (a paste) goes in pieces, each
+ * ended by VEOF, which hands a non-empty line to the reader without a
+ * newline; the next is written once the image has read the last, for the
+ * discipline drops what comes early too, and the mode may change.
+ */
 static void
 server_pty_flush(void)
 {
-	if (evbuffer_write(server.pty_in, server.ptyfd) == -1 &&
-	    errno != EAGAIN && errno != EINTR) {
-		evbuffer_drain(server.pty_in,
-		    evbuffer_get_length(server.pty_in));
+	struct timeval	 tv = { 0, SERVER_PTY_WAIT_MIN };
+	u_char		 piece[SERVER_PTY_PIECE + 1], *p;
+	size_t		 len, n, i;
+	ssize_t		 w;
+	int		 eof, raw;
+
+	while ((len = evbuffer_get_length(server.pty_in)) != 0) {
+		if (evtimer_pending(server.pty_taken_ev, NULL))
+			break;	/* a piece is not read yet */
+		if (len > SERVER_WRITE_SIZE)
+			len = SERVER_WRITE_SIZE;
+		n = server_pty_cut(len, &eof, &raw);
+		if (eof != -1 && server.pty_peer == -1 &&
+		    (server.pty_peer = pty_peer(server.ptyfd)) == -1) {
+			log_warn("%s: cannot see the image read its input, so "
+			    "a line over %d bytes is cut", __func__,
+			    TTY_LINE_MAX);
+			eof = -1;
+			n = len;
+		}
+		p = n != 0 ? evbuffer_pullup(server.pty_in, n) : NULL;
+		if (eof != -1) {
+			if (n != 0)
+				memcpy(piece, p, n);
+			piece[n] = eof;
+			w = write(server.ptyfd, piece, n + 1);
+		} else
+			w = write(server.ptyfd, p, n);
+		if (w == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			evbuffer_drain(server.pty_in,
+			    evbuffer_get_length(server.pty_in));
+			break;
+		}
+		if (eof != -1 && (size_t)w == n + 1) {
+			evbuffer_drain(server.pty_in, n);
+			server.pty_line = 0;
+			server.pty_taken_us = SERVER_PTY_WAIT_MIN;
+			evtimer_add(server.pty_taken_ev, &tv);
+			continue;
+		}
+		for (i = w; i > 0; i--) {
+			if (p[i - 1] == '\n' || p[i - 1] == '\r')
+				break;
+		}
+		server.pty_line = raw ? 0 : i > 0 ? (size_t)w - i :
+		    server.pty_line + w;
+		evbuffer_drain(server.pty_in, w);
 	}
-	if (evbuffer_get_length(server.pty_in) != 0)
+	if (evbuffer_get_length(server.pty_in) != 0 &&
+	    !evtimer_pending(server.pty_taken_ev, NULL))
 		event_add(server.pty_wr, NULL);
 	else
 		event_del(server.pty_wr);
+	if (evbuffer_get_length(server.pty_in) == 0 && server.pty_peer != -1 &&
+	    !evtimer_pending(server.pty_taken_ev, NULL)) {
+		close(server.pty_peer);
+		server.pty_peer = -1;
+	}
 }
 
 static void
@@ -246,9 +366,26 @@ server_input_room(size_t len)
 void
 server_input(struct server_client *c, const void *data, size_t len)
 {
+	struct termios	 tio;
+	const char	*intr;
+
 	(void)c;
 	if (server.ptyfd == -1 || len == 0)
 		return;
+	/*
+	 * VINTR behind a long line waiting to be read: as the tty drops its
+	 * input at an interrupt, what waits goes, and the interrupt at once.
+	 */
+	if (evtimer_pending(server.pty_taken_ev, NULL) &&
+	    tcgetattr(server.ptyfd, &tio) == 0 && (tio.c_lflag & ISIG) &&
+	    tio.c_cc[VINTR] != _POSIX_VDISABLE &&
+	    (intr = memrchr(data, tio.c_cc[VINTR], len)) != NULL) {
+		evbuffer_drain(server.pty_in, evbuffer_get_length(server.pty_in));
+		evtimer_del(server.pty_taken_ev);
+		server.pty_line = 0;
+		len -= intr - (const char *)data;
+		data = intr;
+	}
 	evbuffer_add(server.pty_in, data, len);
 	if (!event_pending(server.pty_wr, EV_WRITE, NULL))
 		server_pty_flush();
@@ -471,6 +608,7 @@ server_exited(int status)
 		server_pty_drain();
 		event_del(server.pty_rd);
 		event_del(server.pty_wr);
+		evtimer_del(server.pty_taken_ev);
 	}
 	control_drain();
 	control_close("the image exited");
@@ -952,10 +1090,14 @@ server_pty_close(void)
 		return;
 	event_free(server.pty_rd);
 	event_free(server.pty_wr);
+	event_free(server.pty_taken_ev);
 	evbuffer_free(server.pty_in);
 	close(server.ptyfd);
 	server.ptyfd = -1;
-	server.pty_rd = server.pty_wr = NULL;
+	if (server.pty_peer != -1)
+		close(server.pty_peer);
+	server.pty_peer = -1;
+	server.pty_rd = server.pty_wr = server.pty_taken_ev = NULL;
 	server.pty_in = NULL;
 }
 
@@ -1027,6 +1169,9 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	    EV_READ | EV_PERSIST, server_pty_read_cb, NULL);
 	server.pty_wr = event_new(server.base, server.ptyfd,
 	    EV_WRITE | EV_PERSIST, server_pty_write_cb, NULL);
+	server.pty_taken_ev = evtimer_new(server.base, server_pty_taken_cb,
+	    NULL);
+	server.pty_line = 0;
 	event_add(server.pty_rd, NULL);
 	/* Without the bootstrap, running is all the readiness there is. */
 	if (server.ctl_expected == 0)
@@ -1133,6 +1278,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	memset(&server, 0, sizeof server);
 	server.swankfd = -1;
 	server.ptyfd = -1;
+	server.pty_peer = -1;
 	server.stop_timeout = opts->stop_timeout;
 	/* For the supervisor alone: neither reaches the image. */
 	server.notify_fd = opts->notify_fd;

@@ -95,6 +95,90 @@ term_type a "$LISPD send web '(sb-ext:run-program \"/bin/stty\" (list \"size\") 
 term_type a "$LISPD $ATTACH -n 3 web; echo rc=\$?"
 wait_screen a '^40 120'; ok $? "with nobody attached the size stays"
 
+# A pasted line longer than the 4095 bytes a canonical tty keeps of a line
+# arrives whole, and the REPL goes on.
+paste_is() { [ "$(lispd eval -s web '(length *paste*)' 2>/dev/null)" = "$1" ]; }
+for size in 15000 200000; do
+	printf '(defparameter *paste* "%s")' \
+	    "$(head -c $size /dev/zero | tr '\0' x)" >"$T/paste"
+	tmux -S "$TMUX_SOCK" load-buffer -b paste "$T/paste"
+	tmux -S "$TMUX_SOCK" paste-buffer -d -b paste -t a
+	term_keys a Enter
+	wait_until 30 paste_is $size
+	ok $? "a pasted line of $size bytes arrives whole"
+done
+term_type a '(format t "after-~a~%" (* 6 7))'
+wait_screen a '^after-42'; ok $? "and the next line typed is evaluated"
+# C-c is not held behind a long line that a busy image has not read.
+term_type a '(sleep 600)'
+tmux -S "$TMUX_SOCK" load-buffer -b paste "$T/paste"
+tmux -S "$TMUX_SOCK" paste-buffer -d -b paste -t a
+term_keys a C-c
+wait_screen a 'Interactive interrupt'; ok $? "C-c behind a waiting paste interrupts"
+wait_screen a '^0\] ?$'
+term_type a 1
+wait_screen a '^\* ?$'; ok $? "and the REPL is back, the paste dropped"
+
+# A client stopped from outside leaves the terminal to its shell: SIGTSTP
+# is caught (the server lets go, as on detach), SIGSTOP is seen by the
+# server; neither the image's output nor type-ahead crosses, and fg
+# attaches again.
+term_new c
+for sig in TSTP STOP; do
+	term_type c "$LISPD $ATTACH web"
+	wait_screen c '^\* ?$'
+	apid=$(term_pid c)
+	kill -$sig "$apid"
+	wait_until 10 stopped "$apid"; ok $? "SIG$sig stops the attach client"
+	wait_screen c 'Stopped'
+	lispd eval -s web "(progn (format *terminal-io* \"~%IMAGE-~a-$sig~%\" \
+	    'output) (finish-output *terminal-io*))" >/dev/null
+	if [ $sig = STOP ]; then
+		# Nobody could restore the terminal: it is raw, without ICRNL.
+		term_keys c -l 'stty sane'
+		term_keys c C-j
+	fi
+	term_type c "echo typed-ahead-secret-$sig"
+	wait_screen c "^typed-ahead-secret-$sig"
+	ok $? "after SIG$sig, type-ahead reaches the shell"
+	lispd log -n 100 web | grep -q "secret-$sig"
+	ok $((! $?)) "and not the image"
+	screen_has c "IMAGE-OUTPUT-$sig"
+	ok $((! $?)) "the image's output does not reach the shell"
+	term_type c fg
+	wait_screen c "^IMAGE-OUTPUT-$sig"; ok $? "fg attaches again"
+	term_type c '(format t "back-~a~%" (* 6 7))'
+	wait_screen c '^back-42'; ok $? "and the REPL goes on"
+	term_keys c 'C-\'
+	wait_screen c 'detached from web'
+	term_canonical c; ok $? "and a detach restores the terminal"
+	term_type c clear
+	wait_screen c '^\$ ?$'
+done
+
+# Modes the image set are off again after a detach: the alternate screen,
+# mouse reporting, bracketed paste, the keypad, no autowrap, a scroll region.
+# A session of its own: its replay would set them in other terminals.
+start -s modes -- sbcl --noinform
+term_new d
+modes() {
+	tmux -S "$TMUX_SOCK" display -p -t d '#{alternate_on} #{mouse_any_flag} #{mouse_sgr_flag} #{keypad_cursor_flag} #{keypad_flag} #{wrap_flag} #{scroll_region_upper} #{scroll_region_lower}'
+}
+modes_are() { [ "$(modes)" = "$1" ]; }
+term_type d "$LISPD $ATTACH modes"
+wait_screen d '^\* ?$'
+lispd eval -s modes '(let ((e (code-char 27))) (format *terminal-io* "~a[?1049h~a[?1000h~a[?1006h~a[?2004h~a[?1h~a=~a[?7l~a[3;10r" e e e e e e e e) (finish-output *terminal-io*))' >/dev/null
+wait_until 10 modes_are "1 1 1 1 1 0 2 9"
+ok $? "the image sets terminal modes ($(modes))"
+term_keys d 'C-\'
+wait_screen d 'detached from modes'
+is "$(modes)" "0 0 0 0 0 1 0 23" "a detach sets them back"
+printf 'echo bp-$((6*7))' >"$T/bp"
+tmux -S "$TMUX_SOCK" load-buffer -b bp "$T/bp"
+tmux -S "$TMUX_SOCK" paste-buffer -p -d -b bp -t d
+term_keys d Enter
+wait_screen d '^bp-42'; ok $? "bracketed paste is off: a paste reaches the shell as typed"
+
 # A signal to the client restores the terminal too.
 term_type b 'clear'
 term_type b "$LISPD $ATTACH web; echo rc=\$?"

@@ -20,6 +20,25 @@ ok $? "past --log-size the log rotates, keeping --log-keep files"
 n=$(cat "$T/r.log" "$T/r.log.1" "$T/r.log.2" | grep -c '^y')
 [ "$n" -gt 0 ]; ok $? "the rotated files hold the output ($n lines of it)"
 
+# A rotation that cannot rename (FILE.1 is a directory: EISDIR, even for
+# root) is said once and tried again later, not at every write; once the
+# way is clear, SIGHUP makes it rotate again.
+mkdir "$T/s.log.1"
+lispd run -l "$T/s.log" -z 4K -k 1 -s s -- sh 2>"$T/s.err" &
+PIDS="$PIDS $!"
+wait_until 30 lispd wait s
+lispd send s 'yes s | head -n 100000; echo stuck-done' >/dev/null
+wait_until 30 grep -q '^stuck-done' "$T/s.log"
+is "$(grep -c 'cannot rotate the console log' "$T/s.err")" 1 \
+    "a rotation that fails is said once"
+like "$(cat "$T/s.err")" "rename: Is a directory; it grows past the --log-size limit" \
+    "saying why, and that the limit is not kept"
+rmdir "$T/s.log.1"
+kill -HUP "$(server_pid s)"
+lispd send s 'echo after-hup' >/dev/null
+wait_until 10 test -f "$T/s.log.1"; ok $? "after SIGHUP it rotates again"
+lispd kill s >/dev/null 2>&1
+
 # Timestamps, and SIGHUP reopening a log moved away.
 start -l "$T/t.log" -m -s t -- sh
 lispd send t 'echo stamped' >/dev/null
@@ -45,6 +64,19 @@ grep -q '^piped' "$T/p.out"; ok $? "run --log - into a pipe"
 flags=$(sed -n 's/^flags //p' "$T/p.out")
 [ $((0$flags & 04000)) -eq 0 ]
 ok $? "leaves the pipe it shares with its parent blocking (flags $flags)"
+
+# --log - into a stalled reader: what it has not taken at the end is said.
+{
+	lispd run -l - -s q -- sh -c 'head -c 3000000 /dev/zero | tr "\\0" q; exit 0' \
+	    2>"$T/q.err"
+	touch "$T/q.ran"
+} | {
+	wait_until 60 test -e "$T/q.ran"
+	wc -c
+} >"$T/q.out"
+lost=$(sed -n 's/.* \([0-9][0-9]*\) bytes of console output were not logged.*/\1/p' "$T/q.err")
+[ -n "$lost" ]; ok $? "at the end, output a stalled reader did not take is said ($lost bytes)"
+is "$(($(cat "$T/q.out") + ${lost:-0}))" 3000000 "to the byte"
 
 # A full disk: said once, the image goes on.
 lispd run -l /dev/full -s f -- sh -c 'for i in 1 2 3 4 5; do echo line-$i; sleep 0.1; done; exit 5' \

@@ -2,11 +2,17 @@
  * A raw client for the tests: connect to a socket, write the bytes given in
  * hex, then print each frame the server sends ("TYPE LEN TEXT") until it
  * closes the connection (exit 0) or is silent for a second (exit 1).
+ *
+ * With -n COUNT FRAME: after the bytes, write the frame (hex) COUNT times
+ * and never read; when all is written or the server has taken nothing for
+ * two seconds, print "wrote BYTES" and wait to be killed.
  */
 
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -25,6 +31,59 @@ hexval(int c)
 	return (-1);
 }
 
+static uint8_t *
+unhex(const char *s, size_t *n)
+{
+	uint8_t	*out;
+	size_t	 i;
+	int	 hi, lo;
+
+	out = malloc(strlen(s) / 2 + 1);
+	*n = 0;
+	for (i = 0; s[i] != '\0' && s[i + 1] != '\0'; i += 2) {
+		if ((hi = hexval(s[i])) < 0 || (lo = hexval(s[i + 1])) < 0)
+			exit(2);
+		out[(*n)++] = hi << 4 | lo;
+	}
+	return (out);
+}
+
+/* Write frame count times, never reading. */
+static void
+flood(int fd, const uint8_t *frame, size_t flen, unsigned long count)
+{
+	static uint8_t		 buf[1 << 16];
+	struct pollfd		 pfd;
+	unsigned long long	 wrote = 0;
+	size_t			 per = sizeof buf / flen, i, n, off = 0, len = 0;
+	ssize_t			 r;
+
+	for (i = 0; i < per; i++)
+		memcpy(buf + i * flen, frame, flen);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	while (count > 0 || off < len) {
+		if (off == len) {
+			n = count < per ? count : per;
+			count -= n;
+			off = 0;
+			len = n * flen;
+		}
+		r = write(fd, buf + off, len - off);
+		if (r > 0) {
+			off += r;
+			wrote += r;
+		} else if ((r == -1 && errno != EAGAIN) ||
+		    poll(&pfd, 1, 2000) <= 0)
+			break;
+	}
+	printf("wrote %llu\n", wrote);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -35,9 +94,19 @@ main(int argc, char **argv)
 	ssize_t			 r;
 	struct pollfd		 pfd;
 	int			 fd, hi, lo;
+	unsigned long		 count = 0;
+	uint8_t			*frame = NULL;
+	size_t			 flen = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: rawclient socket hexbytes\n");
+	if (argc == 6 && strcmp(argv[1], "-n") == 0) {
+		count = strtoul(argv[2], NULL, 10);
+		frame = unhex(argv[5], &flen);
+		argv += 2;
+		argc = 3;
+	}
+	if (argc != 3 || (frame != NULL && flen == 0)) {
+		fprintf(stderr, "usage: rawclient [-n count] socket hexbytes "
+		    "[frame]\n");
 		return (2);
 	}
 	out = malloc(strlen(argv[2]) / 2 + 1);
@@ -59,6 +128,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (n != 0)
 		(void)!write(fd, out, n);
+	if (frame != NULL)
+		flood(fd, frame, flen, count);
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	i = 0;

@@ -142,11 +142,31 @@ done
 like "$(cat "$T/err")" "not reading its input .* nothing sent" "and says why"
 alive "$(image_pid busy)"; ok $? "the image is unharmed"
 
-# A line longer than the terminal's canonical limit is refused whole.
-long=$(printf '%05000d' 0)
-out=$(lispd send lisp "$long" 2>&1); rc=$?
-is $rc 1 "a 5000-byte line is refused"
-like "$out" "longer than 4095 bytes" "naming the limit"
+# A line longer than the terminal's canonical limit arrives whole.
+sent_is() { [ "$(lispd eval -s lisp '(length *sent*)' 2>/dev/null)" = "$1" ]; }
+for size in 15000 60000; do
+	lispd send lisp "(defparameter *sent* \"$(head -c $size /dev/zero |
+	    tr '\0' x)\")"
+	ok $? "a line of $size bytes is sent"
+	wait_until 30 sent_is $size; ok $? "and arrives whole"
+done
+lispd send lisp '(defparameter *sent* 42)'
+wait_until 10 sent_is 42 2>/dev/null
+lispd eval -s lisp '*sent*' >"$T/out" 2>&1
+is "$(cat "$T/out")" 42 "and the next line sent is evaluated"
+
+# A client that asks (200 MB of PROTO_WAIT) and never reads its answers is
+# not read either once they pass a bound: the server's memory stays bounded.
+./t/rawclient -n 25000000 "$D/lisp.sock" 000000010000000400000002 \
+    0000000e00000000 >"$T/flood" &
+flood=$!
+PIDS="$PIDS $flood"
+wait_until 60 grep -q wrote "$T/flood"; ok $? "the asking client stalls ($(cat "$T/flood"))"
+memory_ok "$(server_pid lisp)" VmHWM 20000 "the server's memory stayed bounded"
+lispd eval -s lisp '(+ 1 2)' >"$T/out" 2>&1
+is "$(cat "$T/out")" 3 "and it serves the others"
+kill "$flood"
+wait "$flood" 2>/dev/null
 
 # Idle: no wakeups in the server at all.
 srv=$(server_pid lisp)
