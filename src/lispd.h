@@ -76,6 +76,8 @@ struct winsize;
 #define INPUT_QUEUE_MAX		(1024 * 1024)	/* input held for the image */
 #define TTY_LINE_MAX		4095	/* N_TTY's canonical line */
 #define ACCEPT_PAUSE		1	/* s not accepting when accept fails */
+#define SERVER_CLIENTS_MAX	10000	/* clients at once, at most */
+#define SERVER_FDS_KEPT		32	/* fds of the limit not for clients */
 
 /* log.c */
 void	 log_init(int, const char *);
@@ -328,6 +330,7 @@ struct server {
 
 	struct server_client	*active;	/* its size is the pty's */
 	struct server_clients	 clients;
+	u_int			 nclients;
 
 	/* The control channel to the bootstrap (control.c). */
 	int			 ctlfd;

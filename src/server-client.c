@@ -51,6 +51,7 @@ server_client_create(int fd)
 	    server_client_write_cb, c);
 	event_add(c->rd, NULL);
 	TAILQ_INSERT_TAIL(&server.clients, c, entry);
+	server.nclients++;
 	log_debug("%s: client %d", __func__, fd);
 	/* A client writes its hello with its connect: no need to wait. */
 	server_client_read_cb(fd, EV_READ, c);

@@ -55,6 +55,8 @@ static void	 server_exited(int);
 static void	 server_finish(int);
 static void	 server_pty_close(void);
 static void	 server_accept_cb(evutil_socket_t, short, void *);
+static u_int	 server_clients_max(void);
+static void	 server_clients_full(void);
 
 void
 server_reap(void)
@@ -72,6 +74,7 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 		if (c->flags & SC_DEAD) {
 			TAILQ_REMOVE(&server.clients, c, entry);
 			server_client_free(c);
+			server.nclients--;
 			/* An fd is free: the next client need not wait. */
 			if (evtimer_pending(server.accept_ev, NULL)) {
 				evtimer_del(server.accept_ev);
@@ -791,6 +794,41 @@ server_accept_resume_cb(evutil_socket_t fd, short events, void *arg)
 		event_add(server.listen_ev, NULL);
 }
 
+/* A client past server_clients_max: said at most once a minute. */
+static void
+server_clients_full(void)
+{
+	static time_t	last;
+
+	if (last != 0 && time(NULL) - last < 60)
+		return;
+	last = time(NULL);
+	log_warnx("%s: %u clients, as many as ulimit -n allows: refusing more "
+	    "with a message; raise ulimit -n", server.name, server.nclients);
+}
+
+/*
+ * The most clients at once: one fd each, less what the server, the image's
+ * pty and channel, the log, swank and a terminal or two need. Past it a
+ * client is told so at once, instead of the server meeting the fd limit.
+ */
+static u_int
+server_clients_max(void)
+{
+	static u_int	max;
+	struct rlimit	rl;
+
+	if (max == 0) {
+		max = SERVER_CLIENTS_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < SERVER_CLIENTS_MAX + SERVER_FDS_KEPT)
+			max = rl.rlim_cur > 2 * SERVER_FDS_KEPT ?
+			    rl.rlim_cur - SERVER_FDS_KEPT : SERVER_FDS_KEPT;
+	}
+	return (max);
+}
+
 /* A word before the door closes: a frame the peer can print. */
 static void
 server_refuse(int fd, int status, const char *fmt, ...)
@@ -849,6 +887,15 @@ server_accept_cb(evutil_socket_t fd, short events, void *arg)
 			server_refuse(cfd, EXIT_FAIL, "session %s refuses uid "
 			    "%ld: only its owner (uid %ld) and root may connect",
 			    server.name, (long)cred.uid, (long)geteuid());
+			continue;
+		}
+		if (server.nclients >= server_clients_max()) {
+			server_clients_full();
+			server_refuse(cfd, EXIT_FAIL, "session %s has %u "
+			    "clients, as many as its limit of open files "
+			    "allows: try again once some have left, or raise "
+			    "ulimit -n for the session", server.name,
+			    server.nclients);
 			continue;
 		}
 		server_client_create(cfd);

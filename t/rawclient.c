@@ -6,6 +6,10 @@
  * With -n COUNT FRAME: after the bytes, write the frame (hex) COUNT times
  * and never read; when all is written or the server has taken nothing for
  * two seconds, print "wrote BYTES" and wait to be killed.
+ *
+ * With -k COUNT SECONDS: open COUNT connections, write the bytes on each,
+ * print "held COUNT", keep them SECONDS, then exit 0 (none is read).
+ * With -t SECONDS: silence for that long, not a second, is a timeout.
  */
 
 #include <sys/socket.h>
@@ -84,48 +88,82 @@ flood(int fd, const uint8_t *frame, size_t flen, unsigned long count)
 		pause();
 }
 
+static int
+dial(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		perror("connect");
+		exit(1);
+	}
+	return (fd);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_un	 sun;
 	static uint8_t		 buf[1 << 20];
 	uint8_t			*out;
 	size_t			 len = 0, n = 0, i, plen;
 	ssize_t			 r;
 	struct pollfd		 pfd;
-	int			 fd, hi, lo;
-	unsigned long		 count = 0;
+	int			 fd, ch, wait_ms = 1000;
+	unsigned long		 count = 0, hold = 0, k;
 	uint8_t			*frame = NULL;
 	size_t			 flen = 0;
 
-	if (argc == 6 && strcmp(argv[1], "-n") == 0) {
-		count = strtoul(argv[2], NULL, 10);
-		frame = unhex(argv[5], &flen);
-		argv += 2;
-		argc = 3;
+	while ((ch = getopt(argc, argv, "k:n:t:")) != -1) {
+		switch (ch) {
+		case 'k':
+			hold = strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			count = strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			wait_ms = atoi(optarg) * 1000;
+			break;
+		default:
+			return (2);
+		}
 	}
-	if (argc != 3 || (frame != NULL && flen == 0)) {
-		fprintf(stderr, "usage: rawclient [-n count] socket hexbytes "
-		    "[frame]\n");
+	argc -= optind;
+	argv += optind;
+	if (hold != 0 && argc == 3) {
+		/* -k COUNT SECONDS socket hexbytes: SECONDS comes first. */
+		wait_ms = atoi(argv[0]) * 1000;
+		argc--;
+		argv++;
+	}
+	if (count != 0 && argc == 3)
+		frame = unhex(argv[2], &flen);
+	if (argc < 2 || argc > 3 || (argc == 3 && frame == NULL) ||
+	    (frame != NULL && flen == 0)) {
+		fprintf(stderr, "usage: rawclient [-t seconds] [-n count | "
+		    "-k count seconds] socket hexbytes [frame]\n");
 		return (2);
 	}
-	out = malloc(strlen(argv[2]) / 2 + 1);
-	for (i = 0; argv[2][i] != '\0' && argv[2][i + 1] != '\0'; i += 2) {
-		if ((hi = hexval(argv[2][i])) < 0 ||
-		    (lo = hexval(argv[2][i + 1])) < 0)
-			return (2);
-		out[n++] = hi << 4 | lo;
-	}
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", argv[1]);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		perror("connect");
-		return (1);
-	}
+	out = unhex(argv[1], &n);
 	/* A server that refuses us may close first: then read the EOF. */
 	signal(SIGPIPE, SIG_IGN);
+	if (hold != 0) {
+		for (k = 0; k < hold; k++) {
+			fd = dial(argv[0]);
+			if (n != 0)
+				(void)!write(fd, out, n);
+		}
+		printf("held %lu\n", hold);
+		fflush(stdout);
+		poll(NULL, 0, wait_ms);
+		return (0);
+	}
+	fd = dial(argv[0]);
 	if (n != 0)
 		(void)!write(fd, out, n);
 	if (frame != NULL)
@@ -134,7 +172,7 @@ main(int argc, char **argv)
 	pfd.events = POLLIN;
 	i = 0;
 	for (;;) {
-		if (poll(&pfd, 1, 1000) <= 0) {
+		if (poll(&pfd, 1, wait_ms) <= 0) {
 			printf("timeout\n");
 			return (1);
 		}
