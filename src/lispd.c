@@ -982,6 +982,14 @@ cmd_ls(int argc, char **argv)
 			free(notes);
 			notes = line;
 		}
+		if (strcmp(v[2], "ldb") == 0) {
+			xasprintf(&line, "%s%s: the image is in LDB, SBCL's "
+			    "low-level debugger (the heap exhausted?): Lisp no "
+			    "longer runs; 'lispd stop %s' ends it\n",
+			    notes != NULL ? notes : "", names[i], names[i]);
+			free(notes);
+			notes = line;
+		}
 		if (strcmp(v[0], "up") != 0 && strcmp(client_info_get(info,
 		    "swank_why", v[0], sizeof v[0]), "-") != 0) {
 			/* Said after the table, a line each. */

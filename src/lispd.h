@@ -361,6 +361,7 @@ struct server {
 	int			 swank_stale;	/* the image listens at the path */
 	int			 swank_rebind;	/* SIGUSR1 while swank loaded */
 	int			 ready;
+	int			 ldb;		/* SBCL's LDB took over */
 	int			 notify_fd;	/* told of readiness, or -1 */
 	char			*notify_socket;	/* $NOTIFY_SOCKET, or NULL */
 	long			 stop_timeout;

@@ -39,6 +39,7 @@
 #define SERVER_STABLE		60	/* s a run takes to reset the backoff */
 #define SERVER_BACKOFF_MAX	60	/* s between restarts, at most */
 #define SERVER_TOUCH		3600	/* s between touches of the files */
+#define SERVER_LDB		"Welcome to LDB, a low-level debugger"
 #define SERVER_WRITE_SIZE	65536	/* of input to the pty, at most */
 #define SERVER_PTY_PIECE	4000	/* of a long line, then VEOF */
 #define SERVER_PTY_WAIT_MIN	100	/* us, then twice as long each time */
@@ -182,6 +183,14 @@ server_pty_read(void)
 		server.fanout_credit += FANOUT_SHARE * (int64_t)(t1 - t0);
 		if (server.fanout_credit > FANOUT_CREDIT_MAX)
 			server.fanout_credit = FANOUT_CREDIT_MAX;
+		/* SBCL says this once, in one write, as Lisp stops for good. */
+		if (!server.ldb && memmem(buf, n, SERVER_LDB, strlen(SERVER_LDB))
+		    != NULL) {
+			server.ldb = 1;
+			log_warnx("%s: the image is in LDB, SBCL's low-level "
+			    "debugger (heap exhausted?): Lisp no longer runs; "
+			    "lispd stop ends it", server.name);
+		}
 		server.in_output = 1;	/* its writes are counted here */
 		server_output(buf, n);
 		server.in_output = 0;
@@ -1007,7 +1016,7 @@ server_info(struct evbuffer *b)
 	}
 	switch (server.state) {
 	case SERVER_RUNNING:
-		state = "running";
+		state = server.ldb ? "ldb" : "running";
 		break;
 	case SERVER_STOPPING:
 		state = "stopping";
@@ -1211,6 +1220,7 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	server.started = time(NULL);
 	server.state = SERVER_RUNNING;
 	server.ready = 0;
+	server.ldb = 0;
 	server.pty_in = evbuffer_new();
 	server.pty_rd = event_new(server.base, server.ptyfd,
 	    EV_READ | EV_PERSIST, server_pty_read_cb, NULL);

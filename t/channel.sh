@@ -138,4 +138,11 @@ wait_until 10 eval '[ "$(ev -s c "(and (boundp (quote *after-eofs*)) *after-eofs
 is "$(ev -s c '*after-eofs*')" :HERE "60 ^D in a row: the REPL reads on"
 is "$(image_pid c)" "$pid" "and it is the same image, never ended"
 
+# An image that falls into LDB (as on heap exhaustion) is said to be there.
+lispd send c '(sb-alien:alien-funcall (sb-alien:extern-alien "ldb_monitor" (function sb-alien:void)))'
+wait_until 10 eval 'lispd ls | grep -q "^c .* ldb "'
+like "$(lispd ls)" "^c +[0-9]+ ldb " "an image in LDB has state ldb in ls"
+like "$(lispd ls)" "^c: the image is in LDB, SBCL's low-level debugger" \
+    "and a line below the table says what it means"
+
 done_testing
