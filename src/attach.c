@@ -39,6 +39,7 @@ static int		 attach_raw;
 static int		 attach_sigfd = -1;
 
 static void	 attach_winsize(u_short *, u_short *);
+static void	 attach_stop(void);
 
 /* The terminal's string for cap, or NULL. */
 static char *
@@ -476,11 +477,27 @@ attach_main(const struct dir *d, const char *name,
 		/*
 		 * Stopped from outside (kill -TSTP): the terminal is the
 		 * shell's again, as on detach; fg attaches anew, with the
-		 * replay a fresh attach has.
+		 * replay a fresh attach has. SIGTSTP's default action, not
+		 * SIGSTOP, as tmux does: in an orphaned process group (the
+		 * shell gone, ssh -t) the kernel discards it, where a SIGSTOP
+		 * would stop us with nobody left to continue us.
 		 */
-		kill(getpid(), SIGSTOP);
+		attach_stop();
 		client_connect(&c, d, name);
 	}
+}
+
+static void
+attach_stop(void)
+{
+	struct sigaction	sa, old;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTSTP, &sa, &old);
+	kill(getpid(), SIGTSTP);
+	sigaction(SIGTSTP, &old, NULL);
 }
 
 /*

@@ -30,10 +30,13 @@
  */
 #define CONTROL_OUT_HIGH	(1024 * 1024)
 /*
- * The image writes each frame whole, with interrupts deferred: a frame
- * begun and not finished for this long means the channel is out of step.
+ * The image writes each frame whole, with interrupts deferred, so a frame
+ * stays begun and unfinished only while the image is slow (a long GC, swap)
+ * or if the channel is out of step: said after CONTROL_STALL, and taken as
+ * out of step, the channel closed, after CONTROL_STALL_MAX.
  */
-#define CONTROL_STALL	10	/* seconds */
+#define CONTROL_STALL		10	/* seconds */
+#define CONTROL_STALL_MAX	120
 
 static void	control_read_cb(evutil_socket_t, short, void *);
 static void	control_write_cb(evutil_socket_t, short, void *);
@@ -411,10 +414,12 @@ control_stall_check(void)
 	if (evbuffer_get_length(server.ctl_in) == 0) {
 		event_del(server.ctl_stall);
 		server.ctl_stall_len = 0;
+		server.ctl_stalled = 0;
 	} else if (evbuffer_get_length(server.ctl_in) !=
 	    server.ctl_stall_len) {
 		/* It grew, or it is a new part: the image is still writing. */
 		server.ctl_stall_len = evbuffer_get_length(server.ctl_in);
+		server.ctl_stalled = 0;
 		evtimer_add(server.ctl_stall, &tv);
 	}
 }
@@ -431,10 +436,20 @@ control_stall_cb(evutil_socket_t fd, short events, void *arg)
 		evtimer_add(server.ctl_stall, &tv);
 		return;
 	}
+	server.ctl_stalled += CONTROL_STALL;
+	if (server.ctl_stalled < CONTROL_STALL_MAX) {
+		if (server.ctl_stalled == CONTROL_STALL)
+			log_warnx("%s: a frame of the control channel stays "
+			    "incomplete (%zu bytes) for %d s: the image is slow, "
+			    "or the channel is out of step", server.name,
+			    server.ctl_stall_len, CONTROL_STALL);
+		evtimer_add(server.ctl_stall, &tv);
+		return;
+	}
 	snprintf(why, sizeof why, "the control channel is out of step (a "
 	    "frame of %zu bytes stayed incomplete for %d s): eval, ls's heap "
 	    "and a graceful stop need the session restarted",
-	    server.ctl_stall_len, CONTROL_STALL);
+	    server.ctl_stall_len, server.ctl_stalled);
 	log_warnx("%s: %s", server.name, why);
 	control_close(why);
 }

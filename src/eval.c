@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,6 +52,70 @@ eval_send(struct client *c, uint32_t type, const void *data, size_t len)
 	}
 }
 
+/* A signal while the forms are sent: leave; the server drops them. */
+static void
+eval_signalled(int sigfd)
+{
+	uint8_t	sig;
+
+	if (read(sigfd, &sig, 1) == 1)
+		die(sig == SIGINT ? EVAL_INTERRUPTED : 128 + sig, "eval: %s "
+		    "while the forms were read from stdin: nothing was "
+		    "evaluated", sig == SIGINT ? "interrupted" :
+		    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+}
+
+/*
+ * Forms from stdin to the server, which reads them no faster than the
+ * image takes them: the wait for room is a poll that a signal ends.
+ */
+static void
+eval_send_stdin(struct client *c, const void *data, size_t len, int sigfd)
+{
+	uint8_t		 hdr[PROTO_HDRLEN];
+	struct iovec	 iov[2];
+	struct msghdr	 mh;
+	struct pollfd	 pfd[2];
+	size_t		 done = 0, total = sizeof hdr + len, skip;
+	ssize_t		 n;
+	int		 i;
+
+	proto_header(hdr, PROTO_TEXT, len);
+	pfd[0].fd = c->fd;
+	pfd[0].events = POLLOUT;
+	pfd[1].fd = sigfd;
+	pfd[1].events = POLLIN;
+	while (done < total && !eval_unsent) {
+		iov[0].iov_base = hdr;
+		iov[0].iov_len = sizeof hdr;
+		iov[1].iov_base = (void *)data;
+		iov[1].iov_len = len;
+		for (i = 0, skip = done; skip >= iov[i].iov_len; i++)
+			skip -= iov[i].iov_len;
+		iov[i].iov_base = (char *)iov[i].iov_base + skip;
+		iov[i].iov_len -= skip;
+		memset(&mh, 0, sizeof mh);
+		mh.msg_iov = iov + i;
+		mh.msg_iovlen = 2 - i;
+		n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n >= 0) {
+			done += n;
+			continue;
+		}
+		if (errno == EPIPE || errno == ECONNRESET) {
+			eval_unsent = 1;	/* it answered: read that */
+			return;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			die(EXIT_FAIL, "eval: lost session %s: %s", c->name,
+			    strerror(errno));
+		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+			die(EXIT_FAIL, "eval: poll: %s", strerror(errno));
+		if (pfd[1].revents & POLLIN)
+			eval_signalled(sigfd);
+	}
+}
+
 /*
  * The forms: the arguments, a line each, or stdin as it comes. A signal
  * while stdin is read ends us at once, as it would after "go": closing the
@@ -62,7 +128,6 @@ eval_forms(struct client *c, char **forms, int nforms, int sigfd)
 	struct pollfd	pfd[2];
 	size_t		len;
 	ssize_t		n;
-	uint8_t		sig;
 	int		i;
 
 	if (nforms == 1 && strcmp(forms[0], "-") == 0) {
@@ -77,13 +142,8 @@ eval_forms(struct client *c, char **forms, int nforms, int sigfd)
 				die(EXIT_FAIL, "eval: poll: %s",
 				    strerror(errno));
 			}
-			if (pfd[1].revents & POLLIN &&
-			    read(sigfd, &sig, 1) == 1)
-				die(sig == SIGINT ? EVAL_INTERRUPTED :
-				    128 + sig, "eval: %s while the forms were "
-				    "read from stdin: nothing was evaluated",
-				    sig == SIGINT ? "interrupted" :
-				    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+			if (pfd[1].revents & POLLIN)
+				eval_signalled(sigfd);
 			if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR |
 			    POLLNVAL)))
 				continue;
@@ -95,7 +155,7 @@ eval_forms(struct client *c, char **forms, int nforms, int sigfd)
 				    strerror(errno));
 			if (n == 0 || eval_unsent)
 				break;
-			eval_send(c, PROTO_TEXT, buf, n);
+			eval_send_stdin(c, buf, n, sigfd);
 		}
 		return;
 	}

@@ -238,6 +238,7 @@ struct server_client {
 	int			 fd;
 	struct event		*rd;
 	struct event		*wr;
+	struct event		*gone;		/* closed while not read */
 	struct evbuffer		*in;
 	struct evbuffer		*out;
 	int			 passfd;	/* a terminal sent along, or -1 */
@@ -343,6 +344,7 @@ struct server {
 	struct evbuffer		*ctl_out;
 	struct event		*ctl_stall;	/* a frame stays incomplete */
 	size_t			 ctl_stall_len;
+	int			 ctl_stalled;	/* s it has stayed so */
 	uint32_t		 ctl_next_id;
 	long			 stop_left;	/* seconds from SIGTERM to KILL */
 	struct event		*restart_ev;

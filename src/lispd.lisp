@@ -496,7 +496,11 @@ RUN-JOB is to be applied to, and nil otherwise."
        (sb-thread:make-thread (lambda () (sb-ext:exit :code 0))
                               :name "lispd exit")))))
 
-(defvar *channel-gone* nil "The server closed the control channel.")
+(defvar *server-pid* nil "The image's parent when it joined its server.")
+
+(defun c-getppid ()
+  (sb-alien:alien-funcall
+   (sb-alien:extern-alien "getppid" (function sb-alien:int))))
 
 (defun read-until-eval ()
   "Read and act on frames until an evaluation comes: return it, or nil
@@ -509,7 +513,6 @@ ends with the error, and the reading goes on."
             (console "the control channel failed: ~a" (condition-text c))
             nil))
       (unless type
-        (setf *channel-gone* t)
         (return nil))
       (let ((job (handler-case (dispatch type data)
                    (error (c)
@@ -666,9 +669,15 @@ send their first frame."
         (cond ((null stream)
                (sleep 0.01))
               ((swank-admit stream)
-               (sb-thread:make-thread #'swank-client
-                                      :name "lispd swank client"
-                                      :arguments (list socket stream)))
+               (handler-case
+                   (sb-thread:make-thread #'swank-client
+                                          :name "lispd swank client"
+                                          :arguments (list socket stream))
+                 ;; No thread to be had: this client goes, the loop stays.
+                 (error ()
+                   (sb-thread:with-mutex (*swank-pending-lock*)
+                     (decf *swank-pending*))
+                   (ignore-errors (close stream)))))
               (t (ignore-errors (close stream))))))))
 
 (defun c-umask (mask)
@@ -720,7 +729,7 @@ listen at PATH anew, 0600, and serve it as well."
                                 set LISPD_SWANK to a swank-loader.lisp)"
                            (condition-text c))))
           (console "~a" why)
-          (ignore-errors (send +swank+ (u32 1) (utf8 why))))))))
+          (ignore-errors (send +swank+ (u32 1) (utf8 why *text-max*))))))))
 
 ;;; The REPL: ^D does not end the image.
 
@@ -735,11 +744,11 @@ listen at PATH anew, 0600, and serve it as well."
         (unless (eq form eof)
           (return form))
         ;; Under lispd the terminal is the server's pty, which never goes
-        ;; away while the image runs, so no number of ^D ends the image.
-        ;; Only with the server gone (its channel closed) is this EOF a
-        ;; terminal that is gone for good: leave as from a hangup.
-        (when *channel-gone*
-          (sb-ext:exit :code 129 :abort t))
+        ;; away while its server runs, so no number of ^D ends the image.
+        ;; Only with the server gone (the image has another parent now) is
+        ;; this EOF a terminal gone for good: leave as from a hangup.
+        (when (and *server-pid* (/= (c-getppid) *server-pid*))
+          (sb-ext:exit :code 129))
         (let ((now (get-internal-real-time)))
           ;; Held down, ^D repeats: say it once a second, not 30 times.
           (when (or (null *eof-said*)
@@ -776,7 +785,8 @@ when it calls (lispd:ready)."
   (let ((fd (sb-ext:posix-getenv "LISPD_CONTROL_FD")))
     (when (and fd (null *out*))
       (let ((fd (parse-integer fd)))
-        (setf *session* (sb-ext:posix-getenv "LISPD_SESSION"))
+        (setf *session* (sb-ext:posix-getenv "LISPD_SESSION")
+              *server-pid* (c-getppid))
         (c-cloexec fd)
         (c-unsetenv "LISPD_CONTROL_FD")
         (c-unsetenv "LISPD_SESSION")

@@ -85,8 +85,8 @@ pty_child(const char *slave, char *const *argv, int ctlfd, int swankfd,
 	/* The caller's directory: the server keeps none (lispd start). */
 	if (cwd != NULL && chdir(cwd) == -1)
 		dprintf(STDERR_FILENO, "lispd: cannot enter %s: %s; the image "
-		    "starts in %s\r\n", cwd, strerror(errno),
-		    getcwd(num, sizeof num) != NULL ? num : "the server's");
+		    "starts in the server's directory\r\n", cwd,
+		    strerror(errno));
 
 	/* The control channel, for the bootstrap (src/lispd.lisp). */
 	if (ctlfd != -1) {

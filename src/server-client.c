@@ -24,6 +24,7 @@
 
 static void	server_client_read_cb(evutil_socket_t, short, void *);
 static void	server_client_parse(struct server_client *);
+static void	server_client_gone_cb(evutil_socket_t, short, void *);
 static void	server_client_eval_stop(struct server_client *, uint32_t);
 static void	server_client_later(struct server_client *);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
@@ -49,6 +50,8 @@ server_client_create(int fd)
 	    server_client_read_cb, c);
 	c->wr = event_new(server.base, fd, EV_WRITE | EV_PERSIST,
 	    server_client_write_cb, c);
+	c->gone = event_new(server.base, fd, EV_CLOSED, server_client_gone_cb,
+	    c);
 	event_add(c->rd, NULL);
 	TAILQ_INSERT_TAIL(&server.clients, c, entry);
 	server.nclients++;
@@ -61,6 +64,7 @@ void
 server_client_free(struct server_client *c)
 {
 	event_free(c->rd);
+	event_free(c->gone);
 	event_free(c->wr);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
@@ -82,6 +86,7 @@ server_client_lost(struct server_client *c)
 	c->flags |= SC_DEAD;
 	event_del(c->rd);
 	event_del(c->wr);
+	event_del(c->gone);
 	server_tty_close(c);
 	if (c->eval_id != 0)
 		server_client_eval_stop(c, EVAL_INTERRUPTED);
@@ -547,6 +552,14 @@ server_client_send(struct server_client *c, const struct proto_msg *m)
 	server_client_write(c, PROTO_OK, NULL, 0);
 }
 
+/* A client not read (SC_PAUSED) closed its end. */
+static void
+server_client_gone_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events;
+	server_client_lost(arg);
+}
+
 /* The image has room for forms again: read the clients that wait. */
 void
 server_client_resume_all(void)
@@ -557,6 +570,7 @@ server_client_resume_all(void)
 		if (!(c->flags & SC_PAUSED))
 			continue;
 		c->flags &= ~SC_PAUSED;
+		event_del(c->gone);
 		if (c->flags & (SC_DEAD | SC_CLOSING))
 			continue;
 		if (!(c->flags & SC_UNREAD))
@@ -653,6 +667,8 @@ server_client_eval_text(struct server_client *c, const struct proto_msg *m)
 			/* The image takes the forms more slowly than they come. */
 			c->flags |= SC_PAUSED;
 			event_del(c->rd);
+			/* Unread, a client that leaves is still seen to. */
+			event_add(c->gone, NULL);
 		}
 	} else {
 		c->flags |= SC_EVALGO;

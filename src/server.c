@@ -43,7 +43,7 @@
 #define SERVER_WRITE_SIZE	65536	/* of input to the pty, at most */
 #define SERVER_PTY_PIECE	4000	/* of a long line, then VEOF */
 #define SERVER_PTY_WAIT_MIN	100	/* us, then twice as long each time */
-#define SERVER_PTY_WAIT_MAX	20000	/* us between looks at a piece read */
+#define SERVER_PTY_WAIT_MAX	250000	/* us between looks at a piece read */
 
 struct server	 server;
 static struct event	*server_touch_ev;
@@ -57,6 +57,7 @@ static void	 server_finish(int);
 static void	 server_pty_close(void);
 static void	 server_accept_cb(evutil_socket_t, short, void *);
 static u_int	 server_clients_max(void);
+static int	 server_ldb(const char *, size_t);
 static void	 server_clients_full(void);
 
 void
@@ -184,8 +185,7 @@ server_pty_read(void)
 		if (server.fanout_credit > FANOUT_CREDIT_MAX)
 			server.fanout_credit = FANOUT_CREDIT_MAX;
 		/* SBCL says this once, in one write, as Lisp stops for good. */
-		if (!server.ldb && memmem(buf, n, SERVER_LDB, strlen(SERVER_LDB))
-		    != NULL) {
+		if (!server.ldb && server_ldb(buf, n)) {
 			server.ldb = 1;
 			log_warnx("%s: the image is in LDB, SBCL's low-level "
 			    "debugger (heap exhausted?): Lisp no longer runs; "
@@ -229,6 +229,21 @@ server_pty_drain(void)
 {
 	while (server_pty_read() == 0)
 		;
+}
+
+/* Is this LDB's banner, at the start of a line? */
+static int
+server_ldb(const char *buf, size_t n)
+{
+	const char	*p = buf, *end = buf + n;
+	size_t		 len = strlen(SERVER_LDB);
+
+	while ((p = memmem(p, end - p, SERVER_LDB, len)) != NULL) {
+		if (p == buf || p[-1] == '\n')
+			return (1);
+		p += len;
+	}
+	return (0);
 }
 
 /*
@@ -338,8 +353,16 @@ server_pty_flush(void)
 			evtimer_add(server.pty_taken_ev, &tv);
 			continue;
 		}
+		/*
+		 * What the line holds now. Besides a line end, the usual
+		 * C-c, C-d and C-u empty it (the count only chooses where a
+		 * long line is cut: a VEOF on a line the count thinks full
+		 * but the discipline emptied would read as end of file).
+		 */
 		for (i = w; i > 0; i--) {
-			if (p[i - 1] == '\n' || p[i - 1] == '\r')
+			if (p[i - 1] == '\n' || p[i - 1] == '\r' ||
+			    p[i - 1] == 0x03 || p[i - 1] == 0x04 ||
+			    p[i - 1] == 0x15)
 				break;
 		}
 		server.pty_line = raw ? 0 : i > 0 ? (size_t)w - i :
@@ -858,8 +881,7 @@ server_refuse(int fd, int status, const char *fmt, ...)
 	proto_header(buf, PROTO_ERROR, 4 + n);
 	proto_put32(buf + PROTO_HDRLEN, status);
 	/* Its hello read, so that closing resets nothing before the frame. */
-	while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0)
-		;
+	(void)!recv(fd, junk, sizeof junk, MSG_DONTWAIT);
 	(void)!send(fd, buf, PROTO_HDRLEN + 4 + n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 }

@@ -131,12 +131,42 @@ out=$(ev -s c - <"$T/forms" 2>&1); rc=$?
 is "$out $rc" "3 0" "9.6 MB of forms on stdin are all evaluated"
 memory_ok "$(server_pid c)" VmHWM 12000 "with the server's memory bounded"
 
+# C-c while the server holds back the forms of an image that does not
+# take them (stopped here): the client leaves at once, and is not held.
+kill -STOP "$pid"
+bg_ev -s c - <"$T/forms" >"$T/held.out" 2>&1
+e=$!
+held_back() {	# more sent than the socket holds, and waiting for room
+	[ "$(awk '$1 == "wchar:" { print $2 }' "/proc/$e/io")" -gt 1200000 ] &&
+	    grep -q '^State:.*S (sleeping)' "/proc/$e/status"
+}
+wait_until 10 held_back
+kill -INT "$e"
+wait_until 10 dead "$e"; ok $? "C-c ends an eval whose forms wait for a stopped image"
+wait "$e"; is $? 130 "with status 130"
+kill -CONT "$pid"
+answers; ok $? "and once the image goes on, the channel answers"
+
 # ^D held down at the console: the image lives.
 lispd send -n c "$(awk 'BEGIN { for (i = 0; i < 60; i++) printf "\004" }')"
 lispd send c '(defparameter *after-eofs* :here)'
 wait_until 10 eval '[ "$(ev -s c "(and (boundp (quote *after-eofs*)) *after-eofs*)")" = :HERE ]'
 is "$(ev -s c '*after-eofs*')" :HERE "60 ^D in a row: the REPL reads on"
 is "$(image_pid c)" "$pid" "and it is the same image, never ended"
+
+# A channel the server closed (the image sent a frame over the limit)
+# takes neither swank nor the image with it, and ^D still does not end it.
+ev -s c '(lispd::send 99 (make-array 70000 :element-type (quote (unsigned-byte 8))))' >/dev/null 2>&1
+wait_until 10 eval 'lispd ls | grep -q "^c .* - *- *up "'
+like "$(lispd ls)" "^c +[0-9]+ running .* - +- +up " "a channel closed by the server leaves swank up"
+swank_call c "$(rex '(+ 40 2)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "42"\)\) 1\)' "and swank serves"
+lispd send -n c "$(printf '\004')"
+lispd send c '(defparameter *after-close* :here)'
+swank_call c "$(rex '*after-close*')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" ":HERE"\)\) 1\)' \
+    "^D after the channel closed: the REPL reads on"
+is "$(image_pid c)" "$pid" "in the same image"
 
 # An image that falls into LDB (as on heap exhaustion) is said to be there.
 lispd send c '(sb-alien:alien-funcall (sb-alien:extern-alien "ldb_monitor" (function sb-alien:void)))'
