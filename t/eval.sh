@@ -138,8 +138,9 @@ like "$out" "warning: .*--non-interactive.*bootstrap is not loaded" \
 # socket nor the variables; its NAME.swank is still answered.
 ls /proc/"$(image_pid plain)"/fd | sort -n | tr '\n' ' ' >"$T/fds"
 is "$(cat "$T/fds")" "0 1 2 " "a command without the bootstrap gets fds 0, 1 and 2 only"
-grep -c '^LISPD_' /proc/"$(image_pid plain)"/environ >"$T/vars"
-is "$(cat "$T/vars")" 0 "and no LISPD_ variables"
+tr '\0' '\n' </proc/"$(image_pid plain)"/environ |
+    grep -c -e '^LISPD_CONTROL_FD=' -e '^LISPD_SWANK_FD=' -e '^LISPD_SESSION=' >"$T/vars"
+is "$(cat "$T/vars")" 0 "and none of lispd's variables"
 is "$(./t/rawclient "$D/plain.swank" "")" closed "its swank socket is answered and closed"
 
 # Bad frames on the control channel: the channel goes, the image stays.
