@@ -202,6 +202,17 @@ void	 swank_up(void);
 void	 swank_down(const char *);
 const char *swank_describe(void);
 int	 swank_main(const struct dir *, const char *);
+struct swank_scan {
+	const char	*word;		/* counted: frames beginning with it */
+	u_int		 count;
+	int		 broken;	/* not swank's framing */
+	int		 hlen;		/* header digits read */
+	size_t		 len;
+	size_t		 left;		/* of the payload */
+	size_t		 seen;		/* of its first bytes, against word */
+	int		 match;
+};
+void	 swank_scan(struct swank_scan *, const char *, size_t);
 
 /* console.c */
 int	 console_open(const char *, off_t, int, int);

@@ -207,10 +207,67 @@ swank_describe(void)
 
 /*
  * After stdin ends, swank may still answer, but it drops a connection as
- * soon as it reads EOF: so the socket stays open, and is closed once swank
- * has sent nothing for this long.
+ * soon as it reads EOF: so the socket stays open until every request sent
+ * (:emacs-rex) has its :return, and then until swank has sent nothing for
+ * this long (it may still say more); also once it entered its debugger,
+ * whose questions nobody is left to answer.
  */
 #define SWANK_IDLE_MS	2000
+
+/*
+ * Count the swank frames in a stream, as it comes, whose payload begins
+ * with a word: 6 hex digits of length, then the payload. Pure.
+ */
+void
+swank_scan(struct swank_scan *sc, const char *buf, size_t n)
+{
+	size_t	wlen = strlen(sc->word), take;
+	int	v;
+
+	while (n > 0) {
+		if (sc->left == 0 && sc->hlen < 6) {
+			/* The header, a digit at a time. */
+			v = *buf >= '0' && *buf <= '9' ? *buf - '0' :
+			    *buf >= 'a' && *buf <= 'f' ? *buf - 'a' + 10 :
+			    *buf >= 'A' && *buf <= 'F' ? *buf - 'A' + 10 : -1;
+			if (v == -1) {
+				sc->broken = 1;
+				return;
+			}
+			sc->len = sc->len * 16 + v;
+			buf++;
+			n--;
+			if (++sc->hlen == 6) {
+				sc->left = sc->len;
+				sc->seen = 0;
+				sc->match = 1;
+				if (sc->left == 0)
+					sc->hlen = sc->len = 0;
+			}
+			continue;
+		}
+		take = n < sc->left ? n : sc->left;
+		/* The payload's first bytes, against the word. */
+		while (sc->seen < wlen && take > 0 && sc->match) {
+			if (*buf != sc->word[sc->seen])
+				sc->match = 0;
+			sc->seen++;
+			buf++;
+			n--;
+			sc->left--;
+			take--;
+		}
+		if (sc->match && sc->seen == wlen) {
+			sc->count++;
+			sc->match = 0;
+		}
+		buf += take;
+		n -= take;
+		sc->left -= take;
+		if (sc->left == 0)
+			sc->hlen = sc->len = 0;
+	}
+}
 
 static uint64_t
 swank_ms(void)
@@ -236,6 +293,9 @@ swank_main(const struct dir *d, const char *name)
 	ssize_t		 n;
 	uint64_t	 idle_at = 0;
 	int		 fd, done_in = 0, wait;
+	struct swank_scan rex = { .word = "(:emacs-rex " };
+	struct swank_scan ret = { .word = "(:return " };
+	struct swank_scan dbg = { .word = "(:debug " };
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Ask the session first: a closed door deserves a reason. */
@@ -260,7 +320,8 @@ swank_main(const struct dir *d, const char *name)
 	pfd[1].events = POLLIN;
 	for (;;) {
 		wait = -1;
-		if (done_in) {
+		if (done_in && (ret.count >= rex.count || dbg.count != 0 ||
+		    rex.broken || ret.broken)) {
 			if (swank_ms() >= idle_at)
 				return (EXIT_OK);	/* swank is done */
 			wait = (int)(idle_at - swank_ms());
@@ -276,6 +337,8 @@ swank_main(const struct dir *d, const char *name)
 				return (EXIT_OK);	/* swank closed */
 			if (client_write_all(STDOUT_FILENO, buf, n) == -1)
 				return (EXIT_OK);	/* the reader went */
+			swank_scan(&ret, buf, n);
+			swank_scan(&dbg, buf, n);
 			idle_at = swank_ms() + SWANK_IDLE_MS;
 		}
 		if (!done_in && pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -289,6 +352,7 @@ swank_main(const struct dir *d, const char *name)
 			}
 			if (client_write_all(fd, buf, n) == -1)
 				return (EXIT_OK);
+			swank_scan(&rex, buf, n);
 		}
 	}
 }

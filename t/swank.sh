@@ -29,6 +29,11 @@ out=$(printf '%s' "$ping$(rex '(progn (sleep 1) (* 6 7))')" |
 is "$(printf '%s' "$out" | grep -o '(:return (:ok ("" "42")) 1)')" \
     '(:return (:ok ("" "42")) 1)' \
     "an answer that takes a second after stdin ends arrives too"
+out=$(printf '%s' "$(rex '(progn (sleep 3) (* 6 7))')" |
+    timeout 20 "$LISPD" -S "$D" swank s 2>&1)
+is "$(printf '%s' "$out" | grep -o '(:return (:ok ("" "42")) 1)')" \
+    '(:return (:ok ("" "42")) 1)' \
+    "a request whose answer takes longer than the idle time still gets it"
 
 # A garbled client is dropped; the next one is served.
 out=$(printf 'zzzzzzzz-not-swank' | lispd swank s 2>&1); rc=$?

@@ -1,4 +1,7 @@
-/* Unit tests for the frame parser (src/proto.c). */
+/*
+ * Unit tests for the frame parser (src/proto.c), and the swank frame
+ * counter of lispd swank (swank_scan in src/swank.c).
+ */
 
 #include "config.h"
 
@@ -77,6 +80,35 @@ main(void)
 	is_int(proto_parse(buf, 20, &m), 12, "first of two frames");
 	is_int(proto_parse(buf + 12, 8, &m), 8, "second of two frames");
 	is_int(m.type, PROTO_LIST, "second frame's type");
+
+	/* Swank frames counted by their first word, however they are cut. */
+	{
+		const char	*in = "000019(:emacs-rex (swank:ping))"
+		    "00000b(:return 1)00000e(:emacs-rex x)000000"
+		    "000006(:retu00000c(:emacs-rex ";
+		struct swank_scan sc;
+		size_t		 n = strlen(in), at, step;
+		int		 all = 1;
+
+		for (step = 1; step <= n; step++) {
+			memset(&sc, 0, sizeof sc);
+			sc.word = "(:emacs-rex ";
+			for (at = 0; at < n; at += step)
+				swank_scan(&sc, in + at, at + step > n ?
+				    n - at : step);
+			if (sc.count != 3 || sc.broken)
+				all = 0;
+		}
+		ok(all, "swank_scan counts 3 requests in pieces of any size");
+		memset(&sc, 0, sizeof sc);
+		sc.word = "(:return ";
+		swank_scan(&sc, in, n);
+		is_int(sc.count, 1, "a word cut by the frame's end is no match");
+		memset(&sc, 0, sizeof sc);
+		sc.word = "(:return ";
+		swank_scan(&sc, "zz0001(", 7);
+		ok(sc.broken, "a header that is not hex is broken framing");
+	}
 
 	ok(strcmp(proto_name(PROTO_STOP), "stop") == 0, "names");
 	ok(strcmp(proto_name(9999), "unknown") == 0, "unknown name");
