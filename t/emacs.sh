@@ -3,7 +3,9 @@
 # connect over the session's UNIX socket, slime-eval, completion, M-., a
 # REPL round trip, UTF-8, disconnect and reconnect while the image lives
 # on, a session that lispd-slime starts itself, and a connection through
-# ssh (a real sshd on 127.0.0.1) whose file names TRAMP translates.
+# ssh (a real sshd on 127.0.0.1) whose file names TRAMP translates; ssh's
+# stderr (a first contact's warning, a login banner) out of the stream and
+# in a buffer, no advice on process-status, an unreachable host.
 . "${srcdir:-.}/t/lib.sh"
 
 slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
@@ -15,7 +17,11 @@ sshd_usable || exit 0
 lispd_el=$(cd "${srcdir:-.}" && pwd)/contrib/emacs/lispd.el
 lispd_boot=$(cd "${srcdir:-.}" && pwd)/src/lispd.lisp
 start -s s -- sbcl --noinform
+printf '%s\n' "Authorized uses only." "lispd-test-banner here" >"$T/banner"
+sshd_banner=$T/banner	# shown by ssh without LogLevel=ERROR
 sshd_start || exit 1
+# ssh as a user has it: at its default LogLevel, saying what it does.
+chatty="ssh -F /dev/null -i $T/ssh/id -o BatchMode=yes"
 
 cat >"$T/test.el" <<EOT
 (setq lispd-program "$LISPD" lispd-directory "$D")
@@ -75,6 +81,55 @@ cat >"$T/test.el" <<EOT
      (substring-no-properties (slime-from-lisp-filename "/srv/app/x.lisp")))
 (slime-disconnect-all)
 (wait-for (lambda () (null slime-net-processes)) 10)
+(defun ssh-log ()
+  (let ((buf (get-buffer (format "*lispd-ssh %s*" "$host"))))
+    (if buf (with-current-buffer buf (buffer-string)) "")))
+;; Each step on its own: one that fails says so and the next runs.
+(defmacro try (&rest body)
+  \`(condition-case e (progn ,@body) (error (list 'error (error-message-string e)))))
+(defun count-in (re text)
+  (let ((n 0) (start 0))
+    (while (string-match re text start) (setq n (1+ n) start (match-end 0)))
+    n))
+(defun ssh-procs ()
+  (cl-remove-if-not (lambda (p) (string-prefix-p "lispd-ssh" (process-name p)))
+                    (process-list)))
+(say "ssh-gone" (wait-for (lambda () (null (ssh-procs))) 10))
+;; A first contact: a fresh known_hosts, and the banner, on ssh's stderr.
+(setq lispd-ssh-program
+      "$chatty -p $port -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$T/known_hosts")
+(say "first" (try (connect (concat "$host" ":s"))))
+(say "first-sum" (try (slime-eval '(cl:+ 1 2))))
+(say "first-warned" (count-in "Permanently added" (ssh-log)))
+(say "first-banner" (> (count-in "lispd-test-banner here" (ssh-log)) 0))
+(slime-disconnect-all)
+(wait-for (lambda () (null slime-net-processes)) 10)
+;; Every ssh a first contact: the warning is on the swank ssh's stderr too.
+(setq lispd-ssh-program
+      "$chatty -p $port -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/dev/null")
+(let ((before (count-in "Permanently added" (ssh-log))))
+  (say "every" (try (connect (concat "$host" ":s"))))
+  (say "every-sum" (try (slime-eval '(cl:+ 1 2))))
+  (say "every-warned" (- (count-in "Permanently added" (ssh-log)) before)))
+(say "advice" (list (advice-member-p 'lispd--process-status 'process-status)
+                    (advice--p (advice--symbol-function 'process-status))
+                    (advice--p (advice--symbol-function 'slime-connection-port))))
+(slime-disconnect-all)
+(wait-for (lambda () (null slime-net-processes)) 10)
+(say "every-gone" (wait-for (lambda () (null (ssh-procs))) 10))
+;; Failures: one user-error, soon.
+(defun failure (target)
+  (let ((t0 (float-time)))
+    (prog1 (condition-case e (progn (lispd-connect target) 'connected)
+             (user-error (cadr e))
+             (error (list 'not-a-user-error e)))
+      (say "failure-quick" (< (- (float-time) t0) 20)))))
+(setq lispd-ssh-program "$chatty -p 1 -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$T/known_hosts")
+(say "unreachable" (failure (concat "$host" ":s")))
+(setq lispd-ssh-program "$chatty -p $port -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$T/known_hosts"
+      lispd-program "lispd-not-installed")
+(say "missing" (failure (concat "$host" ":s")))
+(say "failed-procs" (ssh-procs))
 EOT
 
 out=$(timeout 120 emacs --batch -Q -L "$slime" -l "$T/test.el" 2>"$T/emacs.err")
@@ -103,5 +158,21 @@ is "$(get ssh)" t "lispd-connect host:NAME connects through ssh lispd swank"
 is "$(get ssh-pid)" "$(image_pid s)" "to the session's image"
 like "$(get ssh-translated)" "^\"/[a-z]+:$host:/srv/app/x\.lisp\"$" \
     "and M-. names files on that host through TRAMP"
+is "$(get ssh-gone)" t "slime-disconnect ends ssh"
+is "$(get first)" t "at a first contact with a host (its key added), with a banner, SLIME connects"
+is "$(get first-sum)" 3 "and slime-eval works"
+like "$(get first-warned)" '^[1-9]' "ssh's warning is in the buffer *lispd-ssh $host*"
+is "$(get first-banner)" t "and so is the banner"
+is "$(get every)" t "with the warning on every ssh, the swank one's too, SLIME connects"
+is "$(get every-sum)" 3 "and slime-eval works"
+like "$(get every-warned)" '^[2-9]' "the warnings of the ls and the swank ssh are in the buffer"
+is "$(get advice)" "(nil nil nil)" "no advice on process-status or slime-connection-port"
+is "$(get every-gone)" t "and disconnecting ends ssh"
+like "$(get unreachable)" '^"lispd: ssh to [^ ]+ failed: ssh: connect to host 127.0.0.1 port 1: Connection refused \(see buffer \*lispd-ssh [^ ]+\*; check ' \
+    "a host nothing answers on: one clear user-error"
+like "$(get missing)" '^"lispd: no lispd on [^ ]+ for ls: .*not found \(install lispd there, or set .lispd-program.\)"$' \
+    "no lispd there: one clear user-error"
+is "$(printf '%s\n' "$out" | grep -c '^failure-quick=t$')" 2 "each within 20 s"
+is "$(get failed-procs)" nil "and no ssh left running"
 
 done_testing

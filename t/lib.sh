@@ -56,7 +56,8 @@ like() {
 # A "remote" host: a real sshd on 127.0.0.1, with a throwaway host key and
 # client key, a private port and the authorized keys in the test
 # directory. sshd_usable says "1..0 # SKIP" and fails without one;
-# sshd_start sets host, LISPD_SSH and LISPD_REMOTE (this lispd, -S $D).
+# sshd_start sets host, port, LISPD_SSH and LISPD_REMOTE (this lispd,
+# -S $D); with sshd_banner set, sshd shows that file before logging in.
 sshd_usable() {
 	sshd=$(command -v sshd || echo /usr/sbin/sshd)
 	[ -x "$sshd" ] && return 0
@@ -80,7 +81,8 @@ sshd_start() {
 		    "PermitRootLogin prohibit-password" \
 		    "PasswordAuthentication no" \
 		    "KbdInteractiveAuthentication no" "PrintMotd no" \
-		    "LogLevel ERROR" >"$T/ssh/config"
+		    "LogLevel ERROR" ${sshd_banner:+"Banner $sshd_banner"} \
+		    >"$T/ssh/config"
 		"$sshd" -D -e -f "$T/ssh/config" 2>>"$T/ssh/log" &
 		sshd_pid=$!
 		PIDS="$PIDS $sshd_pid"

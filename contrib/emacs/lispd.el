@@ -9,9 +9,15 @@
 ;; Each lispd session serves swank on NAME.swank, a UNIX-domain socket in
 ;; its directory, never on a TCP port. Stock SLIME connects only to TCP
 ;; ports, so this file makes the connection itself, a local network
-;; process on the socket, or `ssh HOST lispd swank NAME' as a pipe, and
-;; hands it to SLIME's own connection setup. A session that is not
-;; running is started first.
+;; process on the socket, and hands it to SLIME's own connection setup.
+;; A session on another host is reached through `ssh HOST lispd swank
+;; NAME', relayed to SLIME through a local socket in a private directory,
+;; so that SLIME gets a real network process here too and no Emacs or
+;; SLIME function is advised. What ssh writes on stderr (a first
+;; contact's host key warning, a login banner) goes to the buffer
+;; "*lispd-ssh HOST*", never into the swank stream; an ssh failure is
+;; one message in the echo area. A session that is not running is started
+;; first.
 
 ;;; Code:
 
@@ -54,15 +60,50 @@
                 args)
       (append (list lispd-program) dir args))))
 
+(defun lispd--ssh-buffer (host)
+  "The buffer for what ssh to HOST writes on stderr."
+  (get-buffer-create (format "*lispd-ssh %s*" host)))
+
+(defun lispd--last-line (text)
+  (car (last (split-string (or text "") "[\r\n]+" t "[ \t]+"))))
+
+(defun lispd--ssh-failed (host status what stderr)
+  "An ssh failure as one message saying what to do, or nil if STATUS,
+of ssh running lispd WHAT on HOST, is lispd's own."
+  (let ((line (or (lispd--last-line stderr) "no message")))
+    (cond ((eql status 255)
+           (format "lispd: ssh to %s failed: %s (see buffer *lispd-ssh %s*; \
+check the host, its key and `lispd-ssh-program')" host line host))
+          ((and (eql status 127) (not (string-prefix-p "lispd" line)))
+           (format "lispd: no lispd on %s for %s: %s (install lispd there, \
+or set `lispd-program')" host what line)))))
+
 (defun lispd--call (host &rest args)
-  "Run lispd with ARGS (on HOST): its output, or an error with it."
-  (let ((cmd (lispd--command host args)))
-    (with-temp-buffer
-      (let ((status (apply #'call-process (car cmd) nil t nil (cdr cmd))))
-        (unless (eql status 0)
-          (error "lispd %s: %s" (mapconcat #'identity args " ")
-                 (string-trim (buffer-string))))
-        (buffer-string)))))
+  "Run lispd with ARGS (on HOST): its output, or an error with it.
+stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
+  (let ((cmd (lispd--command host args))
+        (err (with-file-modes #o600 (make-temp-file "lispd-stderr")))
+        (what (mapconcat #'identity args " ")))
+    (unwind-protect
+        (with-temp-buffer
+          (let* ((status (apply #'call-process (car cmd) nil (list t err) nil
+                                (cdr cmd)))
+                 (stderr (with-temp-buffer
+                           (insert-file-contents err)
+                           (buffer-string))))
+            (when (and host (> (length stderr) 0))
+              (with-current-buffer (lispd--ssh-buffer host)
+                (goto-char (point-max))
+                (insert stderr)))
+            (unless (eql status 0)
+              (user-error "%s"
+                          (or (and host (lispd--ssh-failed host status what
+                                                           stderr))
+                              (format "lispd %s: %s" what
+                                      (or (lispd--last-line stderr)
+                                          (string-trim (buffer-string)))))))
+            (buffer-string)))
+      (delete-file err))))
 
 (defun lispd-sessions (&optional host)
   "The names of the lispd sessions, on HOST if given."
@@ -82,21 +123,137 @@
   (slime-send-secret proc)
   proc)
 
-;; SLIME wants a connection's status to be `open' (a pipe's is `run') and
-;; reads its port from `process-contact' (a pipe has none).
-(defun lispd--process-status (status proc)
-  (let ((s (funcall status proc)))
-    (if (and (eq s 'run) (processp proc) (process-get proc 'lispd-pipe))
-        'open
-      s)))
+;; Over ssh, SLIME gets a real network process: a local socket in a
+;; private directory, whose other end this file relays to the pipe of
+;; `ssh HOST lispd swank NAME'. SLIME wants an `open' network process (a
+;; pipe's status is `run', and it has no `process-contact'); rather than
+;; advise `process-status' for every package, or forward a socket with
+;; `ssh -L' (which needs the remote NAME.swank path, which only the
+;; remote lispd knows, and stream-local forwarding allowed in sshd), the
+;; relay reaches the session through `lispd swank' as any client does.
+;; ssh's stderr is its own pipe, into the host's ssh buffer.
 
-(defun lispd--connection-port (port connection)
-  (if (process-get connection 'lispd-pipe)
-      (process-get connection 'lispd-target)
-    (funcall port connection)))
+(defvar lispd-connect-timeout 10
+  "Seconds to wait for the local end of an ssh connection.")
 
-(advice-add 'process-status :around #'lispd--process-status)
-(advice-add 'slime-connection-port :around #'lispd--connection-port)
+(defun lispd--ssh-close (client)
+  "End the ssh relay behind CLIENT, if any: ssh, its socket's other end."
+  (let ((ssh (process-get client 'lispd-ssh))
+        (peer (process-get client 'lispd-peer)))
+    (when ssh
+      (process-put ssh 'lispd-closing t)
+      (delete-process ssh))
+    (when peer
+      (delete-process peer))))
+
+(defun lispd--net-close (client)
+  "On `slime-net-process-close-hooks': end the relay, and say why ssh
+ended if it did (after SLIME's own \"closed unexpectedly\")."
+  (when (process-get client 'lispd-ssh)
+    (lispd--ssh-close client)
+    (let ((why (process-get client 'lispd-error)))
+      (when why
+        (message "%s" why)))))
+
+(add-hook 'slime-net-process-close-hooks #'lispd--net-close)
+
+(defun lispd--ssh-connect (host name target)
+  "A local network process relayed to `ssh HOST lispd swank NAME'."
+  (let* ((dir (with-file-modes #o700 (make-temp-file "lispd-" t)))
+         (sock (expand-file-name "swank" dir))
+         (log (lispd--ssh-buffer host))
+         (start (with-current-buffer log (point-max)))
+         (stderr (make-pipe-process :name (format "lispd-ssh %s stderr" target)
+                                    :buffer log :noquery t
+                                    :coding 'utf-8-unix
+                                    :sentinel #'ignore))
+         (pending '())
+         client peer ssh server done)
+    (unwind-protect
+        (progn
+          (setq ssh (make-process
+                     :name (format "lispd-ssh %s" target)
+                     :command (lispd--command host (list "swank" name))
+                     :connection-type 'pipe :coding 'binary :noquery t
+                     :stderr stderr
+                     :filter (lambda (_ data)
+                               (if (process-live-p peer)
+                                   (process-send-string peer data)
+                                 (push data pending)))
+                     :sentinel
+                     (lambda (proc _)
+                       (unless (process-live-p proc)
+                         ;; What ssh said last may still be in the pipe.
+                         (while (accept-process-output stderr 0.05))
+                         (delete-process stderr)
+                         (unless (process-get proc 'lispd-closing)
+                           (when client
+                             (process-put
+                              client 'lispd-error
+                              (let ((text (with-current-buffer log
+                                            (buffer-substring-no-properties
+                                             (min start (point-max))
+                                             (point-max)))))
+                                (or (lispd--ssh-failed
+                                     host (process-exit-status proc)
+                                     "swank" text)
+                                    (format "lispd: ssh to %s ended: %s (see \
+buffer *lispd-ssh %s*)" host (or (lispd--last-line text) (process-exit-status proc))
+                                            host)))))
+                           (when peer
+                             (delete-process peer)))))))
+          (setq server
+                (make-network-process
+                 :name (format "lispd-relay %s" target)
+                 :server t :family 'local :service sock
+                 :coding 'binary :noquery t
+                 :filter (lambda (_ data)
+                           (when (process-live-p ssh)
+                             (process-send-string ssh data)))
+                 ;; The connections' sentinel, and the server's.
+                 :sentinel (lambda (conn _)
+                             (when (and (eq conn peer)
+                                        (not (process-live-p conn))
+                                        (process-live-p ssh))
+                               (process-put ssh 'lispd-closing t)
+                               (delete-process ssh)))
+                 :log (lambda (_server conn _message)
+                        (setq peer conn)
+                        (dolist (data (nreverse pending))
+                          (process-send-string conn data))
+                        (setq pending nil))))
+          (setq client (make-network-process
+                        :name (format "lispd %s" target)
+                        :family 'local :service sock :coding 'binary))
+          (process-put client 'lispd-ssh ssh)
+          (process-put client 'lispd-target target)
+          ;; The accept is ours to run: wait for it, bounded.
+          (let ((end (+ (float-time) lispd-connect-timeout)))
+            (while (and (null peer) (< (float-time) end))
+              (accept-process-output nil 0.05)))
+          (unless peer
+            (user-error "lispd: no local connection for %s within %d s"
+                        target lispd-connect-timeout))
+          (unless (process-live-p ssh)
+            ;; ssh failed at once: its own words.
+            (user-error "%s" (or (process-get client 'lispd-error)
+                                 (format "lispd: ssh to %s ended" host))))
+          (process-put client 'lispd-peer peer)
+          (setq done t)
+          client)
+      (unless done
+        (when ssh
+          (process-put ssh 'lispd-closing t)
+          (delete-process ssh))
+        (when (process-live-p stderr)
+          (delete-process stderr))
+        (when client
+          (delete-process client))
+        (when peer
+          (delete-process peer)))
+      (when server
+        (delete-process server))
+      (delete-directory dir t))))
 
 (defun lispd-connect (target)
   "Connect SLIME to the lispd session TARGET, \"[user@]host:name\" or
@@ -111,15 +268,7 @@
       (lispd--call host "start" "-s" name))
     (message "Connecting to lispd session %s..." target)
     (if host
-        (progn
-          (setq proc (make-process :name (format "lispd %s" target)
-                                   :command (lispd--command
-                                             host (list "swank" name))
-                                   :connection-type 'pipe
-                                   :coding 'binary
-                                   :noquery t))
-          (process-put proc 'lispd-pipe t)
-          (process-put proc 'lispd-target target))
+        (setq proc (lispd--ssh-connect host name target))
       (setq proc (make-network-process
                   :name (format "lispd %s" name)
                   :family 'local
@@ -132,7 +281,7 @@
   "A session reached through ssh names files on its host: have SLIME
 translate them with TRAMP (slime-tramp), so that M-. opens them there."
   (let ((proc (slime-connection)))
-    (when (process-get proc 'lispd-pipe)
+    (when (process-get proc 'lispd-ssh)
       (let* ((host (car (lispd--split (process-get proc 'lispd-target))))
              (at (string-match "@" host))
              (user (and at (substring host 0 at)))
