@@ -51,6 +51,7 @@
 #define FUZZ_STEPS	64	/* of a script, at most: inputs stay quick */
 #define FUZZ_PASSES	64	/* of the loop per step, at most */
 #define FUZZ_SCROLLBACK	4096
+#define FUZZ_REPEAT_MAX	(4 * 1024 * 1024)	/* bytes of a step repeated */
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	__wrap_kill(pid_t, int);
@@ -70,6 +71,9 @@ static int		 fuzz_pty_slave = -1;
 static int		 fuzz_tty = -1;		/* a client's terminal: master */
 static int		 fuzz_tty_slave = -1;
 static int		 fuzz_pipe[2] = { -1, -1 };	/* not a terminal */
+static int		 fuzz_unread_image;	/* its control channel */
+static int		 fuzz_unread_input;	/* its input on the pty */
+static int		 fuzz_unread_tty;	/* a terminal, its output */
 static int		 fuzz_verbose;
 
 int
@@ -242,9 +246,12 @@ fuzz_pump(void)
 			got++;
 		}
 	}
-	got += fuzz_drain(fuzz_image);
-	got += fuzz_drain(fuzz_pty_slave);	/* the image reads its input */
-	got += fuzz_drain(fuzz_tty);
+	if (!fuzz_unread_image)
+		got += fuzz_drain(fuzz_image);
+	if (!fuzz_unread_input)
+		got += fuzz_drain(fuzz_pty_slave);
+	if (!fuzz_unread_tty)
+		got += fuzz_drain(fuzz_tty);
 	return (got);
 }
 
@@ -262,8 +269,8 @@ fuzz_run(void)
 	}
 }
 
-/* Bytes to the server on fd, with a terminal (passfd) along. */
-static void
+/* Bytes to the server on fd, with a terminal (passfd) along: -1 if not all. */
+static int
 fuzz_send(int fd, const uint8_t *data, size_t len, int passfd)
 {
 	struct msghdr	 mh;
@@ -300,9 +307,10 @@ fuzz_send(int fd, const uint8_t *data, size_t len, int passfd)
 			continue;
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return;
+			return (-1);
 		fuzz_run();	/* full: let the server read */
 	}
+	return (len == 0 ? 0 : -1);
 }
 
 /* Client i connects, as server_accept_cb takes it. */
@@ -455,6 +463,7 @@ fuzz_end(void)
 
 	for (i = 0; i < FUZZ_CLIENTS; i++)
 		fuzz_close(i);
+	fuzz_unread_image = fuzz_unread_input = fuzz_unread_tty = 0;
 	fuzz_run();	/* they went away: the server sees it */
 	while ((c = TAILQ_FIRST(&server.clients)) != NULL) {
 		TAILQ_REMOVE(&server.clients, c, entry);
@@ -559,35 +568,52 @@ fuzz_terminal(int which)
 
 /*
  * One step of a script. The op's low 3 bits say what happens, bits 3-4
- * to which client (or, for console output, bit 3 how), bits 5-6 which
- * terminal a client sends.
+ * to which client (or, for console output, bit 3 how); bits 5-7 repeat
+ * the bytes 4^n times (up to FUZZ_REPEAT_MAX in all), to fill queues,
+ * or, for a client sending a terminal, bits 5-6 say which, and for who
+ * stops reading, who.
  */
 static void
 fuzz_step(uint8_t op, const uint8_t *data, size_t len)
 {
+	size_t	rep = (size_t)1 << (2 * (op >> 5)), r;
 	int	i = (op >> 3) & 3;
 
+	if (len == 0 || rep * len > FUZZ_REPEAT_MAX)
+		rep = len == 0 ? 1 : FUZZ_REPEAT_MAX / len;
 	switch (op & 7) {
 	case 0:		/* bytes from client i */
+		fuzz_connect(i);
+		for (r = 0; r < rep; r++) {
+			if (fuzz_send(fuzz_peer[i], data, len, -1) == -1)
+				break;	/* it is not read, or gone */
+		}
+		break;
 	case 1:		/* the same, with a terminal */
 		fuzz_connect(i);
-		fuzz_send(fuzz_peer[i], data, len,
-		    (op & 7) == 1 ? fuzz_terminal(op >> 5) : -1);
+		fuzz_send(fuzz_peer[i], data, len, fuzz_terminal(op >> 5));
 		break;
 	case 2:		/* bytes from the image on the control channel */
-		fuzz_send(fuzz_image, data, len, -1);
+		for (r = 0; r < rep; r++) {
+			if (fuzz_send(fuzz_image, data, len, -1) == -1)
+				break;
+		}
 		break;
 	case 3:		/* the image writes to its console */
-		if (server.pty_rd == NULL ||
-		    !event_pending(server.pty_rd, EV_READ, NULL) || len == 0)
-			break;
-		if (op & 8)
-			(void)!write(fuzz_pty_slave, data, len);
-		else {
-			/* As server_pty_read hands it out, at once. */
-			server.in_output = 1;
-			server_output((const char *)data, len);
-			server.in_output = 0;
+		for (r = 0; r < rep && len != 0; r++) {
+			if (server.pty_rd == NULL ||
+			    !event_pending(server.pty_rd, EV_READ, NULL))
+				break;
+			if (op & 8) {
+				if (write(fuzz_pty_slave, data, len) == -1)
+					break;	/* full: the server is behind */
+				fuzz_run();
+			} else {
+				/* As server_pty_read hands it out. */
+				server.in_output = 1;
+				server_output((const char *)data, len);
+				server.in_output = 0;
+			}
 		}
 		break;
 	case 4:		/* keys typed on the clients' terminal */
@@ -599,8 +625,21 @@ fuzz_step(uint8_t op, const uint8_t *data, size_t len)
 		else
 			fuzz_connect(i);
 		break;
-	case 6:		/* client i stops reading its answers, or reads */
-		fuzz_unread[i] = !fuzz_unread[i];
+	case 6:		/* someone stops reading, or reads again */
+		switch ((op >> 5) & 3) {
+		case 0:
+			fuzz_unread[i] = !fuzz_unread[i];
+			break;
+		case 1:
+			fuzz_unread_image = !fuzz_unread_image;
+			break;
+		case 2:
+			fuzz_unread_input = !fuzz_unread_input;
+			break;
+		default:
+			fuzz_unread_tty = !fuzz_unread_tty;
+			break;
+		}
 		break;
 	case 7:
 		fuzz_timers();
