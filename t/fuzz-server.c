@@ -51,7 +51,7 @@
 #define FUZZ_STEPS	64	/* of a script, at most: inputs stay quick */
 #define FUZZ_PASSES	64	/* of the loop per step, at most */
 #define FUZZ_SCROLLBACK	4096
-#define FUZZ_REPEAT_MAX	(4 * 1024 * 1024)	/* bytes of a step repeated */
+#define FUZZ_REPEAT_MAX	(3 * 1024 * 1024)	/* bytes of a step repeated */
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	__wrap_kill(pid_t, int);
@@ -550,6 +550,24 @@ fuzz_timers(void)
 	}
 }
 
+/* Console output, rep times, as server_pty_read hands it out. */
+static void
+fuzz_output(const uint8_t *data, size_t len, size_t rep)
+{
+	size_t	r;
+
+	for (r = 0; r < rep && len != 0; r++) {
+		if (server.pty_rd == NULL ||
+		    !event_pending(server.pty_rd, EV_READ, NULL))
+			break;	/* the image is gone */
+		server.in_output = 1;
+		server_output((const char *)data, len);
+		server.in_output = 0;
+		if (r % 64 == 63)
+			fuzz_run();	/* the clients read meanwhile */
+	}
+}
+
 /* The terminal a client sends: its own, the image's, a pipe, a master. */
 static int
 fuzz_terminal(int which)
@@ -567,66 +585,45 @@ fuzz_terminal(int which)
 }
 
 /*
- * One step of a script. The op's low 3 bits say what happens, bits 3-4
- * to which client (or, for console output, bit 3 how); bits 5-7 repeat
- * the bytes 4^n times (up to FUZZ_REPEAT_MAX in all), to fill queues,
- * or, for a client sending a terminal, bits 5-6 say which, and for who
- * stops reading, who.
+ * One step of a script: the op's low 4 bits say what happens, bits 4-5
+ * to which client, bits 6-7 how (which terminal is sent, who stops
+ * reading, how many times the bytes are repeated).
  */
 static void
 fuzz_step(uint8_t op, const uint8_t *data, size_t len)
 {
-	size_t	rep = (size_t)1 << (2 * (op >> 5)), r;
-	int	i = (op >> 3) & 3;
+	size_t	rep = (size_t)64 << (2 * (op >> 6)), r;
+	int	i = (op >> 4) & 3, how = op >> 6;
 
 	if (len == 0 || rep * len > FUZZ_REPEAT_MAX)
 		rep = len == 0 ? 1 : FUZZ_REPEAT_MAX / len;
-	switch (op & 7) {
-	case 0:		/* bytes from client i */
+	switch (op & 15) {
+	case 1:		/* bytes from client i, with a terminal */
 		fuzz_connect(i);
-		for (r = 0; r < rep; r++) {
-			if (fuzz_send(fuzz_peer[i], data, len, -1) == -1)
-				break;	/* it is not read, or gone */
-		}
-		break;
-	case 1:		/* the same, with a terminal */
-		fuzz_connect(i);
-		fuzz_send(fuzz_peer[i], data, len, fuzz_terminal(op >> 5));
+		fuzz_send(fuzz_peer[i], data, len, fuzz_terminal(how));
 		break;
 	case 2:		/* bytes from the image on the control channel */
-		for (r = 0; r < rep; r++) {
-			if (fuzz_send(fuzz_image, data, len, -1) == -1)
-				break;
-		}
+		fuzz_send(fuzz_image, data, len, -1);
 		break;
 	case 3:		/* the image writes to its console */
-		for (r = 0; r < rep && len != 0; r++) {
-			if (server.pty_rd == NULL ||
-			    !event_pending(server.pty_rd, EV_READ, NULL))
-				break;
-			if (op & 8) {
-				if (write(fuzz_pty_slave, data, len) == -1)
-					break;	/* full: the server is behind */
-				fuzz_run();
-			} else {
-				/* As server_pty_read hands it out. */
-				server.in_output = 1;
-				server_output((const char *)data, len);
-				server.in_output = 0;
-			}
-		}
+		fuzz_output(data, len, 1);
 		break;
-	case 4:		/* keys typed on the clients' terminal */
+	case 4:		/* the same, read from the pty */
+		if (server.pty_rd != NULL &&
+		    event_pending(server.pty_rd, EV_READ, NULL) && len != 0)
+			(void)!write(fuzz_pty_slave, data, len);
+		break;
+	case 5:		/* keys typed on the clients' terminal */
 		(void)!write(fuzz_tty, data, len);
 		break;
-	case 5:		/* client i goes away, or comes */
+	case 6:		/* client i goes away, or comes */
 		if (fuzz_peer[i] != -1)
 			fuzz_close(i);
 		else
 			fuzz_connect(i);
 		break;
-	case 6:		/* someone stops reading, or reads again */
-		switch ((op >> 5) & 3) {
+	case 7:		/* someone stops reading, or reads again */
+		switch (how) {
 		case 0:
 			fuzz_unread[i] = !fuzz_unread[i];
 			break;
@@ -641,8 +638,28 @@ fuzz_step(uint8_t op, const uint8_t *data, size_t len)
 			break;
 		}
 		break;
-	case 7:
+	case 8:
 		fuzz_timers();
+		break;
+	case 9:		/* client i sends the bytes again and again */
+		fuzz_connect(i);
+		for (r = 0; r < rep; r++) {
+			if (fuzz_send(fuzz_peer[i], data, len, -1) == -1)
+				break;	/* it is not read, or gone */
+		}
+		break;
+	case 10:	/* the image does */
+		for (r = 0; r < rep; r++) {
+			if (fuzz_send(fuzz_image, data, len, -1) == -1)
+				break;
+		}
+		break;
+	case 11:	/* the image writes it to its console again and again */
+		fuzz_output(data, len, rep);
+		break;
+	default:	/* 0, 12-15: bytes from client i */
+		fuzz_connect(i);
+		fuzz_send(fuzz_peer[i], data, len, -1);
 		break;
 	}
 	fuzz_run();
