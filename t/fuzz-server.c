@@ -48,7 +48,7 @@
 #define FUZZ_TERMINAL	0x80	/* the client sends a terminal (FUZZ_CLIENT) */
 
 #define FUZZ_CLIENTS	4
-#define FUZZ_STEPS	64	/* of a script, at most: inputs stay quick */
+#define FUZZ_STEPS	32	/* of a script, at most: inputs stay quick */
 #define FUZZ_PASSES	64	/* of the loop per step, at most */
 #define FUZZ_SCROLLBACK	4096
 #define FUZZ_REPEAT_MAX	(3 * 1024 * 1024)	/* bytes of a step repeated */
@@ -592,7 +592,7 @@ fuzz_terminal(int which)
 static void
 fuzz_step(uint8_t op, const uint8_t *data, size_t len)
 {
-	size_t	rep = (size_t)64 << (2 * (op >> 6)), r;
+	size_t	rep = (size_t)4 << (3 * (op >> 6)), r;
 	int	i = (op >> 4) & 3, how = op >> 6;
 
 	if (len == 0 || rep * len > FUZZ_REPEAT_MAX)
