@@ -51,7 +51,7 @@
 #define FUZZ_STEPS	32	/* of a script, at most: inputs stay quick */
 #define FUZZ_PASSES	64	/* of the loop per step, at most */
 #define FUZZ_SCROLLBACK	4096
-#define FUZZ_REPEAT_MAX	(3 * 1024 * 1024)	/* bytes of a step repeated */
+#define FUZZ_REPEAT_MAX	(3 * 1024 * 1024 / 2)	/* bytes of a step repeated */
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	__wrap_kill(pid_t, int);
