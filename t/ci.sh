@@ -39,19 +39,29 @@ run_build sanitize "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined 
     "-fsanitize=address,undefined"
 unset LISPD_TEST_MEMORY
 
-echo "=== fuzz: the frame parser and control messages, 60 s"
+echo "=== fuzz: the frame parser 30 s, the server's clients and channel 60 s"
 fb=$top/_build/fuzz
 rm -rf "$fb"; mkdir -p "$fb"
-if (cd "$fb" && "$top/configure" --quiet CC=clang \
+(cd "$fb" && "$top/configure" --quiet CC=clang \
     CFLAGS="-O1 -g -fsanitize=address,undefined" &&
-    make -s t/fuzz-proto && ./t/fuzz-proto -max_total_time=60 \
-    -rss_limit_mb=1024 >fuzz.log 2>&1); then
-	echo "ok - fuzz-proto: no crash in 60 s ($(grep -c . "$fb/fuzz.log") lines of log)"
-	passed=$((passed + 1))
-else
-	echo "not ok - fuzz-proto"; tail -30 "$fb/fuzz.log" 2>/dev/null
-	failed=$((failed + 1)); status=1
-fi
+    make -s t/fuzz-proto t/fuzz-server) >"$fb/build.log" 2>&1 || cat "$fb/build.log"
+# Each bounded twice: libFuzzer's clock, and timeout(1) for a unit that hangs.
+# Quick inputs come first: a few fill the server's queues and take 100 ms.
+fuzz() {	# fuzz NAME SECONDS [SEEDS]
+	mkdir -p "$fb/$1.corpus"
+	if [ -x "$fb/t/$1" ] && (cd "$fb" && timeout $(($2 + 30)) ./t/$1 \
+	    -max_total_time=$2 -timeout=10 -rss_limit_mb=1024 \
+	    -entropic_scale_per_exec_time=1 \
+	    "$1.corpus" ${3:+"$3"} >$1.log 2>&1); then
+		echo "ok - $1: no crash in $2 s ($(grep -c . "$fb/$1.log") lines of log)"
+		passed=$((passed + 1))
+	else
+		echo "not ok - $1"; tail -30 "$fb/$1.log" 2>/dev/null
+		failed=$((failed + 1)); status=1
+	fi
+}
+fuzz fuzz-proto 30
+fuzz fuzz-server 60 "$top/t/fuzz-corpus/server"
 
 echo "=== distcheck"
 db=$top/_build/dist
