@@ -1341,6 +1341,20 @@ server_daemon(struct dir *d, struct server_opts *o, int lockfd, int readyfd)
  * name. Reports success or failure on readyfd (or stderr if -1), then
  * serves until the image exits. Returns the exit status for `lispd run`.
  */
+/* The server's own events, beside the sockets' (t/fuzz-server.c too). */
+static void
+server_events(void)
+{
+	server.reap_ev = event_new(server.base, -1, 0, server_reap_cb, NULL);
+	server.cork_ev = evtimer_new(server.base, server_cork_cb, NULL);
+	server.stop_ev = evtimer_new(server.base, server_stop_cb, NULL);
+	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
+	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
+	server.restart_ev = evtimer_new(server.base, server_restart_cb, NULL);
+	server.accept_ev = evtimer_new(server.base, server_accept_resume_cb,
+	    NULL);
+}
+
 int
 server_main(struct dir *d, const struct server_opts *opts, int lockfd,
     int readyfd)
@@ -1425,14 +1439,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	}
 	server.listen_ev = event_new(server.base, server.listenfd,
 	    EV_READ | EV_PERSIST, server_accept_cb, NULL);
-	server.reap_ev = event_new(server.base, -1, 0, server_reap_cb, NULL);
-	server.cork_ev = evtimer_new(server.base, server_cork_cb, NULL);
-	server.stop_ev = evtimer_new(server.base, server_stop_cb, NULL);
-	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
-	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
-	server.restart_ev = evtimer_new(server.base, server_restart_cb, NULL);
-	server.accept_ev = evtimer_new(server.base, server_accept_resume_cb,
-	    NULL);
+	server_events();
 	event_add(server.listen_ev, NULL);
 	server_touch_ev = event_new(server.base, -1, EV_PERSIST,
 	    server_touch_cb, NULL);

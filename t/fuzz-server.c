@@ -185,14 +185,10 @@ fuzz_init(void)
 	server.command = server_command(fuzz_opts.argv);
 	if ((server.base = event_base_new()) == NULL)
 		abort();
-	server.reap_ev = event_new(server.base, -1, 0, server_reap_cb, NULL);
-	server.cork_ev = evtimer_new(server.base, server_cork_cb, NULL);
-	server.stop_ev = evtimer_new(server.base, server_stop_cb, NULL);
-	server.linger_ev = evtimer_new(server.base, server_linger_cb, NULL);
-	server.info_ev = evtimer_new(server.base, server_info_cb, NULL);
+	server_events();
+	/* Never an image: a restart going off is a crash. */
+	event_free(server.restart_ev);
 	server.restart_ev = evtimer_new(server.base, fuzz_restart_cb, NULL);
-	server.accept_ev = evtimer_new(server.base, server_accept_resume_cb,
-	    NULL);
 
 	/* The image: exited, never waited for, so its pid is nobody's. */
 	if ((pid = fork()) == -1)
