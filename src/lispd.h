@@ -157,7 +157,6 @@ int	 pty_open(const struct winsize *, char *, size_t);
 pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
 	     const char *, int *);
 int	 pty_resize(int, u_short, u_short);
-int	 pty_canonical(int);
 int	 pty_stopped(pid_t);
 int	 pty_eof(int);
 int	 pty_peer(int);

@@ -182,17 +182,6 @@ pty_resize(int fd, u_short rows, u_short cols)
 	return (ioctl(fd, TIOCSWINSZ, &ws));
 }
 
-/* Is the image's line discipline in canonical (line) mode? */
-int
-pty_canonical(int fd)
-{
-	struct termios	tio;
-
-	if (tcgetattr(fd, &tio) == -1)
-		return (0);
-	return ((tio.c_lflag & ICANON) != 0);
-}
-
 /* Is the process stopped (SIGSTOP, a debugger)? From /proc/PID/stat. */
 int
 pty_stopped(pid_t pid)
