@@ -91,9 +91,14 @@ term_keys b 'C-\'
 wait_screen b '^rc=0'
 term_keys a 'C-\'
 wait_screen a '^rc=0'
+# A clear screen: the replay below is then all there is to wait for, and
+# once it is there, attach has the terminal in raw mode (a paste into a
+# canonical one would be cut at 4095 bytes before it reached lispd).
+term_type a 'clear'
+wait_until 10 eval '! screen_has a "^40 120"'
 term_type a "$LISPD send web '(sb-ext:run-program \"/bin/stty\" (list \"size\") :input t :output t)'"
 term_type a "$LISPD $ATTACH -n 3 web; echo rc=\$?"
-wait_screen a '^40 120'; ok $? "with nobody attached the size stays"
+wait_screen a '40 120$'; ok $? "with nobody attached the size stays"
 
 # A pasted line longer than the 4095 bytes a canonical tty keeps of a line
 # arrives whole, and the REPL goes on.
@@ -137,6 +142,9 @@ for sig in TSTP STOP; do
 		# Nobody could restore the terminal: it is raw, without ICRNL.
 		term_keys c -l 'stty sane'
 		term_keys c C-j
+		# Typed before stty ran, Enter would stay a CR (no ICRNL).
+		wait_until 10 eval 'stty -F "$(term_tty c)" -a |
+		    tr " " "\n" | grep -qx icrnl'
 	fi
 	term_type c "echo typed-ahead-secret-$sig"
 	wait_screen c "^typed-ahead-secret-$sig"

@@ -134,16 +134,21 @@ memory_ok "$(server_pid c)" VmHWM 12000 "with the server's memory bounded"
 # C-c while the server holds back the forms of an image that does not
 # take them (stopped here): the client leaves at once, and is not held.
 kill -STOP "$pid"
-bg_ev -s c - <"$T/forms" >"$T/held.out" 2>&1
+# (not bg_ev: the shell gives a command put in the background by a
+# function /dev/null for stdin, whatever the function's was)
+"$LISPD" -S "$D" eval -s c - <"$T/forms" >"$T/held.out" 2>&1 &
 e=$!
-held_back() {	# more sent than the socket holds, and waiting for room
-	[ "$(awk '$1 == "wchar:" { print $2 }' "/proc/$e/io")" -gt 1200000 ] &&
+held_back() {	# more read than the socket holds, and waiting for room
+	# (rchar: sendmsg(2) is not counted in wchar)
+	[ "$(awk '$1 == "rchar:" { print $2 }' "/proc/$e/io")" -gt 1200000 ] &&
 	    grep -q '^State:.*S (sleeping)' "/proc/$e/status"
 }
-wait_until 10 held_back
+wait_until 10 held_back; ok $? "an eval's forms are held back by a stopped image"
 kill -INT "$e"
 wait_until 10 dead "$e"; ok $? "C-c ends an eval whose forms wait for a stopped image"
-wait "$e"; is $? 130 "with status 130"
+wait "$e"; rc=$?
+is "$rc $(cat "$T/held.out")" "130 lispd: eval: interrupted while the forms were read from stdin: nothing was evaluated" \
+    "with status 130, saying so"
 kill -CONT "$pid"
 answers; ok $? "and once the image goes on, the channel answers"
 
