@@ -63,6 +63,11 @@ static const char usage_text[] =
 "                             swank-loader.lisp), loaded in place of its own\n"
 "                             if no swank client is connected; -n: only that,\n"
 "                             printing the version served\n"
+"  lispd swank -c version | -C version\n"
+"                             the swank sources of that version kept for\n"
+"                             editors that come through ssh: -c prints its\n"
+"                             loader's path (exit 1 if none), -C keeps a tar\n"
+"                             archive of them read from stdin\n"
 "  lispd send [-n] [name] text ... | -\n"
 "                             type text (a newline is added unless -n; - reads\n"
 "                             stdin as it is)\n"
@@ -541,12 +546,18 @@ cmd_swank(int argc, char **argv)
 {
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
-	const char	*name, *rname, *loader = NULL;
+	const char	*name, *rname, *loader = NULL, *find = NULL, *put = NULL;
 	char		*host;
 	int		 ch, relay = 1;
 
-	while ((ch = command_getopt("swank", argc, argv, "nw:")) != -1) {
+	while ((ch = command_getopt("swank", argc, argv, "c:C:nw:")) != -1) {
 		switch (ch) {
+		case 'c':
+			find = optarg;
+			break;
+		case 'C':
+			put = optarg;
+			break;
 		case 'n':
 			relay = 0;
 			break;
@@ -557,6 +568,15 @@ cmd_swank(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (find != NULL || put != NULL) {
+		/* The cache of swank sources: no session in it. */
+		if (argc > 0 || loader != NULL || !relay ||
+		    (find != NULL && put != NULL))
+			usage_error("swank", "-c and -C take a version, and "
+			    "nothing else");
+		return (find != NULL ? swank_cache_find(find) :
+		    swank_cache_put(put));
+	}
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
 		usage_error("swank", "unexpected argument '%s'", argv[0]);

@@ -201,6 +201,10 @@ void	 swank_up(const char *, size_t);
 void	 swank_down(const char *);
 const char *swank_describe(void);
 int	 swank_main(const struct dir *, const char *, const char *, int);
+
+/* swank-cache.c */
+int	 swank_cache_find(const char *);
+int	 swank_cache_put(const char *);
 struct swank_scan {
 	const char	*word;		/* counted: frames beginning with it */
 	u_int		 count;

@@ -52,6 +52,11 @@ frame "$(printf '(:emacs-rex (swank:eval-and-grab-output "(+ 20 22)") "COMMON-LI
 wait_until 10 grep -q '"42"' "$T/hold.out"; ok $? "and the connected client is still served"
 exec 9>&-
 wait "$holder"
+# swank sees a client go a moment after it went.
+no_clients() {
+	[ "$(lispd eval -s "$1" '(length swank::*connections*)')" = 0 ]
+}
+wait_until 10 no_clients s
 
 # The relay: the switch first, said on stderr; stdout is swank's alone.
 swank_call_w() {	# swank_call_w LOADER FRAME: as swank_call, with -w
@@ -63,6 +68,7 @@ swank_call_w "$debian/swank-loader.lisp" \
 like "$(cat "$T/out")" "^[0-9a-fA-F]{6}\(:return \(:ok \(:pid $pid .*:version \"$v0\"" \
     "swank -w then relays, to the swank it switched to"
 is "$(cat "$T/err")" "$v0" "saying the version on stderr"
+wait_until 10 no_clients s
 
 # A swank that fails to load: the old one is back, and serves.
 out=$(lispd swank -w "$T/swank-broken/swank-loader.lisp" -n s 2>&1); rc=$?
@@ -98,5 +104,30 @@ is "$rc $out" "0 9.1" "gets the swank asked for with -w"
 swank_call b "$(rex '(+ 1 2)')"
 like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "and serves it"
 like "$(lispd ls)" "^b +[0-9]+ running .* 9\.1 +SBCL" "as ls says"
+
+# The cache of swank sources, for editors that come through ssh.
+export XDG_CACHE_HOME="$T/cache"
+out=$(lispd swank -c 9.1 2>&1); rc=$?
+is "$rc $out" "1 lispd: swank: no swank 9.1 in $T/cache/lispd/swank/9.1: send its sources with 'lispd swank -C 9.1' (a tar archive on stdin)" \
+    "swank -c of a version not kept: exit 1, saying how to send it"
+out=$(tar -C "$T/swank-b" -cf - . | lispd swank -C 9.1 2>&1); rc=$?
+is "$rc $out" "0 $T/cache/lispd/swank/9.1/swank-loader.lisp" "swank -C keeps a tar archive of the sources, and names the loader"
+is "$(lispd swank -c 9.1)" "$T/cache/lispd/swank/9.1/swank-loader.lisp" "which -c then finds"
+is "$(stat -c %a "$T/cache/lispd/swank")" 700 "in a cache directory of mode 0700"
+out=$(lispd swank -w "$(lispd swank -c 9.1)" -n s 2>&1)
+is "$out" 9.1 "and the image serves that copy"
+out=$(tar -C "$T/swank-b" -cf - . | lispd swank -C 9.3 2>&1); rc=$?
+is "$rc $out" "1 lispd: swank: the archive is not swank 9.3 (9.1): send the directory of a SLIME's swank-loader.lisp, whose slime-version or slime.el says 9.3" \
+    "an archive of another version: exit 1, saying so"
+out=$(echo garbage | lispd swank -C 9.4 2>&1); rc=$?
+is $rc 1 "an archive that does not unpack: exit 1"
+like "$out" "the sources of swank 9.4 did not unpack \(tar said why above\): nothing was kept" "saying so"
+is "$(ls -A "$T/cache/lispd/swank")" 9.1 "and neither left anything in the cache"
+out=$(lispd swank -C ../up </dev/null 2>&1); rc=$?
+is "$rc $out" "2 lispd: swank: '../up' is not a swank version (letters, digits and ._+- only, at most 64)" \
+    "a version that would leave the cache: exit 2"
+rm "$T/cache/lispd/swank/9.1/slime-version"
+out=$(lispd swank -c 9.1 2>&1); rc=$?
+is $rc 1 "a kept copy that no longer says its version is not used"
 
 done_testing
