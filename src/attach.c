@@ -3,6 +3,9 @@
  * Every byte passes unchanged except the detach key. The terminal itself
  * is handed to the server (server-tty.c), which then reads and writes it
  * directly; where it cannot take it, or with -R, this client relays.
+ * With -P there is no terminal: bytes through pipes, for a program that
+ * edits the lines itself (Emacs's comint, lispd-console), which sees the
+ * scrollback first; its end of input detaches, and SIGINT is the image's.
  */
 
 #include "config.h"
@@ -36,6 +39,7 @@ static enum {
 static struct pollfd	 attach_pfd[3];
 static struct termios	 attach_saved;
 static int		 attach_raw;
+static int		 attach_piped;	/* -P */
 static int		 attach_sigfd = -1;
 
 static void	 attach_winsize(u_short *, u_short *);
@@ -156,6 +160,12 @@ attach_notice(const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
+	if (attach_piped) {
+		attach_write("\n[lispd: ", 9);
+		attach_write(buf, n);
+		attach_write("]\n", 2);
+		return;
+	}
 	/* CAN ends an escape sequence the lost output may have cut. */
 	attach_write("\030\r\n[lispd: ", 11);
 	attach_write(buf, n);
@@ -340,10 +350,10 @@ attach_session(struct client *c, const char *name,
 	ssize_t		 n;
 	int		 found, sig, rc;
 
-	if (tcsetattr(STDIN_FILENO, TCSADRAIN, raw) == -1)
+	if (raw != NULL && tcsetattr(STDIN_FILENO, TCSADRAIN, raw) == -1)
 		die(EXIT_FAIL, "cannot put the terminal in raw mode: %s",
 		    strerror(errno));
-	attach_raw = 1;
+	attach_raw = raw != NULL;
 	key->nheld = 0;
 
 	attach_mode = ATTACH_RELAY;
@@ -355,11 +365,15 @@ attach_session(struct client *c, const char *name,
 	pfd[2].events = POLLIN;
 
 	attach_winsize(&rows, &cols);
+	if (attach_piped)
+		rows = cols = 0;	/* no size: the pty keeps its own */
 	flags = opts->readonly ? PROTO_ATTACH_READONLY : 0;
 	proto_put16(msg + 4, rows);
 	proto_put16(msg + 6, cols);
-	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history : rows);
-	if (!opts->relay && attach_can_hand(c)) {
+	/* Piped, all the scrollback: a buffer keeps what it is given. */
+	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history :
+	    attach_piped ? UINT32_MAX : rows);
+	if (!opts->relay && !attach_piped && attach_can_hand(c)) {
 		/* Until the server answers, the keys are left to it. */
 		attach_mode = ATTACH_ASKED;
 		pfd[0].fd = -1;
@@ -391,7 +405,12 @@ attach_session(struct client *c, const char *name,
 		if (pfd[2].revents & POLLIN) {
 			while (read(attach_sigfd, in, 1) == 1) {
 				sig = in[0];
-				if (sig == SIGWINCH)
+				if (attach_piped && sig == SIGINT) {
+					/* C-c C-c in comint: the image's. */
+					if (!opts->readonly)
+						attach_send(c, PROTO_INPUT,
+						    "\003", 1);
+				} else if (sig == SIGWINCH)
 					attach_resize(c);
 				else if (sig == SIGCONT) {
 					tcsetattr(STDIN_FILENO, TCSADRAIN,
@@ -421,6 +440,11 @@ attach_session(struct client *c, const char *name,
 		if (pfd[0].fd != -1 &&
 		    pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(STDIN_FILENO, in, sizeof in);
+			if (n == 0 && attach_piped) {
+				/* End of input (comint's C-c C-d): detach. */
+				client_close(c);
+				attach_exit(EXIT_OK, "[detached from %s]", name);
+			}
 			if (n == 0 || (n == -1 && errno != EINTR &&
 			    errno != EAGAIN))
 				attach_exit(EXIT_FAIL, "[lispd: detached from "
@@ -454,10 +478,19 @@ attach_main(const struct dir *d, const char *name,
 		die(EXIT_USAGE, "bad detach key '%s': write it as C-x, M-x or "
 		    "F1..F12 (for example C-\\ or C-])", opts->detach);
 	client_connect(&c, d, name);
+	if (opts->piped) {
+		const int	psigs[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
+
+		attach_piped = 1;
+		signal(SIGPIPE, SIG_IGN);
+		attach_sigfd = client_signals(psigs, nitems(psigs));
+		attach_session(&c, name, opts, &key, NULL);
+		exit(EXIT_OK);		/* not reached: no SIGTSTP here */
+	}
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-		die(EXIT_USAGE, "attach needs a terminal: run it in one, or "
-		    "use 'ssh -t' (for typed input without one, see 'lispd "
-		    "send')");
+		die(EXIT_USAGE, "attach needs a terminal: run it in one, use "
+		    "'ssh -t', or -P for pipes (Emacs's lispd-console; for "
+		    "typed input alone, see 'lispd send')");
 	if (attach_own_pty(c.server_pid))
 		die(EXIT_USAGE, "attach: this terminal is session %s's own "
 		    "console: from inside its image, attach would feed the "

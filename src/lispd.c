@@ -45,8 +45,9 @@ static const char usage_text[] =
 "            [--stop-timeout seconds] [-- command ...]\n"
 "                             the same in the foreground, for supervisors;\n"
 "                             exits with the image's status\n"
-"  lispd attach [-rR] [-e key] [-n lines] [name]\n"
-"                             attach the terminal to the console; C-\\ detaches\n"
+"  lispd attach [-PrR] [-e key] [-n lines] [name]\n"
+"                             attach the terminal to the console; C-\\ detaches;\n"
+"                             -P: through pipes, no terminal (Emacs's comint)\n"
 "  lispd ls [[user@]host:]    list sessions\n"
 "  lispd eval [-v] [-s name] [-p package] [-t seconds] form ... | -\n"
 "                             evaluate forms in the image (- reads them from\n"
@@ -743,15 +744,18 @@ cmd_start(int argc, char **argv, int foreground)
 static int
 cmd_attach(int argc, char **argv, int autostart)
 {
-	struct attach_opts	 o = { 0, 0, DEFAULT_DETACH, -1 };
+	struct attach_opts	 o = { 0, 0, DEFAULT_DETACH, -1, 0 };
 	struct dir		 d;
 	struct rargs		 a = { .n = 0 };
 	const char		*name, *rname;
 	char			*host;
 	int			 ch, fd, lockfd, keyset = 0;
 
-	while ((ch = command_getopt("attach", argc, argv, "rRe:n:")) != -1) {
+	while ((ch = command_getopt("attach", argc, argv, "PrRe:n:")) != -1) {
 		switch (ch) {
+		case 'P':
+			o.piped = 1;
+			break;
 		case 'r':
 			o.readonly = 1;
 			break;
@@ -778,6 +782,8 @@ cmd_attach(int argc, char **argv, int autostart)
 			radd(&a, "-r");
 		if (o.relay)
 			radd(&a, "-R");
+		if (o.piped)
+			radd(&a, "-P");
 		if (keyset) {
 			if (!remote_safe(o.detach))
 				die(EXIT_USAGE, "detach key '%s' is not safe in a "
@@ -789,7 +795,7 @@ cmd_attach(int argc, char **argv, int autostart)
 		if (o.history >= 0)
 			radd_num(&a, "-n", o.history);
 		radd(&a, rname);
-		return (remote_run(host, a.v, 1, NULL, 0));
+		return (remote_run(host, a.v, !o.piped, NULL, 0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);

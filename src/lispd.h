@@ -490,6 +490,7 @@ struct attach_opts {
 	int		 relay;		/* keep the terminal, relay bytes */
 	const char	*detach;
 	int		 history;
+	int		 piped;		/* -P: no terminal, lines through pipes */
 };
 int	 attach_main(const struct dir *, const char *,
 	     const struct attach_opts *);
