@@ -21,9 +21,10 @@ copy "$T/swank-b" 9.1
 copy "$T/swank-broken" 9.2
 echo '(error "swank 9.2 is broken here")' >>"$T/swank-broken/swank.lisp"
 mkdir -p "$T/home"
-# The fasls of each version are compiled under $HOME/.slime, here $T's.
-HOME=$T/home XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache} \
-    lispd start -s s -- sbcl --noinform && track s
+# The fasls of each copy are compiled into ASDF's cache (Debian's loader)
+# or under ~/.slime (SLIME's): both here, not the user's.
+export HOME="$T/home" XDG_CACHE_HOME="$T/cache"
+lispd start -s s -- sbcl --noinform && track s
 pid=$(image_pid s)
 like "$(lispd ls)" "^s +[0-9]+ running .* $v0 +SBCL" "ls shows the version of swank served"
 
@@ -95,8 +96,7 @@ is $rc 2 "-n without -w is a usage error"
 # An image whose own swank did not load serves the one asked for.
 mkdir -p "$T/bad"
 echo '(error "no swank here")' >"$T/bad/swank-loader.lisp"
-HOME=$T/home XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache} \
-    LISPD_SWANK=$T/bad/swank-loader.lisp lispd start -s b -- sbcl --noinform &&
+LISPD_SWANK=$T/bad/swank-loader.lisp lispd start -s b -- sbcl --noinform &&
     track b
 like "$(lispd ls)" "^b +[0-9]+ running .* off +SBCL" "a session whose swank did not load"
 out=$(lispd swank -w "$T/swank-b/swank-loader.lisp" -n b 2>&1); rc=$?
@@ -106,7 +106,6 @@ like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "and serves it"
 like "$(lispd ls)" "^b +[0-9]+ running .* 9\.1 +SBCL" "as ls says"
 
 # The cache of swank sources, for editors that come through ssh.
-export XDG_CACHE_HOME="$T/cache"
 out=$(lispd swank -c 9.1 2>&1); rc=$?
 is "$rc $out" "1 lispd: swank: no swank 9.1 in $T/cache/lispd/swank/9.1: send its sources with 'lispd swank -C 9.1' (a tar archive on stdin)" \
     "swank -c of a version not kept: exit 1, saying how to send it"

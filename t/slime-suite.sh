@@ -1,0 +1,88 @@
+#!/bin/sh
+# SLIME's own ERT suite (Debian's slime-tests.el), in batch Emacs, three
+# times in one run: against SLIME's own inferior sbcl, through lispd.el to
+# a local session, and through lispd.el and the real sshd on 127.0.0.1,
+# at a first contact. Every test that passes against the inferior sbcl
+# passes through lispd, but those that need slime-inferior-process, and
+# through ssh those that compile a file of Emacs's host: named below, with
+# why.
+. "${srcdir:-.}/t/lib.sh"
+
+slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
+if ! command -v emacs >/dev/null || [ -z "$slime" ] ||
+    [ ! -f "$slime/slime-tests.el" ] && [ ! -f "$slime/slime-tests.elc" ]; then
+	echo "1..0 # SKIP emacs or Debian's slime is not installed (sh setup.sh check installs them)"
+	exit 0
+fi
+sshd_usable || exit 0
+lispd_el=$(cd "${srcdir:-.}" && pwd)/contrib/emacs/lispd.el
+# It restarts the inferior Lisp that SLIME started (slime-inferior-process,
+# nil for any connection SLIME did not start itself).
+needs_inferior='disconnect-and-reconnect-1'
+# Through ssh, these two compile a file Emacs made in its own /tmp, which a
+# Lisp on another host cannot read: lispd.el has SLIME name files to such
+# a Lisp through TRAMP (M-. and C-c C-k on that host's files), and a local
+# name is refused ("Not a Tramp file name"), not sent to be misread there.
+local_files='slime-recompile-all-xrefs-1
+utf-8-source-1'
+
+mkdir -p "$T/home"
+export HOME="$T/home"	# SLIME's fasls and Emacs's files, here
+export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$(getent passwd "$(id -un)" | cut -d: -f6)/.cache}"
+start -s s -- sbcl --noinform
+sshd_start || exit 1
+
+# suite HOW: run it; HOW is (slime) or a lispd-connect target.
+suite() {
+	cat >"$T/suite.el" <<EOT
+(require 'slime)
+(require 'slime-tests)
+(slime-setup '(slime-fancy))
+(setq inferior-lisp-program "sbcl --noinform" slime-kill-without-query-p t)
+(setq lispd-program "$LISPD" lispd-directory "$D")
+(load "$lispd_el")
+(when (string-match ":" "$1")
+  (setq lispd-directory nil lispd-program (getenv "LISPD_REMOTE")
+        lispd-ssh-program
+        (concat (getenv "LISPD_SSH_FIRST") " -o UserKnownHostsFile=$T/known_hosts")))
+(let ((ert-debug-on-error nil)
+      (slime-background-message-function #'ignore)
+      (end (+ (float-time) 60)))
+  (if (string= "$1" "inferior") (slime) (lispd-connect "$1"))
+  (while (and (not (slime-connected-p)) (< (float-time) end))
+    (accept-process-output nil 0.1))
+  (slime-sync-to-top-level 5)
+  (ert-run-tests-batch t)
+  (kill-emacs 0))
+EOT
+	timeout 600 emacs --batch -Q -L "$slime" -L "$slime/contrib" \
+	    -l "$T/suite.el" >"$T/suite.$2" 2>&1
+}
+passed() {	# passed RUN: the names of the tests that passed
+	sed -n 's/^ *passed  *[0-9]*\/[0-9]*  \([^ ]*\) .*/\1/p' "$T/suite.$1" | sort
+}
+
+why() {	# why RUN TESTS: what ERT said of each
+	for t in $2; do
+		sed -n "/^Test $t condition:/,/^ *FAILED/p" "$T/suite.$1" |
+		    grep -v 'waiting for condition' | head -15 | sed 's/^/#   /'
+	done
+}
+suite inferior inferior; is $? 0 "SLIME's suite ran against its own inferior sbcl"
+n=$(passed inferior | wc -l)
+[ "$n" -gt 150 ]; ok $? "where $n of its tests pass"
+suite s local; is $? 0 "SLIME's suite ran through lispd.el"
+missing=$(passed inferior | grep -vxF "$needs_inferior" | comm -23 - "$(passed local >"$T/p.local"; echo "$T/p.local")")
+is "$missing" "" "every one of them passes through lispd but $needs_inferior"
+why local "$missing"
+# ssh at its default LogLevel, at a first contact: a warning on stderr.
+export LISPD_SSH_FIRST="ssh -F /dev/null -i $T/ssh/id -p $port -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+suite "$host:s" ssh; is $? 0 "SLIME's suite ran through lispd.el and ssh"
+[ -s "$T/known_hosts" ]; ok $? "at a first contact with the host (its key added)"
+missing=$(passed inferior | grep -vxF "$needs_inferior" | grep -vxF "$local_files" |
+    comm -23 - "$(passed ssh >"$T/p.ssh"; echo "$T/p.ssh")")
+is "$missing" "" "every one of them passes through ssh too, but those that compile a local file"
+why ssh "$missing"
+alive "$(image_pid s)"; ok $? "and the session's image lives on"
+
+done_testing
