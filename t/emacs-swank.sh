@@ -29,10 +29,11 @@ printf '2.27.99\n' >"$b/slime-version"
 grep -q '^;; Version: 2\.27\.99$' "$b/slime.el"
 ok $? "a copy of SLIME versioned 2.27.99"
 
-# swank 2.27.99 compiles its fasls into $HOME/.slime/fasl: a private
-# HOME; the cache of Debian's ASDF-compiled swank is kept.
-XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache}
+# A private HOME and cache, where swank 2.27.99 compiles its fasls
+# (~/.slime/fasl, or ASDF's cache as Debian's swank-loader has it):
+# nothing is left in the user's, and each run compiles afresh.
 HOME=$T/home
+XDG_CACHE_HOME=$T/home/.cache
 export HOME XDG_CACHE_HOME
 mkdir -p "$HOME"
 
