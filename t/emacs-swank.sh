@@ -128,6 +128,10 @@ is "$(get "$T/a.out" repl)" t "a REPL round trip"
 is "$(get "$T/a.out" pid)" "$pid" "in the same image"
 is "$(image_pid s)" "$pid" "which runs on"
 like "$(lispd ls)" "^s +$pid +running .* 2\.27\.99 +SBCL" "ls shows s serving 2.27.99"
+# ASDF loaded s's first swank, Debian's: a session that had no other
+# swank before the editor's says NIL here.
+asdf_swank='(and (find-package "ASDF") (funcall (find-symbol "COMPONENT-LOADED-P" "ASDF") "swank") t)'
+is "$(lispd eval -s s "$asdf_swank")" T "s had Debian's swank before, from ASDF"
 
 # B, Debian's SLIME 2.27, while A is connected: refused, one message.
 cat >"$T/b1.el" <<EOT
@@ -202,5 +206,8 @@ is "$(get "$T/c.out" served)" '"2.27.99"' "which serves 2.27.99"
 is "$(get "$T/c.out" complete)" '("mapcan" "mapcar")' "completion"
 is "$(get "$T/c.out" prompts)" nil "no prompt"
 like "$(lispd ls)" "^fresh +[0-9]+ +running .* 2\.27\.99 +SBCL" "ls shows fresh serving 2.27.99"
+is "$(lispd eval -s fresh "$asdf_swank")" NIL "and never had Debian's swank to switch from"
+is "$(lispd eval -s fresh '(namestring swank-loader:*source-directory*)')" "\"$b/\"" \
+    "its swank is the copy's"
 
 done_testing
