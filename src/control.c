@@ -348,7 +348,7 @@ control_dispatch(const struct control_msg *cm)
 		break;
 	case CTL_SWANK:
 		if (cm->status == 0)
-			swank_up();
+			swank_up(cm->text, cm->len);	/* and its version */
 		else {
 			xasprintf(&why, "%.*s", (int)cm->len, cm->text);
 			swank_down(why);

@@ -34,6 +34,7 @@ eval_write(int fd, const void *buf, size_t len)
 }
 
 static int	eval_unsent;	/* the server stopped reading: it answered */
+static int	eval_out_fd = STDOUT_FILENO;
 
 /*
  * A failed send is not the end: a server that answers early (no image to
@@ -181,7 +182,7 @@ eval_frame(struct client *c, const struct proto_msg *m)
 	case PROTO_EVAL_OUT:
 		if (m->len >= 1)
 			eval_write(m->data[0] == 2 ? STDERR_FILENO :
-			    STDOUT_FILENO, m->data + 1, m->len - 1);
+			    eval_out_fd, m->data + 1, m->len - 1);
 		return (-1);
 	case PROTO_EVAL_DONE:
 		if (proto_get32(m, 0, &status) != 0)
@@ -228,6 +229,8 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 	int		 n, stopping = 0, rc, sigfd, stdin_forms, st;
 	const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP };
 
+	if (o->out_fd != 0)
+		eval_out_fd = o->out_fd;
 	plen = strlen(o->package);
 	if (plen > 255)
 		die(EXIT_USAGE, "eval: a package name of %zu characters: at "

@@ -56,8 +56,18 @@ static const char usage_text[] =
 "  lispd log [-f] [-n lines] [name]\n"
 "                             the console's recent output (the scrollback);\n"
 "                             -f: then follow it\n"
-"  lispd swank [name]         join stdin and stdout to the image's swank\n"
-"                             (NAME.swank), for Emacs or any swank client\n"
+"  lispd swank [-n] [-w loader] [name]\n"
+"                             join stdin and stdout to the image's swank\n"
+"                             (NAME.swank), for Emacs or any swank client;\n"
+"                             -w: first have it serve the swank of loader (a\n"
+"                             swank-loader.lisp), loaded in place of its own\n"
+"                             if no swank client is connected; -n: only that,\n"
+"                             printing the version served\n"
+"  lispd swank -c version | -C version\n"
+"                             the swank sources of that version kept for\n"
+"                             editors that come through ssh: -c prints its\n"
+"                             loader's path (exit 1 if none), -C keeps a tar\n"
+"                             archive of them read from stdin\n"
 "  lispd send [-n] [name] text ... | -\n"
 "                             type text (a newline is added unless -n; - reads\n"
 "                             stdin as it is)\n"
@@ -536,30 +546,62 @@ cmd_swank(int argc, char **argv)
 {
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
-	const char	*name, *rname;
+	const char	*name, *rname, *loader = NULL, *find = NULL, *put = NULL;
 	char		*host;
+	int		 ch, relay = 1;
 
-	if (command_getopt("swank", argc, argv, "") != -1)
-		usage_error("swank", "takes no options but -s");
+	while ((ch = command_getopt("swank", argc, argv, "c:C:nw:")) != -1) {
+		switch (ch) {
+		case 'c':
+			find = optarg;
+			break;
+		case 'C':
+			put = optarg;
+			break;
+		case 'n':
+			relay = 0;
+			break;
+		case 'w':
+			loader = optarg;
+			break;
+		}
+	}
 	argc -= optind;
 	argv += optind;
+	if (find != NULL || put != NULL) {
+		/* The cache of swank sources: no session in it. */
+		if (argc > 0 || loader != NULL || !relay ||
+		    (find != NULL && put != NULL))
+			usage_error("swank", "-c and -C take a version, and "
+			    "nothing else");
+		return (find != NULL ? swank_cache_find(find) :
+		    swank_cache_put(put));
+	}
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
 		usage_error("swank", "unexpected argument '%s'", argv[0]);
+	if (!relay && loader == NULL)
+		usage_error("swank", "-n is for -w: alone it would do nothing");
 	if ((host = command_remote(name, &rname)) != NULL) {
 		radd(&a, "swank");
+		if (loader != NULL) {
+			radd(&a, "-w");
+			radd(&a, loader);
+		}
+		if (!relay)
+			radd(&a, "-n");
 		radd(&a, rname);
 		return (remote_run(host, a.v, 0, NULL, 0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
-	return (swank_main(&d, name));
+	return (swank_main(&d, name, loader, relay));
 }
 
 static int
 cmd_eval(int argc, char **argv)
 {
-	struct eval_opts o = { "", 0, 0 };
+	struct eval_opts o = { "", 0, 0, 0 };
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
 	const char	*name, *rname;
@@ -895,7 +937,7 @@ cmd_ls(int argc, char **argv)
 	DIR		*dp;
 	struct dirent	*de;
 	char		**names = NULL, info[PROTO_MAXLEN + 1], v[8][256];
-	char		 up[32], heap[16], why[256];
+	char		 up[32], heap[16], why[256], swank[256];
 	char		 *notes = NULL, *line, *host;
 	const char	*rname;
 	size_t		 n = 0, i, len;
@@ -966,11 +1008,15 @@ cmd_ls(int argc, char **argv)
 			snprintf(v[2], sizeof v[2], "starting");
 		format_size(client_info_get(info, "heap", v[5], sizeof v[5]), heap,
 		    sizeof heap);
+		/* Up, swank says which: the version the editor must match. */
+		client_info_get(info, "swank_version", swank, sizeof swank);
+		if (strcmp(client_info_get(info, "swank", v[0], sizeof v[0]),
+		    "up") != 0 || strcmp(swank, "-") == 0)
+			snprintf(swank, sizeof swank, "%s", v[0]);
 		printf("%-16s %7s %-8s %9s %7s %6s %7s %-7s %-18s %s\n",
 		    names[i], client_info_get(info, "pid", v[1], sizeof v[1]), v[2],
 		    up, client_info_get(info, "clients", v[3], sizeof v[3]), heap,
-		    client_info_get(info, "threads", v[4], sizeof v[4]),
-		    client_info_get(info, "swank", v[0], sizeof v[0]),
+		    client_info_get(info, "threads", v[4], sizeof v[4]), swank,
 		    client_info_get(info, "lisp", v[6], sizeof v[6]),
 		    client_info_get(info, "command", v[7], sizeof v[7]));
 		if (strcmp(client_info_get(info, "restarts", v[5], sizeof v[5]),

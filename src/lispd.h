@@ -197,10 +197,14 @@ int	 swank_open(const struct dir *, const char *, int, int);
 void	 swank_close(const struct dir *, const char *);
 void	 swank_recreate(void);
 void	 swank_loading(void);
-void	 swank_up(void);
+void	 swank_up(const char *, size_t);
 void	 swank_down(const char *);
 const char *swank_describe(void);
-int	 swank_main(const struct dir *, const char *);
+int	 swank_main(const struct dir *, const char *, const char *, int);
+
+/* swank-cache.c */
+int	 swank_cache_find(const char *);
+int	 swank_cache_put(const char *);
 struct swank_scan {
 	const char	*word;		/* counted: frames beginning with it */
 	u_int		 count;
@@ -370,6 +374,7 @@ struct server {
 	struct event		*swank_ev;
 	enum swank_state	 swank_state;
 	char			*swank_why;
+	char			*swank_version;	/* of the swank the image serves */
 	int			 swank_stale;	/* the image listens at the path */
 	int			 swank_rebind;	/* SIGUSR1 while swank loaded */
 	int			 ready;
@@ -469,6 +474,7 @@ struct eval_opts {
 	const char	*package;	/* "": CL-USER */
 	long		 timeout;	/* seconds, 0: none */
 	int		 verbose;
+	int		 out_fd;	/* for what it prints; 0: stdout */
 };
 int	 eval_main(const struct dir *, const char *, const struct eval_opts *,
 	     char **, int);

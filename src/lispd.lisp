@@ -537,6 +537,10 @@ ends with the error, and the reading goes on."
 ;;; cannot stall the others (stock swank's accept loop does both).
 
 
+(defvar *swank-lock* (sb-thread:make-mutex :name "lispd swank switch")
+  "Held while swank is replaced, and around each accept: no connection
+begins with half a swank.")
+
 (defun swank-symbol (name)
   (or (find-symbol name "SWANK")
       (error "swank has no ~a: an unknown version of swank" name)))
@@ -658,14 +662,17 @@ send their first frame."
 
 (defun swank-accept-loop (socket)
   (let ((fd (funcall (find-symbol "SOCKET-FILE-DESCRIPTOR" "SB-BSD-SOCKETS")
-                     socket))
-        (accept (find-symbol "ACCEPT-CONNECTION" "SWANK/BACKEND")))
+                     socket)))
     (loop
       (sb-sys:wait-until-fd-usable fd :input)
       ;; Non-blocking: another may have taken it (nil), or it failed.
-      (let ((stream (ignore-errors
-                     (funcall accept socket :external-format nil
-                                            :buffering t))))
+      ;; Looked up each time, and not while swank is replaced (swank-want).
+      (let ((stream (sb-thread:with-mutex (*swank-lock*)
+                      (ignore-errors
+                       (funcall (find-symbol "ACCEPT-CONNECTION"
+                                             "SWANK/BACKEND")
+                                socket :external-format nil
+                                       :buffering t)))))
         (cond ((null stream)
                (sleep 0.01))
               ((swank-admit stream)
@@ -707,19 +714,146 @@ listen at PATH anew, 0600, and serve it as well."
     (error (c)
       (console "cannot listen on ~a again: ~a" path (condition-text c)))))
 
+;;; The swank an editor needs: SLIME and swank speak one version's
+;;; protocol, so an editor names its own swank-loader.lisp (lispd swank -w)
+;;; and the image loads that swank in place of its own, when no swank
+;;; client is connected to be cut off by it.
+
+(defun swank-value (package name)
+  (let ((s (and (find-package package) (find-symbol name package))))
+    (and s (boundp s) (symbol-value s))))
+
+(defun swank-version ()
+  "The version of the swank loaded (what SLIME compares), or nil."
+  (swank-value "SWANK" "*SWANK-WIRE-PROTOCOL-VERSION*"))
+
+(defun loader-version (loader)
+  "The version the swank of LOADER says it is, worked out as its loader
+does: Debian's from the file slime-version beside it, SLIME's own from the
+Version: header of slime.el there; nil if neither says."
+  (flet ((lines (name &optional type)
+           (with-open-file (s (make-pathname :name name :type type
+                                             :version nil :defaults loader)
+                              :if-does-not-exist nil)
+             (and s (loop for line = (read-line s nil) while line
+                          for i below 50 collect line)))))
+    (let* ((debian (first (lines "slime-version")))
+           (header (find-if (lambda (l) (search ";; Version:" l))
+                            (lines "slime" "el")))
+           (v (string-trim '(#\Space #\Tab)
+                           (or debian
+                               (and header
+                                    (subseq header (+ (search ";; Version:"
+                                                              header)
+                                                      11)))
+                               ""))))
+      (and (string/= v "") v))))
+
+(defun swank-load-from (loader)
+  "Load the swank of LOADER in place of the one loaded, if any."
+  (let ((*standard-output* (make-broadcast-stream))
+        (*error-output* (make-broadcast-stream)))
+    ;; Debian's loader has them as defvars: unbound, they are LOADER's.
+    (dolist (name '("*SOURCE-DIRECTORY*" "*FASL-DIRECTORY*"))
+      (let ((s (and (find-package "SWANK-LOADER")
+                    (find-symbol name "SWANK-LOADER"))))
+        (when s
+          (makunbound s))))
+    (load loader)
+    ;; Its contribs go with the old swank's packages: they must load again.
+    (setf *modules* (remove-if (lambda (m) (eql 0 (search "SWANK" (string m))))
+                               *modules*))
+    (funcall (find-symbol "INIT" "SWANK-LOADER") :delete t :reload t)
+    (funcall (swank-symbol "INIT-LOG-OUTPUT"))))
+
+(defvar *swank-unserved* nil
+  "NAME.swank's fd, while no swank loaded to serve it: swank-want may.")
+
+(defun swank-replace (path want have old)
+  "Load the swank of PATH (version WANT) in place of HAVE, loaded from the
+directory OLD (nil: none was); if it fails, OLD's again, and end the
+evaluation saying so. Not cut short by C-c: no half-loaded swank."
+  (sb-sys:without-interrupts
+    (handler-case (swank-load-from path)
+      (error (c)
+        (let ((back (and old
+                         (ignore-errors
+                          (swank-load-from
+                           (merge-pathnames "swank-loader.lisp" old))
+                          t))))
+          (ignore-errors
+           (if back
+               (send +swank+ (u32 0) (utf8 (swank-version) 64))
+               (when have
+                 (send +swank+ (u32 1)
+                       (utf8 (format nil "swank ~a did not load in place of ~
+                                          ~a: restart the session" want have)
+                             200)))))
+          (throw 'job-end
+            (values 1 (format nil "lispd swank: session ~a could not load ~
+                                   swank ~a from ~a: ~a; ~:[it serves no ~
+                                   swank now: restart it~;it serves swank ~a ~
+                                   still~]"
+                              *session* want path (condition-text c) back
+                              have))))))))
+
+(defun swank-serve (fd)
+  "Serve the swank loaded on the listening socket FD; tell the server."
+  (funcall (swank-symbol "INIT-LOG-OUTPUT"))
+  (setf *swank-socket*                  ; swank loaded sb-bsd-sockets
+        (make-instance (find-symbol "LOCAL-SOCKET" "SB-BSD-SOCKETS")
+                       :type :stream :descriptor fd))
+  (sb-thread:make-thread #'swank-accept-loop :name "lispd swank"
+                                             :arguments (list *swank-socket*))
+  (send +swank+ (u32 0) (utf8 (or (swank-version) "") 64)))
+
+(defun swank-want (loader)
+  "Serve the swank of LOADER, a swank-loader.lisp: at once if it is the
+version loaded, else in place of it if no swank client is connected; print
+the version served. Else end the evaluation with status 1, saying why."
+  (flet ((fail (control &rest args)
+           (throw 'job-end
+             (values 1 (format nil "lispd swank: session ~a ~?"
+                               *session* control args)))))
+    (let* ((path (probe-file loader))
+           (want (and path (pathname-name path) (loader-version path))))
+      (cond ((null path)
+             (fail "has no file ~a: name the swank-loader.lisp of your ~
+                    SLIME (its slime-backend)" loader))
+            ((null want)
+             (fail "cannot tell the version of the swank at ~a: it has ~
+                    neither slime-version nor slime.el beside it" path)))
+      ;; Decided and done under the lock: swank-start may be loading it.
+      (sb-thread:with-mutex (*swank-lock*)
+        (let ((have (swank-version))
+              (old (swank-value "SWANK-LOADER" "*SOURCE-DIRECTORY*"))
+              (n (length (swank-value "SWANK" "*CONNECTIONS*"))))
+          (cond ((and (null have) (null *swank-unserved*))
+                 (fail "serves no swank (see lispd ls): start it without ~
+                        --no-swank, with LISPD_SWANK=~a for this one" path))
+                ((null have)
+                 ;; Its own did not load: the editor's may.
+                 (swank-replace path want nil nil)
+                 (swank-serve (shiftf *swank-unserved* nil)))
+                ((string= want have))
+                ((> n 0)
+                 (fail "serves swank ~a to ~d client~:p; this editor's swank ~
+                        is ~a (~a): disconnect ~:[them~;it~], or use a SLIME ~
+                        of version ~a" have n want path (= n 1) have))
+                (t
+                 (swank-replace path want have old)
+                 (send +swank+ (u32 0) (utf8 (swank-version) 64))))))
+      (format t "~a~%" (swank-version))
+      (values))))
+
 (defun swank-start (fd)
   "Serve swank on the inherited socket FD; tell the server how it went."
   (let ((start (get-internal-real-time)))
     (handler-case
         (progn
-          (swank-load)
-          (funcall (swank-symbol "INIT-LOG-OUTPUT"))
-          (setf *swank-socket*     ; swank loaded sb-bsd-sockets
-                (make-instance (find-symbol "LOCAL-SOCKET" "SB-BSD-SOCKETS")
-                               :type :stream :descriptor fd))
-          (sb-thread:make-thread #'swank-accept-loop :name "lispd swank"
-                                                     :arguments (list *swank-socket*))
-          (send +swank+ (u32 0))
+          (sb-thread:with-mutex (*swank-lock*)
+            (swank-load)
+            (swank-serve fd))
           (let ((s (/ (- (get-internal-real-time) start)
                       internal-time-units-per-second)))
             (when (> s 1)
@@ -728,6 +862,7 @@ listen at PATH anew, 0600, and serve it as well."
         (let ((why (format nil "swank did not load: ~a (install cl-swank, or ~
                                 set LISPD_SWANK to a swank-loader.lisp)"
                            (condition-text c))))
+          (setf *swank-unserved* fd)
           (console "~a" why)
           (ignore-errors (send +swank+ (u32 1) (utf8 why *text-max*))))))))
 

@@ -1073,6 +1073,9 @@ server_info(struct evbuffer *b)
 		evbuffer_add(b, server.image_info, len);
 	}
 	evbuffer_add_printf(b, "swank=%s\n", swank_describe());
+	if (server.swank_version != NULL)
+		evbuffer_add_printf(b, "swank_version=%s\n",
+		    server.swank_version);
 	if (server.restarts != 0) {
 		client_describe_exit(server.last_status, how, sizeof how);
 		evbuffer_add_printf(b, "restarts=%d\nlast=%s\n",

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -116,6 +117,8 @@ swank_close(const struct dir *d, const char *name)
 	unlink(path);
 	free(path);
 	free(server.swank_why);
+	free(server.swank_version);
+	server.swank_version = NULL;
 	if (swank_resume_ev != NULL)
 		event_free(swank_resume_ev);
 	swank_resume_ev = NULL;
@@ -125,6 +128,10 @@ static void
 swank_state(enum swank_state state, const char *why)
 {
 	server.swank_state = state;
+	if (state != SWANK_UP) {
+		free(server.swank_version);
+		server.swank_version = NULL;
+	}
 	free(server.swank_why);
 	server.swank_why = why != NULL ? xstrdup(why) : NULL;
 	if (server.swankfd == -1)
@@ -143,9 +150,14 @@ swank_loading(void)
 
 /* The image serves swank now: the server lets it accept. */
 void
-swank_up(void)
+swank_up(const char *version, size_t len)
 {
-	log_info("%s: swank is up", server.name);
+	free(server.swank_version);
+	server.swank_version = NULL;
+	if (len != 0 && len < 64 && memchr(version, '\n', len) == NULL)
+		xasprintf(&server.swank_version, "%.*s", (int)len, version);
+	log_info("%s: swank %s is up", server.name, server.swank_version != NULL ?
+	    server.swank_version : "(of a version it did not say)");
 	swank_state(SWANK_UP, NULL);
 	if (server.swank_rebind) {
 		/* SIGUSR1 came while it loaded, on the socket it inherited. */
@@ -279,12 +291,50 @@ swank_ms(void)
 }
 
 /*
+ * -w: the image serves the swank of loader, a swank-loader.lisp, loading
+ * it in place of its own if need be (the bootstrap's swank-want, through
+ * eval). What it says goes to out_fd: stdout with -n, else stderr, for
+ * stdout is then swank's stream. Returns only if it serves that swank.
+ */
+static void
+swank_want(const struct dir *d, const char *name, const char *loader,
+    int out_fd)
+{
+	struct eval_opts o = { "", 0, 0, out_fd };
+	char		 path[PATH_MAX], *form, *forms[1], *p;
+	const char	*s;
+	int		 st;
+
+	/* The image's directory is not ours: a path it can find. */
+	if (realpath(loader, path) == NULL)
+		die(EXIT_USAGE, "swank: -w %s: %s: name the swank-loader.lisp "
+		    "of your SLIME (its slime-backend)", loader,
+		    strerror(errno));
+	/* A Lisp string: \ and " escaped. */
+	p = form = xmalloc(2 * strlen(path) + 32);
+	p += sprintf(p, "(lispd::swank-want \"");
+	for (s = path; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	strcpy(p, "\")");
+	forms[0] = form;	/* which eval_main moves along */
+	st = eval_main(d, name, &o, forms, 1);
+	free(form);
+	if (st != EXIT_OK)
+		exit(st);
+}
+
+/*
  * lispd swank: stdin to the socket, the socket to stdout, until either
  * ends (stdin: as above). A session whose swank is not up is named with
- * the reason.
+ * the reason. With loader (-w), the image serves that swank first; without
+ * relay (-n), that is all.
  */
 int
-swank_main(const struct dir *d, const char *name)
+swank_main(const struct dir *d, const char *name, const char *loader,
+    int relay)
 {
 	struct client	 c;
 	struct proto_msg m;
@@ -297,6 +347,11 @@ swank_main(const struct dir *d, const char *name)
 	struct swank_scan ret = { .word = "(:return " };
 	struct swank_scan dbg = { .word = "(:debug " };
 
+	if (loader != NULL)
+		swank_want(d, name, loader, relay ? STDERR_FILENO :
+		    STDOUT_FILENO);
+	if (!relay)
+		return (EXIT_OK);
 	signal(SIGPIPE, SIG_IGN);
 	/* Ask the session first: a closed door deserves a reason. */
 	client_connect(&c, d, name);

@@ -41,7 +41,7 @@ for k in $(seq 100); do
 	answers || { broken=$k; break; }
 done
 is "$broken" "" "100 interrupted chatty evaluations: every later one answers"
-like "$(lispd ls)" "^c +[0-9]+ running .* [0-9]+M +[0-9]+ +up " \
+like "$(lispd ls)" "^c +[0-9]+ running .* [0-9]+M +[0-9]+ +$swank_up " \
     "and ls still has the image's heap, threads and swank"
 
 # Interrupted line output never repeats a line.
@@ -68,7 +68,7 @@ out=$(ev -s c -v '(deep (make-list 3000 :initial-element 1234567) 10)' 2>&1); rc
 is $rc 1 "-v with a backtrace of big frames exits 1"
 like "$out" "error: boom" "with the error"
 answers; ok $? "and the channel answers"
-like "$(lispd ls)" "^c +[0-9]+ running .* up " "swank is still up"
+like "$(lispd ls)" "^c +[0-9]+ running .* $swank_up " "swank is still up"
 swank_call c "$(rex '(+ 20 22)')"
 like "$(cat "$T/out")" '\(:return \(:ok \("" "42"\)\) 1\)' "and serves a client"
 
@@ -163,7 +163,7 @@ is "$(image_pid c)" "$pid" "and it is the same image, never ended"
 # takes neither swank nor the image with it, and ^D still does not end it.
 ev -s c '(lispd::send 99 (make-array 70000 :element-type (quote (unsigned-byte 8))))' >/dev/null 2>&1
 wait_until 10 eval 'lispd ls | grep -q "^c .* - *- *up "'
-like "$(lispd ls)" "^c +[0-9]+ running .* - +- +up " "a channel closed by the server leaves swank up"
+like "$(lispd ls)" "^c +[0-9]+ running .* - +- +$swank_up " "a channel closed by the server leaves swank up"
 swank_call c "$(rex '(+ 40 2)')"
 like "$(cat "$T/out")" '\(:return \(:ok \("" "42"\)\) 1\)' "and swank serves"
 lispd send -n c "$(printf '\004')"

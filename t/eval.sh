@@ -165,7 +165,7 @@ like "$out" "bootstrap speaks control protocol 99 .*restart the session" \
     "naming both versions and the fix"
 
 # ls shows what the image reports.
-like "$(lispd ls)" "^s +[0-9]+ running +[0-9]+m[0-9]+s +[0-9]+ +[0-9]+M +[0-9]+ +up +SBCL 2\.[0-9]" \
+like "$(lispd ls)" "^s +[0-9]+ running +[0-9]+m[0-9]+s +[0-9]+ +[0-9]+M +[0-9]+ +$swank_up +SBCL 2\.[0-9]" \
     "ls shows the image's heap, threads and Lisp"
 like "$(lispd ls)" "^plain +[0-9]+ running .* +- +- +off +- +cat" \
     "and dashes for an image without the bootstrap"

@@ -7,6 +7,9 @@ D=$T/sock
 TMUX_SOCK=$T/tmux.sock
 PIDS=
 tap_n=0
+# ls's SWANK column once swank is up: the version it serves.
+swank_up='[0-9]+\.[0-9][0-9a-z.]*'
+
 tap_failed=0
 
 cleanup() {

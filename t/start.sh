@@ -10,7 +10,7 @@ st=$(stat -c %a "$D"); is "$st" 700 "the socket directory is 0700"
 st=$(stat -c %a "$D/one.sock"); is "$st" 600 "the socket is 0600"
 
 out=$(lispd ls)
-like "$out" "^one +$pid +running +[0-9]+m[0-9]+s +0 +[0-9]+M +[0-9]+ +up +SBCL [^ ]+ +sbcl --noinform" \
+like "$out" "^one +$pid +running +[0-9]+m[0-9]+s +0 +[0-9]+M +[0-9]+ +$swank_up +SBCL [^ ]+ +sbcl --noinform" \
     "ls shows name, pid, state, uptime, clients, heap, threads, swank, Lisp, command"
 
 out=$(lispd start -s one -- sbcl 2>&1); rc=$?

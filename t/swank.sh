@@ -5,7 +5,7 @@
 . "${srcdir:-.}/t/lib.sh"
 
 start -s s -- sbcl --noinform
-like "$(lispd ls)" "^s +[0-9]+ running .* up +SBCL" "ls shows swank up once start returns"
+like "$(lispd ls)" "^s +[0-9]+ running .* $swank_up +SBCL" "ls shows swank up (its version) once start returns"
 [ -S "$D/s.swank" ] && [ "$(stat -c %a "$D/s.swank")" = 600 ]
 ok $? "s.swank is a socket of mode 0600 beside s.sock"
 swank_call s "$(frame '(:emacs-rex (swank:connection-info) "COMMON-LISP-USER" t 1)')"
