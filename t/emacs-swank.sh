@@ -52,7 +52,8 @@ cat >"$T/common.el" <<EOT
     (while (and (not (funcall pred)) (< (float-time) end))
       (accept-process-output nil 0.05))
     (funcall pred)))
-(defun say (key value) (princ (format "%s=%S\n" key value)))
+(defun say (key value)		; at once: A is read while it runs
+  (write-region (format "%s=%S\n" key value) nil (getenv "OUT") t 0))
 (defvar prompts nil)
 (defun y-or-n-p (prompt) (push prompt prompts) (say "prompted" prompt) nil)
 (defun yes-or-no-p (prompt) (push prompt prompts) (say "prompted" prompt) nil)
@@ -84,19 +85,23 @@ cat >"$T/common.el" <<EOT
   (wait-for (lambda () (null slime-net-processes)) 10))
 (with-temp-file "$T/emacs.pids" (insert (format "%d\n" (emacs-pid))))
 EOT
-# The Emacs of SLIME 2.27.99 (slime-path is the copy), and Debian's.
+# emacs_b SECONDS NAME: run $T/NAME.el in the Emacs of SLIME 2.27.99
+# (slime-path is the copy), what it says in $T/NAME.out; emacs_debian:
+# in Debian's.
 emacs_b() {
-	timeout "$1" emacs --batch -Q -L "$b" -l "$T/common.el" \
-	    --eval '(setq slime-backend "swank-loader.lisp")' -l "$2"
+	OUT=$T/$2.out timeout "$1" emacs --batch -Q -L "$b" -l "$T/common.el" \
+	    --eval '(setq slime-backend "swank-loader.lisp")' -l "$T/$2.el" \
+	    >"$T/$2.err" 2>&1
 }
 emacs_debian() {
-	timeout "$1" emacs --batch -Q -L "$slime" -l "$T/common.el" -l "$2"
+	OUT=$T/$2.out timeout "$1" emacs --batch -Q -L "$slime" \
+	    -l "$T/common.el" -l "$T/$2.el" >"$T/$2.err" 2>&1
 }
 pids() {
 	PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
 }
 get() {
-	sed -n "s/^$2=//p" "$1"
+	sed -n "s/^$2=//p" "$1" 2>/dev/null
 }
 
 # A, with SLIME 2.27.99, connects and stays until told to go.
@@ -113,7 +118,7 @@ cat >"$T/a.el" <<EOT
 (say "disconnected" (disconnect))
 (say "prompts" prompts)
 EOT
-emacs_b 180 "$T/a.el" >"$T/a.out" 2>"$T/a.err" &
+emacs_b 180 a &
 a=$!
 wait_until 150 sh -c "[ -f '$T/a.ready' ] || ! kill -0 $a"
 pids
@@ -142,7 +147,7 @@ cat >"$T/b1.el" <<EOT
 (say "procs" slime-net-processes)
 (say "prompts" prompts)
 EOT
-emacs_debian 60 "$T/b1.el" >"$T/b1.out" 2>"$T/b1.err"
+emacs_debian 60 b1
 is $? 0 "Emacs B, with Debian's SLIME, ran (see $T/b1.err)"
 pids
 is "$(get "$T/b1.out" protocol)" '"2.27"' "its slime-protocol-version is 2.27"
@@ -176,7 +181,7 @@ cat >"$T/b2.el" <<EOT
 (say "disconnected" (disconnect))
 (say "prompts" prompts)
 EOT
-emacs_debian 120 "$T/b2.el" >"$T/b2.out" 2>"$T/b2.err"
+emacs_debian 120 b2
 is $? 0 "Emacs B ran again (see $T/b2.err)"
 pids
 is "$(get "$T/b2.out" connected)" t "B connects once A is gone"
@@ -196,7 +201,7 @@ cat >"$T/c.el" <<EOT
 (say "disconnected" (disconnect))
 (say "prompts" prompts)
 EOT
-emacs_b 120 "$T/c.el" >"$T/c.out" 2>"$T/c.err"
+emacs_b 120 c
 rc=$?
 track fresh
 pids
