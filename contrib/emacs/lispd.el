@@ -18,6 +18,16 @@
 ;; "*lispd-ssh HOST*", never into the swank stream; an ssh failure is
 ;; one message in the echo area. A session that is not running is started
 ;; first.
+;;
+;; A local session serves this SLIME's own swank, so that SLIME never asks
+;; "Versions differ: ... Continue?": before connecting, `lispd swank -w
+;; LOADER -n NAME' makes the image load the swank-loader.lisp of this
+;; SLIME (`slime-backend' in `slime-path') in place of the one it has,
+;; if no other swank client is connected (the first load compiles, for
+;; seconds). If one is, with the old version, the connection is refused
+;; with one message naming both versions. A session started here loads
+;; this SLIME's swank from the start (LISPD_SWANK). A session over ssh
+;; serves its own swank for now: its host has no copy of this one.
 
 ;;; Code:
 
@@ -78,6 +88,13 @@ check the host, its key and `lispd-ssh-program')" host line host))
            (format "lispd: no lispd on %s for %s: %s (install lispd there, \
 or set `lispd-program')" host what line)))))
 
+(defun lispd--said (what line)
+  "LINE, what lispd WHAT said when it failed; lispd's own line names
+itself (\"lispd swank: ...\"), else it is prefixed."
+  (if (string-prefix-p "lispd" line)
+      line
+    (format "lispd %s: %s" what line)))
+
 (defun lispd--call (host &rest args)
   "Run lispd with ARGS (on HOST): its output, or an error with it.
 stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
@@ -99,9 +116,10 @@ stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
               (user-error "%s"
                           (or (and host (lispd--ssh-failed host status what
                                                            stderr))
-                              (format "lispd %s: %s" what
-                                      (or (lispd--last-line stderr)
-                                          (string-trim (buffer-string)))))))
+                              (lispd--said what
+                                           (or (lispd--last-line stderr)
+                                               (string-trim
+                                                (buffer-string)))))))
             (buffer-string)))
       (delete-file err))))
 
@@ -255,17 +273,35 @@ buffer *lispd-ssh %s*)" host (or (lispd--last-line text) (process-exit-status pr
         (delete-process server))
       (delete-directory dir t))))
 
+(defun lispd--swank-loader ()
+  "The swank-loader.lisp of this SLIME, or nil if it has none here."
+  (let ((loader (expand-file-name slime-backend slime-path)))
+    (and (file-exists-p loader) loader)))
+
 (defun lispd-connect (target)
   "Connect SLIME to the lispd session TARGET, \"[user@]host:name\" or
-\"name\", starting it first if it is not running. Return the connection."
+\"name\", starting it first if it is not running. A local session is
+made to serve this SLIME's swank first. Return the connection."
   (slime-setup)
   (let* ((split (lispd--split target))
          (host (car split))
          (name (cdr split))
+         ;; Over ssh, the session's own swank: the host needs a copy of
+         ;; this SLIME's sources to load it, which it does not have yet.
+         (loader (and (null host) (lispd--swank-loader)))
          proc)
     (unless (member name (lispd-sessions host))
       (message "Starting lispd session %s..." target)
-      (lispd--call host "start" "-s" name))
+      (let ((process-environment
+             (if loader
+                 (cons (concat "LISPD_SWANK=" loader) process-environment)
+               process-environment)))
+        (lispd--call host "start" "-s" name)))
+    (when loader
+      ;; Loading another swank compiles it the first time: seconds.
+      (message "lispd: making session %s serve swank %s..." name
+               slime-protocol-version)
+      (lispd--call host "swank" "-w" loader "-n" name))
     (message "Connecting to lispd session %s..." target)
     (if host
         (setq proc (lispd--ssh-connect host name target))

@@ -1,0 +1,218 @@
+#!/bin/sh
+# The session serves the connecting SLIME's own swank (contrib/emacs/
+# lispd.el, lispd swank -w): a second SLIME, Debian's 2.27 copied as
+# 2.27.99, connects to a session that serves 2.27 with no "Versions
+# differ" prompt, and the same image serves 2.27.99; while it is
+# connected, Debian's SLIME is refused with one message naming both
+# versions; once it is gone, Debian's SLIME gets 2.27 back; a session
+# lispd-connect starts serves the editor's swank from the start.
+. "${srcdir:-.}/t/lib.sh"
+
+slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
+slime_src=/usr/share/emacs/site-lisp/elpa-src/slime-2.27
+swank_src=/usr/share/common-lisp/source/slime
+if ! command -v emacs >/dev/null || [ -z "$slime" ] || [ ! -d "$slime_src" ] ||
+    [ ! -f "$swank_src/swank-loader.lisp" ]; then
+	echo "1..0 # SKIP emacs or Debian's slime 2.27 and cl-swank are not installed (sh setup.sh check installs them)"
+	exit 0
+fi
+lispd_el=$(cd "${srcdir:-.}" && pwd)/contrib/emacs/lispd.el
+
+# SLIME B, of another version: Debian's, its .el and its swank in one
+# directory, as a git or MELPA SLIME is, versioned 2.27.99 where each
+# side reads its version.
+b=$T/slime-b
+mkdir -p "$b"
+cp -R "$slime_src"/. "$swank_src"/. "$b"/
+sed -i 's/^;; Version: 2\.27$/;; Version: 2.27.99/' "$b/slime.el"
+printf '2.27.99\n' >"$b/slime-version"
+grep -q '^;; Version: 2\.27\.99$' "$b/slime.el"
+ok $? "a copy of SLIME versioned 2.27.99"
+
+# A private HOME and cache, where swank 2.27.99 compiles its fasls
+# (~/.slime/fasl, or ASDF's cache as Debian's swank-loader has it):
+# nothing is left in the user's, and each run compiles afresh.
+HOME=$T/home
+XDG_CACHE_HOME=$T/home/.cache
+export HOME XDG_CACHE_HOME
+mkdir -p "$HOME"
+
+start -s s -- sbcl --noinform
+pid=$(image_pid s)
+like "$(lispd ls)" "^s +$pid +running .* 2\.27 +SBCL" "ls shows s serving Debian's swank 2.27"
+
+# What every Emacs run does first. A prompt is recorded, and refused.
+cat >"$T/common.el" <<EOT
+(setq lispd-program "$LISPD" lispd-directory "$D")
+(load "$lispd_el")
+(slime-setup '(slime-repl))
+(setq slime-kill-without-query-p t print-escape-newlines t)
+(defun wait-for (pred secs)
+  (let ((end (+ (float-time) secs)))
+    (while (and (not (funcall pred)) (< (float-time) end))
+      (accept-process-output nil 0.05))
+    (funcall pred)))
+(defun say (key value)		; at once: A is read while it runs
+  (write-region (format "%s=%S\n" key value) nil (getenv "OUT") t 0))
+(defvar prompts nil)
+(defun y-or-n-p (prompt) (push prompt prompts) (say "prompted" prompt) nil)
+(defun yes-or-no-p (prompt) (push prompt prompts) (say "prompted" prompt) nil)
+(defvar connected nil)
+(add-hook 'slime-connected-hook (lambda () (setq connected t)))
+(defun connect (target)
+  (setq connected nil)
+  (lispd-connect target)
+  (wait-for (lambda () connected) 60))
+(defun served ()
+  (slime-eval '(cl:symbol-value
+                (cl:find-symbol "*SWANK-WIRE-PROTOCOL-VERSION*" "SWANK"))))
+(defun complete ()
+  (car (slime-eval '(swank:simple-completions "mapca" "COMMON-LISP-USER"))))
+(defun repl ()
+  (let ((repl (slime-output-buffer)))
+    (with-current-buffer repl
+      (goto-char (point-max))
+      (insert "(* 6 7)")
+      (slime-repl-return)
+      (wait-for (lambda ()
+                  (with-current-buffer repl
+                    (save-excursion
+                      (goto-char (point-min))
+                      (and (re-search-forward "^42$" nil t) t))))
+                10))))
+(defun disconnect ()
+  (slime-disconnect-all)
+  (wait-for (lambda () (null slime-net-processes)) 10))
+(with-temp-file "$T/emacs.pids" (insert (format "%d\n" (emacs-pid))))
+EOT
+# emacs_b SECONDS NAME: run $T/NAME.el in the Emacs of SLIME 2.27.99
+# (slime-path is the copy), what it says in $T/NAME.out; emacs_debian:
+# in Debian's.
+emacs_b() {
+	OUT=$T/$2.out timeout "$1" emacs --batch -Q -L "$b" -l "$T/common.el" \
+	    --eval '(setq slime-backend "swank-loader.lisp")' -l "$T/$2.el" \
+	    >"$T/$2.err" 2>&1
+}
+emacs_debian() {
+	OUT=$T/$2.out timeout "$1" emacs --batch -Q -L "$slime" \
+	    -l "$T/common.el" -l "$T/$2.el" >"$T/$2.err" 2>&1
+}
+pids() {
+	PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
+}
+get() {
+	sed -n "s/^$2=//p" "$1" 2>/dev/null
+}
+
+# A, with SLIME 2.27.99, connects and stays until told to go.
+cat >"$T/a.el" <<EOT
+(say "protocol" slime-protocol-version)
+(say "connected" (connect "s"))
+(say "served" (served))
+(say "complete" (complete))
+(say "repl" (repl))
+(say "pid" (slime-eval '(swank/backend:getpid)))
+(write-region "" nil "$T/a.ready")
+(say "told" (wait-for (lambda () (file-exists-p "$T/a.go")) 120))
+(say "still" (served))
+(say "disconnected" (disconnect))
+(say "prompts" prompts)
+EOT
+emacs_b 180 a &
+a=$!
+wait_until 150 sh -c "[ -f '$T/a.ready' ] || ! kill -0 $a"
+pids
+[ -f "$T/a.ready" ]; ok $? "Emacs A, with SLIME 2.27.99, is connected (see $T/a.err)"
+[ -f "$T/a.ready" ] || grep -Ev "^ |^$" "$T/a.err" | tail -3 | sed 's/^/#   /'
+is "$(get "$T/a.out" protocol)" '"2.27.99"' "its slime-protocol-version is 2.27.99"
+is "$(get "$T/a.out" connected)" t "lispd-connect connects it to s"
+is "$(get "$T/a.out" prompted)" "" "with no prompt (no Versions differ)"
+is "$(get "$T/a.out" served)" '"2.27.99"' "swank now says 2.27.99"
+is "$(get "$T/a.out" complete)" '("mapcan" "mapcar")' "completion"
+is "$(get "$T/a.out" repl)" t "a REPL round trip"
+is "$(get "$T/a.out" pid)" "$pid" "in the same image"
+is "$(image_pid s)" "$pid" "which runs on"
+like "$(lispd ls)" "^s +$pid +running .* 2\.27\.99 +SBCL" "ls shows s serving 2.27.99"
+# ASDF loaded s's first swank, Debian's: a session that had no other
+# swank before the editor's says NIL here.
+asdf_swank='(and (find-package "ASDF") (funcall (find-symbol "COMPONENT-LOADED-P" "ASDF") "swank") t)'
+is "$(lispd eval -s s "$asdf_swank")" T "s had Debian's swank before, from ASDF"
+
+# B, Debian's SLIME 2.27, while A is connected: refused, one message.
+cat >"$T/b1.el" <<EOT
+(say "protocol" slime-protocol-version)
+(say "refused" (condition-case e (progn (lispd-connect "s") 'connected)
+                 (user-error (cadr e))
+                 (error (list 'not-a-user-error e))))
+(say "procs" slime-net-processes)
+(say "prompts" prompts)
+EOT
+emacs_debian 60 b1
+is $? 0 "Emacs B, with Debian's SLIME, ran (see $T/b1.err)"
+pids
+is "$(get "$T/b1.out" protocol)" '"2.27"' "its slime-protocol-version is 2.27"
+refused=$(get "$T/b1.out" refused)
+like "$refused" '^"[^"]*2\.27\.99[^"]*"$' \
+    "while A is connected, B gets a user-error naming 2.27.99"
+like "$(printf '%s' "$refused" | sed 's/2\.27\.99//g')" '2\.27' "and 2.27"
+like "$refused" '^"lispd[^\]*"$' "lispd's one line"
+is "$(get "$T/b1.out" procs)" nil "and no connection"
+is "$(get "$T/b1.out" prompts)" nil "no prompt"
+like "$(lispd ls)" "^s +$pid +running .* 2\.27\.99 +SBCL" "s still serves 2.27.99"
+touch "$T/a.go"
+wait "$a"
+is $? 0 "Emacs A ran through (see $T/a.err)"
+is "$(get "$T/a.out" told)" t "A was still connected after B"
+is "$(get "$T/a.out" still)" '"2.27.99"' "and served 2.27.99"
+is "$(get "$T/a.out" disconnected)" t "then disconnected"
+is "$(get "$T/a.out" prompts)" nil "A was never prompted"
+
+# Once A is gone (the image has seen it go), B gets 2.27 back.
+no_clients() {
+	[ "$(lispd eval -s s '(length (symbol-value (find-symbol "*CONNECTIONS*" "SWANK")))')" = 0 ]
+}
+wait_until 10 no_clients; ok $? "the image has no swank client left"
+cat >"$T/b2.el" <<EOT
+(say "connected" (connect "s"))
+(say "served" (served))
+(say "complete" (complete))
+(say "repl" (repl))
+(say "pid" (slime-eval '(swank/backend:getpid)))
+(say "disconnected" (disconnect))
+(say "prompts" prompts)
+EOT
+emacs_debian 120 b2
+is $? 0 "Emacs B ran again (see $T/b2.err)"
+pids
+is "$(get "$T/b2.out" connected)" t "B connects once A is gone"
+is "$(get "$T/b2.out" served)" '"2.27"' "and swank says 2.27 again"
+is "$(get "$T/b2.out" complete)" '("mapcan" "mapcar")' "completion"
+is "$(get "$T/b2.out" repl)" t "a REPL round trip"
+is "$(get "$T/b2.out" pid)" "$pid" "in the same image"
+is "$(get "$T/b2.out" prompts)" nil "no prompt"
+like "$(lispd ls)" "^s +$pid +running .* 2\.27 +SBCL" "ls shows s serving 2.27"
+
+# A session lispd-connect starts, from SLIME 2.27.99: its swank from the
+# start.
+cat >"$T/c.el" <<EOT
+(say "connected" (connect "fresh"))
+(say "served" (served))
+(say "complete" (complete))
+(say "disconnected" (disconnect))
+(say "prompts" prompts)
+EOT
+emacs_b 120 c
+rc=$?
+track fresh
+pids
+is $rc 0 "Emacs C, with SLIME 2.27.99, ran (see $T/c.err)"
+is "$(get "$T/c.out" connected)" t "lispd-connect starts session fresh and connects"
+is "$(get "$T/c.out" served)" '"2.27.99"' "which serves 2.27.99"
+is "$(get "$T/c.out" complete)" '("mapcan" "mapcar")' "completion"
+is "$(get "$T/c.out" prompts)" nil "no prompt"
+like "$(lispd ls)" "^fresh +[0-9]+ +running .* 2\.27\.99 +SBCL" "ls shows fresh serving 2.27.99"
+is "$(lispd eval -s fresh "$asdf_swank")" NIL "and never had Debian's swank to switch from"
+is "$(lispd eval -s fresh '(namestring swank-loader:*source-directory*)')" "\"$b/\"" \
+    "its swank is the copy's"
+
+done_testing
