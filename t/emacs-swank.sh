@@ -215,4 +215,45 @@ is "$(lispd eval -s fresh "$asdf_swank")" NIL "and never had Debian's swank to s
 is "$(lispd eval -s fresh '(namestring swank-loader:*source-directory*)')" "\"$b/\"" \
     "its swank is the copy's"
 
+# Through ssh (the real sshd on 127.0.0.1), SLIME 2.27.99 to a session
+# serving 2.27: its swank's sources are sent to the host's cache (here
+# $T/rcache: sshd passes no environment, the remote lispd is told) once,
+# and the session serves them.
+if sshd_usable >/dev/null && sshd_start; then
+	start -s r -- sbcl --noinform
+	rpid=$(image_pid r)
+	cat >"$T/d.el" <<EOT
+(setq lispd-ssh-program (getenv "LISPD_SSH")
+      lispd-program "env XDG_CACHE_HOME=$T/rcache $LISPD -S $D"
+      lispd-directory nil)
+(say "connected" (connect "$host:r"))
+(say "served" (served))
+(say "complete" (complete))
+(say "pid" (slime-eval '(swank/backend:getpid)))
+(say "disconnected" (disconnect))
+(say "again" (connect "$host:r"))
+(say "served-again" (served))
+(say "disconnected-again" (disconnect))
+(say "sent" (with-current-buffer "*Messages*"
+              (how-many "lispd: sending swank 2\\.27\\.99" (point-min) (point-max))))
+(say "prompts" prompts)
+EOT
+	emacs_b 180 d
+	is $? 0 "Emacs D, with SLIME 2.27.99, ran through ssh (see $T/d.err)"
+	pids
+	is "$(get "$T/d.out" connected)" t "lispd-connect host:r connects through ssh"
+	is "$(get "$T/d.out" served)" '"2.27.99"' "and the session serves 2.27.99"
+	is "$(get "$T/d.out" complete)" '("mapcan" "mapcar")' "completion"
+	is "$(get "$T/d.out" pid)" "$rpid" "in the same image"
+	is "$(get "$T/d.out" prompts)" nil "no prompt"
+	[ -f "$T/rcache/lispd/swank/2.27.99/swank-loader.lisp" ]
+	ok $? "the sources are in the host's cache, by version"
+	is "$(get "$T/d.out" again)" t "a second connection"
+	is "$(get "$T/d.out" served-again)" '"2.27.99"' "serves 2.27.99"
+	is "$(get "$T/d.out" sent)" 1 "and the sources were sent once"
+	like "$(lispd ls)" "^r +$rpid +running .* 2\.27\.99 +SBCL" "ls shows r serving 2.27.99"
+else
+	ok 0 "# SKIP no sshd for the ssh part"
+fi
+
 done_testing

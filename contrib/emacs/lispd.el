@@ -26,8 +26,11 @@
 ;; if no other swank client is connected (the first load compiles, for
 ;; seconds). If one is, with the old version, the connection is refused
 ;; with one message naming both versions. A session started here loads
-;; this SLIME's swank from the start (LISPD_SWANK). A session over ssh
-;; serves its own swank for now: its host has no copy of this one.
+;; this SLIME's swank from the start (start -w). Over ssh the same holds:
+;; the first time, the sources of this SLIME's swank are sent to the host
+;; as a tar archive (`lispd swank -C VERSION'), which lispd keeps in the
+;; user's cache there (~/.cache/lispd/swank/VERSION), and `lispd swank -c
+;; VERSION' finds them the next times.
 
 ;;; Code:
 
@@ -95,6 +98,8 @@ itself (\"lispd swank: ...\"), else it is prefixed."
       line
     (format "lispd %s: %s" what line)))
 
+(defvar lispd--input nil "A file for `lispd--call' to give lispd on stdin.")
+
 (defun lispd--call (host &rest args)
   "Run lispd with ARGS (on HOST): its output, or an error with it.
 stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
@@ -103,7 +108,7 @@ stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
         (what (mapconcat #'identity args " ")))
     (unwind-protect
         (with-temp-buffer
-          (let* ((status (apply #'call-process (car cmd) nil (list t err) nil
+          (let* ((status (apply #'call-process (car cmd) lispd--input (list t err) nil
                                 (cdr cmd)))
                  (stderr (with-temp-buffer
                            (insert-file-contents err)
@@ -278,30 +283,53 @@ buffer *lispd-ssh %s*)" host (or (lispd--last-line text) (process-exit-status pr
   (let ((loader (expand-file-name slime-backend slime-path)))
     (and (file-exists-p loader) loader)))
 
+(defun lispd--remote-loader (host loader)
+  "The swank-loader.lisp on HOST of a copy of LOADER's swank sources,
+which are sent there first (a tar archive, through ssh) if HOST has no
+copy of this version; lispd keeps it in the user's cache there."
+  (let ((version slime-protocol-version))
+    (or (ignore-errors
+          (string-trim (lispd--call host "swank" "-c" version)))
+        (let ((tar (with-file-modes #o600 (make-temp-file "lispd-swank"))))
+          (message "lispd: sending swank %s to %s..." version host)
+          (unwind-protect
+              (progn
+                (unless (eql 0 (call-process
+                                "tar" nil nil nil "-c" "-f" tar
+                                "--exclude=.git" "--exclude=*.elc"
+                                "--exclude=*.fasl" "-C"
+                                (file-name-directory loader) "."))
+                  (user-error "lispd: cannot make a tar archive of %s"
+                              (file-name-directory loader)))
+                (let ((lispd--input tar))
+                  (string-trim (lispd--call host "swank" "-C" version))))
+            (delete-file tar))))))
+
 (defun lispd-connect (target)
   "Connect SLIME to the lispd session TARGET, \"[user@]host:name\" or
-\"name\", starting it first if it is not running. A local session is
-made to serve this SLIME's swank first. Return the connection."
+\"name\", starting it first if it is not running. The session is made
+to serve this SLIME's swank first; through ssh, its host gets a copy of
+its sources the first time. Return the connection."
   (slime-setup)
   (let* ((split (lispd--split target))
          (host (car split))
          (name (cdr split))
-         ;; Over ssh, the session's own swank: the host needs a copy of
-         ;; this SLIME's sources to load it, which it does not have yet.
-         (loader (and (null host) (lispd--swank-loader)))
+         ;; First: it says clearly if ssh or the remote lispd fails.
+         (running (member name (lispd-sessions host)))
+         (loader (lispd--swank-loader))
+         ;; The path of this SLIME's swank-loader.lisp where the session is.
+         (there (and loader (if host (lispd--remote-loader host loader)
+                              loader)))
          proc)
-    (unless (member name (lispd-sessions host))
+    (unless running
       (message "Starting lispd session %s..." target)
-      (let ((process-environment
-             (if loader
-                 (cons (concat "LISPD_SWANK=" loader) process-environment)
-               process-environment)))
-        (lispd--call host "start" "-s" name)))
-    (when loader
+      (apply #'lispd--call host "start" "-s" name
+             (and there (list "-w" there))))
+    (when there
       ;; Loading another swank compiles it the first time: seconds.
-      (message "lispd: making session %s serve swank %s..." name
+      (message "lispd: making session %s serve swank %s..." target
                slime-protocol-version)
-      (lispd--call host "swank" "-w" loader "-n" name))
+      (lispd--call host "swank" "-w" there "-n" name))
     (message "Connecting to lispd session %s..." target)
     (if host
         (setq proc (lispd--ssh-connect host name target))
