@@ -823,6 +823,12 @@ the version served. Else end the evaluation with status 1, saying why."
             ((null want)
              (fail "cannot tell the version of the swank at ~a: it has ~
                     neither slime-version nor slime.el beside it" path)))
+      ;; A client that just left is counted until swank sees it go: an
+      ;; editor that reconnects at once with another version waits for it.
+      (loop repeat 20
+            while (and (swank-version) (string/= want (swank-version))
+                       (plusp (length (swank-value "SWANK" "*CONNECTIONS*"))))
+            do (sleep 0.1))
       ;; Decided and done under the lock: swank-start may be loading it.
       (sb-thread:with-mutex (*swank-lock*)
         (let ((have (swank-version))
