@@ -184,7 +184,8 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 	case PROTO_OUTPUT:
 		if (attach_write(m->data, m->len) == -1)
 			attach_exit(EXIT_FAIL, "lispd: cannot write to the "
-			    "terminal: %s", strerror(errno));
+			    "%s: %s", attach_piped ? "output" : "terminal",
+			    strerror(errno));
 		break;
 	case PROTO_DROPPED:
 		if (proto_get64(m, 0, &dropped) == 0)

@@ -586,6 +586,10 @@ cmd_swank(int argc, char **argv)
 	if ((host = command_remote(name, &rname)) != NULL) {
 		radd(&a, "swank");
 		if (loader != NULL) {
+			if (!remote_safe(loader))
+				die(EXIT_USAGE, "swank: -w %s is not safe in a "
+				    "remote command line: a path of letters, "
+				    "digits and ._-+=%%/:,@ only", loader);
 			radd(&a, "-w");
 			radd(&a, loader);
 		}

@@ -541,6 +541,10 @@ ends with the error, and the reading goes on."
   "Held while swank is replaced, and around each accept: no connection
 begins with half a swank.")
 
+(defun swank-value (package name)
+  (let ((s (and (find-package package) (find-symbol name package))))
+    (and s (boundp s) (symbol-value s))))
+
 (defun swank-symbol (name)
   (or (find-symbol name "SWANK")
       (error "swank has no ~a: an unknown version of swank" name)))
@@ -634,13 +638,20 @@ or one that is not six hex digits."
                       ~d bytes (at most ~d before it is authenticated)"
                      len *swank-first-max*))
           (return-from swank-client (ignore-errors (close stream))))
-        ;; Set to t, swank opens a TCP port for output: never here.
-        (setf (symbol-value (swank-symbol "*USE-DEDICATED-OUTPUT-STREAM*"))
-              nil)
-        (funcall (swank-symbol "AUTHENTICATE-CLIENT") stream)
-        (funcall (swank-symbol "SERVE-REQUESTS")
-                 (funcall (swank-symbol "MAKE-CONNECTION") socket stream
-                          :spawn)))
+        ;; Under the lock: swank-want replaces no swank a connection is
+        ;; being made with, and it finds this one among the connections.
+        (sb-thread:with-mutex (*swank-lock*)
+          ;; Set to t, swank opens a TCP port for output: never here.
+          (setf (symbol-value (swank-symbol "*USE-DEDICATED-OUTPUT-STREAM*"))
+                nil)
+          (funcall (swank-symbol "AUTHENTICATE-CLIENT") stream)
+          (let ((conn (funcall (swank-symbol "MAKE-CONNECTION") socket stream
+                               :spawn)))
+            (funcall (swank-symbol "SERVE-REQUESTS") conn)
+            ;; A sentinel thread, if swank runs one, adds it a moment later.
+            (loop repeat 50
+                  until (member conn (swank-value "SWANK" "*CONNECTIONS*"))
+                  do (sleep 0.02)))))
     (error ()
       (ignore-errors (close stream)))))
 
@@ -719,10 +730,6 @@ listen at PATH anew, 0600, and serve it as well."
 ;;; and the image loads that swank in place of its own, when no swank
 ;;; client is connected to be cut off by it.
 
-(defun swank-value (package name)
-  (let ((s (and (find-package package) (find-symbol name package))))
-    (and s (boundp s) (symbol-value s))))
-
 (defun swank-version ()
   "The version of the swank loaded (what SLIME compares), or nil."
   (swank-value "SWANK" "*SWANK-WIRE-PROTOCOL-VERSION*"))
@@ -738,9 +745,9 @@ Version: header of slime.el there; nil if neither says."
              (and s (loop for line = (read-line s nil) while line
                           for i below 50 collect line)))))
     (let* ((debian (first (lines "slime-version")))
-           (header (find-if (lambda (l) (search ";; Version:" l))
+           (header (find-if (lambda (l) (eql 0 (search ";; Version:" l)))
                             (lines "slime" "el")))
-           (v (string-trim '(#\Space #\Tab)
+           (v (string-trim '(#\Space #\Tab #\Return)
                            (or debian
                                (and header
                                     (subseq header (+ (search ";; Version:"
@@ -753,6 +760,7 @@ Version: header of slime.el there; nil if neither says."
   "Load the swank of LOADER in place of the one loaded, if any."
   (let ((*standard-output* (make-broadcast-stream))
         (*error-output* (make-broadcast-stream)))
+    (require :asdf)                     ; Debian's loader compiles with it
     ;; Debian's loader has them as defvars: unbound, they are LOADER's.
     (dolist (name '("*SOURCE-DIRECTORY*" "*FASL-DIRECTORY*"))
       (let ((s (and (find-package "SWANK-LOADER")
@@ -775,7 +783,7 @@ directory OLD (nil: none was); if it fails, OLD's again, and end the
 evaluation saying so. Not cut short by C-c: no half-loaded swank."
   (sb-sys:without-interrupts
     (handler-case (swank-load-from path)
-      (error (c)
+      (serious-condition (c)
         (let ((back (and old
                          (ignore-errors
                           (swank-load-from
@@ -783,7 +791,7 @@ evaluation saying so. Not cut short by C-c: no half-loaded swank."
                           t))))
           (ignore-errors
            (if back
-               (send +swank+ (u32 0) (utf8 (swank-version) 64))
+               (send +swank+ (u32 0) (utf8 (or (swank-version) "") 64))
                (when have
                  (send +swank+ (u32 1)
                        (utf8 (format nil "swank ~a did not load in place of ~
@@ -815,7 +823,7 @@ the version served. Else end the evaluation with status 1, saying why."
            (throw 'job-end
              (values 1 (format nil "lispd swank: session ~a ~?"
                                *session* control args)))))
-    (let* ((path (probe-file loader))
+    (let* ((path (probe-file (sb-ext:parse-native-namestring loader)))
            (want (and path (pathname-name path) (loader-version path))))
       (cond ((null path)
              (fail "has no file ~a: name the swank-loader.lisp of your ~
@@ -829,8 +837,10 @@ the version served. Else end the evaluation with status 1, saying why."
             while (and (swank-version) (string/= want (swank-version))
                        (plusp (length (swank-value "SWANK" "*CONNECTIONS*"))))
             do (sleep 0.1))
-      ;; Decided and done under the lock: swank-start may be loading it.
-      (sb-thread:with-mutex (*swank-lock*)
+      ;; Decided and done under the lock (swank-start may be loading it),
+      ;; and whole: a C-c waits, or the server would not hear of it.
+      (sb-sys:without-interrupts
+       (sb-thread:with-mutex (*swank-lock*)
         (let ((have (swank-version))
               (old (swank-value "SWANK-LOADER" "*SOURCE-DIRECTORY*"))
               (n (length (swank-value "SWANK" "*CONNECTIONS*"))))
@@ -841,36 +851,41 @@ the version served. Else end the evaluation with status 1, saying why."
                  ;; Its own did not load: the editor's may.
                  (swank-replace path want nil nil)
                  (swank-serve (shiftf *swank-unserved* nil)))
-                ((string= want have))
+                ((string= want have)
+                 (when *swank-unserved*     ; loaded, and C-c'ed before?
+                   (swank-serve (shiftf *swank-unserved* nil))))
                 ((> n 0)
                  (fail "serves swank ~a to ~d client~:p; this editor's swank ~
                         is ~a (~a): disconnect ~:[them~;it~], or use a SLIME ~
                         of version ~a" have n want path (= n 1) have))
                 (t
                  (swank-replace path want have old)
-                 (send +swank+ (u32 0) (utf8 (swank-version) 64))))))
-      (format t "~a~%" (swank-version))
+                 (send +swank+ (u32 0) (utf8 (or (swank-version) "") 64)))))))
+      (format t "~a~%" (or (swank-version) "(a swank that does not say its version)"))
       (values))))
 
 (defun swank-start (fd)
   "Serve swank on the inherited socket FD; tell the server how it went."
-  (let ((start (get-internal-real-time)))
-    (handler-case
-        (progn
-          (sb-thread:with-mutex (*swank-lock*)
+  (let ((start (get-internal-real-time))
+        (ok nil))
+    ;; All under the lock: a swank -w meanwhile waits for the outcome.
+    (sb-thread:with-mutex (*swank-lock*)
+      (handler-case
+          (progn
             (swank-load)
-            (swank-serve fd))
-          (let ((s (/ (- (get-internal-real-time) start)
-                      internal-time-units-per-second)))
-            (when (> s 1)
-              (console "swank loaded in ~,1f s (compiled the first time)" s))))
-      (error (c)
-        (let ((why (format nil "swank did not load: ~a (install cl-swank, or ~
-                                set LISPD_SWANK to a swank-loader.lisp)"
-                           (condition-text c))))
-          (setf *swank-unserved* fd)
-          (console "~a" why)
-          (ignore-errors (send +swank+ (u32 1) (utf8 why *text-max*))))))))
+            (swank-serve fd)
+            (setf ok t))
+        (serious-condition (c)
+          (let ((why (format nil "swank did not load: ~a (install cl-swank, ~
+                                  or set LISPD_SWANK to a swank-loader.lisp)"
+                             (condition-text c))))
+            (setf *swank-unserved* fd)
+            (console "~a" why)
+            (ignore-errors (send +swank+ (u32 1) (utf8 why *text-max*)))))))
+    (let ((s (/ (- (get-internal-real-time) start)
+                internal-time-units-per-second)))
+      (when (and ok (> s 1))
+        (console "swank loaded in ~,1f s (compiled the first time)" s)))))
 
 ;;; The REPL: ^D does not end the image.
 

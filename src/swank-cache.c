@@ -102,7 +102,11 @@ swank_cache_version(const char *dir, char *out, size_t len)
 	p = buf;
 	if (*p == '\0') {
 		swank_cache_read(dir, "slime.el", buf, sizeof buf);
-		if ((p = strstr(buf, ";; Version:")) == NULL)
+		/* At the start of a line, as SLIME's loader reads it. */
+		for (p = buf; (p = strstr(p, ";; Version:")) != NULL &&
+		    p != buf && p[-1] != '\n'; p++)
+			;
+		if (p == NULL)
 			p = buf + strlen(buf);
 		else
 			p += strlen(";; Version:");
@@ -154,8 +158,8 @@ swank_cache_remove(const char *dir)
 		execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
 		_exit(127);
 	}
-	if (pid > 0)
-		waitpid(pid, &status, 0);
+	while (pid > 0 && waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
 }
 
 /*
@@ -189,8 +193,11 @@ swank_cache_put(const char *version)
 		    strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR)
+			die(EXIT_FAIL, "swank: waiting for tar: %s",
+			    strerror(errno));
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		swank_cache_remove(tmp);
 		die(EXIT_FAIL, "swank: the sources of swank %s did not unpack "

@@ -154,7 +154,7 @@ swank_up(const char *version, size_t len)
 {
 	free(server.swank_version);
 	server.swank_version = NULL;
-	if (len != 0 && len < 64 && memchr(version, '\n', len) == NULL)
+	if (len != 0 && len <= 64 && memchr(version, '\n', len) == NULL)
 		xasprintf(&server.swank_version, "%.*s", (int)len, version);
 	log_info("%s: swank %s is up", server.name, server.swank_version != NULL ?
 	    server.swank_version : "(of a version it did not say)");
@@ -322,6 +322,10 @@ swank_want(const struct dir *d, const char *name, const char *loader,
 	forms[0] = form;	/* which eval_main moves along */
 	st = eval_main(d, name, &o, forms, 1);
 	free(form);
+	/* Its signal pipe is nobody's now: the relay ends as they say. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (st != EXIT_OK)
 		exit(st);
 }

@@ -19,6 +19,7 @@ copy() {	# copy DIR VERSION: Debian's swank, saying it is VERSION
 }
 copy "$T/swank-b" 9.1
 copy "$T/swank-broken" 9.2
+copy "$T/swank-c" 9.5
 echo '(error "swank 9.2 is broken here")' >>"$T/swank-broken/swank.lisp"
 mkdir -p "$T/home"
 # The fasls of each copy are compiled into ASDF's cache (Debian's loader)
@@ -75,7 +76,36 @@ like "$(lispd ls)" "^s +$pid running .* $v0 +SBCL" "ls shows the old version"
 swank_call s "$(rex '(+ 1 2)')"
 like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "which serves"
 
+# C-c while the new swank compiles: the switch is made whole, and said.
+"$LISPD" -S "$D" swank -w "$T/swank-c/swank-loader.lisp" -n s >"$T/cc.out" 2>&1 &
+cc=$!
+compiling() {	# its first fasl is written (ASDF's cache, as Debian's loader has it)
+	find "$T/cache" -path "*swank-c*" -name '*.fasl' 2>/dev/null | grep -q .
+}
+wait_until 30 compiling; ok $? "a swank -w that compiles a new swank"
+kill -INT "$cc"
+wait "$cc"; is $? 130 "C-c during the load: exit 130"
+# (at once if the load ends within eval's 5 s of grace, else after it)
+wait_until 60 eval 'lispd ls | grep -Eq "^s +$pid running .* 9\.5 +SBCL"'
+ok $? "the load goes on to the end: the session serves the new swank, as ls says"
+swank_call s "$(rex '(+ 1 2)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "whole"
+
+# The relay after -w ends on SIGTERM, as without.
+mkfifo "$T/relay"
+"$LISPD" -S "$D" swank -w "$T/swank-c/swank-loader.lisp" s <"$T/relay" >/dev/null 2>&1 &
+relay=$!
+exec 6>"$T/relay"
+frame '(:emacs-rex (swank:connection-info) "COMMON-LISP-USER" t 1)' >&6
+wait_until 10 eval '[ "$(lispd eval -s s "(length swank::*connections*)")" = 1 ]'
+kill -TERM "$relay"
+wait_until 10 dead "$relay"; ok $? "SIGTERM ends a swank -w relay"
+exec 6>&-
+
 # Bad requests.
+out=$(lispd swank -w '/no where/swank-loader.lisp' -n box:s 2>&1); rc=$?
+is "$rc $out" "2 lispd: swank: -w /no where/swank-loader.lisp is not safe in a remote command line: a path of letters, digits and ._-+=%/:,@ only" \
+    "a -w path for another host that its shell would split: exit 2"
 out=$(lispd swank -w "$T/none/swank-loader.lisp" -n s 2>&1); rc=$?
 is $rc 2 "a loader that is not there: exit 2"
 like "$out" "^lispd: swank: -w $T/none/swank-loader\.lisp: No such file or directory: name the swank-loader\.lisp of your SLIME" \
