@@ -217,14 +217,15 @@ is "$(lispd eval -s fresh '(namestring swank-loader:*source-directory*)')" "\"$b
 
 # Through ssh (the real sshd on 127.0.0.1), SLIME 2.27.99 to a session
 # serving 2.27: its swank's sources are sent to the host's cache (here
-# $T/rcache: sshd passes no environment, the remote lispd is told) once,
+# $T/rcache: sshd passes no environment, the remote lispd is told, as
+# LISPD_REMOTE tells it the sanitizers' options) once,
 # and the session serves them.
 if sshd_usable >/dev/null && sshd_start; then
 	start -s r -- sbcl --noinform
 	rpid=$(image_pid r)
 	cat >"$T/d.el" <<EOT
 (setq lispd-ssh-program (getenv "LISPD_SSH")
-      lispd-program "env XDG_CACHE_HOME=$T/rcache $LISPD -S $D"
+      lispd-program "env XDG_CACHE_HOME=$T/rcache $LISPD_REMOTE"
       lispd-directory nil)
 (say "connected" (connect "$host:r"))
 (say "served" (served))
