@@ -71,7 +71,7 @@ cat >"$T/test.el" <<EOT
 (slime-disconnect-all)
 (wait-for (lambda () (null slime-net-processes)) 10)
 (say "sessions" (all-completions "" (completion-table-dynamic #'lispd--complete)))
-(setq lispd-ssh-program (getenv "LISPD_SSH") lispd-program (getenv "LISPD_REMOTE")
+(setq lispd-ssh-program (getenv "LISPD_SSH") lispd-program (concat "env XDG_CACHE_HOME=$T/rcache " (getenv "LISPD_REMOTE"))
       lispd-directory nil)
 (say "ssh-sessions" (all-completions (concat "$host" ":")
                                      (completion-table-dynamic #'lispd--complete)))

@@ -25,10 +25,25 @@ needs_inferior='disconnect-and-reconnect-1'
 # name is refused ("Not a Tramp file name"), not sent to be misread there.
 local_files='slime-recompile-all-xrefs-1
 utf-8-source-1'
+# With the copy, these two start an Emacs of their own that runs M-x slime
+# (an inferior Lisp, lispd has no part in it), whose swank Debian's site
+# setup names: Debian's 2.27, which the copy's 2.27.99 asks about.
+own_inferior='readme-recipe
+traditional-recipe'
 
 mkdir -p "$T/home"
-export HOME="$T/home"	# SLIME's fasls and Emacs's files, here
-export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$(getent passwd "$(id -un)" | cut -d: -f6)/.cache}"
+# SLIME's fasls, ASDF's (Debian's swank-loader compiles there) and Emacs's
+# files: here, not the user's.
+export HOME="$T/home" XDG_CACHE_HOME="$T/cache"
+# A second SLIME, Debian's versioned 2.27.99 (its .el and its swank in one
+# directory, as a git or MELPA SLIME has them): the session switches to
+# its swank, and the suite runs as well through it.
+b=$T/slime-b
+mkdir -p "$b"
+cp -R /usr/share/emacs/site-lisp/elpa-src/slime-2.27/. \
+    /usr/share/common-lisp/source/slime/. "$b"/ 2>/dev/null
+sed -i 's/^;; Version: 2\.27$/;; Version: 2.27.99/' "$b/slime.el"
+printf '2.27.99\n' >"$b/slime-version"
 start -s s -- sbcl --noinform
 sshd_start || exit 1
 
@@ -42,7 +57,9 @@ suite() {
 (setq lispd-program "$LISPD" lispd-directory "$D")
 (load "$lispd_el")
 (when (string-match ":" "$1")
-  (setq lispd-directory nil lispd-program (getenv "LISPD_REMOTE")
+  ;; sshd passes no environment: the host's cache of swank sources is ours.
+  (setq lispd-directory nil
+        lispd-program (concat "env XDG_CACHE_HOME=$T/cache " (getenv "LISPD_REMOTE"))
         lispd-ssh-program
         (concat (getenv "LISPD_SSH_FIRST") " -o UserKnownHostsFile=$T/known_hosts")))
 (let ((ert-debug-on-error nil)
@@ -55,8 +72,14 @@ suite() {
   (ert-run-tests-batch t)
   (kill-emacs 0))
 EOT
-	timeout 600 emacs --batch -Q -L "$slime" -L "$slime/contrib" \
-	    -l "$T/suite.el" >"$T/suite.$2" 2>&1
+	if [ "$2" = other ]; then
+		timeout 600 emacs --batch -Q -L "$b" -L "$b/contrib" --eval \
+		    '(setq slime-backend "swank-loader.lisp")' \
+		    -l "$T/suite.el" >"$T/suite.$2" 2>&1
+	else
+		timeout 600 emacs --batch -Q -L "$slime" -L "$slime/contrib" \
+		    -l "$T/suite.el" >"$T/suite.$2" 2>&1
+	fi
 }
 passed() {	# passed RUN: the names of the tests that passed
 	sed -n 's/^ *passed  *[0-9]*\/[0-9]*  \([^ ]*\) .*/\1/p' "$T/suite.$1" | sort
@@ -75,6 +98,12 @@ suite s local; is $? 0 "SLIME's suite ran through lispd.el"
 missing=$(passed inferior | grep -vxF "$needs_inferior" | comm -23 - "$(passed local >"$T/p.local"; echo "$T/p.local")")
 is "$missing" "" "every one of them passes through lispd but $needs_inferior"
 why local "$missing"
+suite s other; is $? 0 "SLIME's suite ran through lispd.el with SLIME 2.27.99"
+like "$(lispd ls)" "^s +[0-9]+ running .* 2\.27\.99 +SBCL" "for the session switched to its swank"
+missing=$(passed inferior | grep -vxF "$needs_inferior" | grep -vxF "$own_inferior" |
+    comm -23 - "$(passed other >"$T/p.other"; echo "$T/p.other")")
+is "$missing" "" "and every test passes through it as well, but those"
+why other "$missing"
 # ssh at its default LogLevel, at a first contact: a warning on stderr.
 export LISPD_SSH_FIRST="ssh -F /dev/null -i $T/ssh/id -p $port -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
 suite "$host:s" ssh; is $? 0 "SLIME's suite ran through lispd.el and ssh"
