@@ -381,6 +381,128 @@ completed from that host's sessions."
                           (completion-table-dynamic #'lispd--complete))))
   (lispd-connect target))
 
+;;; The console: `lispd attach -P NAME', through pipes, in a comint
+;;; buffer. The scrollback comes first, then what every thread of the
+;;; image prints; the image's pty echoes what is typed.
+
+(defcustom lispd-console-prompt-regexp "^\\(?:\\* \\|[0-9]+\\] \\)"
+  "The prompts of the image's REPL: SBCL's \"* \" and its debugger's \"0] \"."
+  :type 'regexp)
+
+(defvar lispd-console-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-c C-c") #'lispd-console-interrupt)
+    (define-key map (kbd "C-c C-d") #'lispd-console-detach)
+    (define-key map (kbd "C-c C-z") #'lispd-console-detach)
+    ;; End of input detaches: C-d at the end sends the line instead.
+    (define-key map [remap comint-delchar-or-maybe-eof]
+      #'lispd-console-delchar-or-send)
+    (define-key map [remap comint-send-eof] #'lispd-console-detach)
+    map)
+  "Keys of `lispd-console-mode'.")
+
+(define-derived-mode lispd-console-mode comint-mode "lispd-console"
+  "The console of a lispd session, read-write.
+\\<lispd-console-mode-map>\\[lispd-console-interrupt] interrupts the image (C-c, typed to
+it), \\[lispd-console-detach] detaches; C-d at the end of input sends the
+line, and never ends the image. Detaching never stops the image.
+
+\\{lispd-console-mode-map}"
+  (setq-local comint-prompt-regexp lispd-console-prompt-regexp)
+  (setq-local comint-process-echoes t)
+  (setq-local comint-use-prompt-regexp t))
+
+(defun lispd--console-process ()
+  (or (get-buffer-process (current-buffer))
+      (user-error "lispd: this console is detached (M-x lispd-console to attach again)")))
+
+(defun lispd-console-interrupt ()
+  "Interrupt the image: C-c, typed to it (in-band, so through ssh too)."
+  (interactive)
+  (process-send-string (lispd--console-process) "\003"))
+
+(defun lispd-console-detach ()
+  "Detach from the console: the image runs on."
+  (interactive)
+  (process-send-eof (lispd--console-process)))
+
+(defun lispd-console-delchar-or-send (arg)
+  "Delete ARG characters forward, or at the end of input send the line:
+end of input would detach, and the image ignores ^D."
+  (interactive "p")
+  (if (and (eobp) (get-buffer-process (current-buffer)))
+      (comint-send-input)
+    (delete-char arg)))
+
+(defun lispd--console-sentinel (proc _event)
+  (unless (process-live-p proc)
+    (let ((buf (process-buffer proc))
+          (target (process-get proc 'lispd-target))
+          (status (process-exit-status proc))
+          (stderr (process-get proc 'lispd-stderr)))
+      (when stderr
+        (while (accept-process-output stderr 0.05))
+        (delete-process stderr))
+      (when (buffer-live-p buf)
+        (with-current-buffer buf
+          (let ((inhibit-read-only t)
+                (line (format "[detached from %s]" target)))
+            (save-excursion
+              (goto-char (point-max))
+              ;; Local, lispd says it on stderr, here: once is enough.
+              (unless (save-excursion
+                        (re-search-backward (regexp-quote line)
+                                            (max (point-min) (- (point) 200)) t))
+                (unless (bolp) (insert "\n"))
+                (insert line "\n"))))))
+      (message "lispd: console %s: detached%s" target
+               (if (eql status 0) ""
+                 (format " (lispd attach exited with status %s)" status))))))
+
+;;;###autoload
+(defun lispd-console (target)
+  "The console of the lispd session TARGET, \"name\" or \"[user@]host:name\",
+in the buffer *lispd-console TARGET*: the scrollback first, then what the
+image prints, from any thread; what is typed goes to the image's REPL.
+See `lispd-console-mode' for the keys."
+  (interactive
+   (list (completing-read "lispd console ([host:]name): "
+                          (completion-table-dynamic #'lispd--complete))))
+  (require 'comint)
+  (let* ((split (lispd--split target))
+         (host (car split))
+         (name (cdr split))
+         (buf (get-buffer-create (format "*lispd-console %s*" target))))
+    (unless (comint-check-proc buf)
+      (with-current-buffer buf
+        (unless (derived-mode-p 'lispd-console-mode)
+          (lispd-console-mode))
+        ;; Attached again: the scrollback comes again, in full.
+        (let ((inhibit-read-only t))
+          (erase-buffer))
+        (let* ((stderr (and host
+                            (make-pipe-process
+                             :name (format "lispd-console %s stderr" target)
+                             :buffer (lispd--ssh-buffer host) :noquery t
+                             :coding 'utf-8-unix :sentinel #'ignore)))
+               (proc (make-process
+                      :name (format "lispd-console %s" target)
+                      :buffer buf
+                      :command (lispd--command host
+                                               (list "attach" "-P" name))
+                      :connection-type 'pipe
+                      ;; The pty's lines end CR LF; what is typed, LF.
+                      :coding '(utf-8-dos . utf-8-unix)
+                      :stderr stderr
+                      :sentinel #'lispd--console-sentinel)))
+          (process-put proc 'lispd-target target)
+          (process-put proc 'lispd-stderr stderr)
+          (goto-char (point-max))
+          (set-marker (process-mark proc) (point))
+          (set-process-filter proc #'comint-output-filter))))
+    (pop-to-buffer-same-window buf)
+    buf))
+
 (provide 'lispd)
 
 ;;; lispd.el ends here
