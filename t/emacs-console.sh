@@ -103,7 +103,9 @@ wait_until 60 sh -c "[ -f '$T/console.eof' ] || ! kill -0 $e"
 eof_pid=$(image_pid c)
 touch "$T/console.go"
 wait "$e"
-is $? 0 "emacs --batch ran the console through (see $T/console.err)"
+rc=$?
+is $rc 0 "emacs --batch ran the console through (see $T/console.err)"
+[ $rc -eq 0 ] || tail -20 "$T/console.err" | sed 's/^/#   /'
 PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
 o=$T/console.out
 is "$(get "$o" mode)" lispd-console-mode "lispd-console opens a buffer in lispd-console-mode"
@@ -123,5 +125,91 @@ is "$(get "$o" said)" t "saying so in the buffer"
 is "$(get "$o" echo)" t "and in the echo area"
 is "$(image_pid c)" "$cpid" "the image runs on"
 like "$(lispd eval -s c '(+ 1 2)')" '^3$' "and answers"
+
+# Reconnect: the image killed under --restart on-failure, SLIME connects
+# again by itself to the new one; never after slime-disconnect or
+# lispd-disconnect.
+start -s r --restart on-failure -- sbcl --noinform
+cat >"$T/reconnect.el" <<EOT
+(slime-setup '(slime-repl))
+(defvar connections 0)
+(add-hook 'slime-connected-hook (lambda () (setq connections (1+ connections))))
+(defun image () (slime-eval '(swank/backend:getpid)))
+;; kill-image N: have the shell kill -9 the image; wait until SLIME lost it.
+(defun kill-image (n)
+  (write-region (format "%d\n" (image)) nil (format "$T/kill%d" n))
+  (wait-for (lambda () (null slime-net-processes)) 30))
+(defun messages (re)
+  (with-current-buffer "*Messages*"
+    (save-excursion (goto-char (point-min)) (how-many re))))
+(lispd-connect "r")
+(say "connected" (wait-for (lambda () (= connections 1)) 30))
+(defvar repl (slime-output-buffer))
+(say "pid1" (image))
+(say "lost" (kill-image 1))
+(say "reconnected" (wait-for (lambda () (= connections 2)) 60))
+(say "pid2" (image))
+(say "sum" (slime-eval '(cl:+ 1 2)))
+(say "repl-kept" (and (buffer-live-p repl) (eq repl (slime-output-buffer))))
+(say "said" (messages "^lispd: reconnecting to r (attempt 1)\\\\.\\\\.\\\\.$"))
+;; The user's slime-disconnect: no reconnect.
+(slime-disconnect)
+(say "user-gone" (wait-for (lambda () (null slime-net-processes)) 10))
+(say "user-stayed" (not (wait-for (lambda () slime-net-processes) 4)))
+;; lispd-disconnect while a reconnect waits: none.
+(lispd-connect "r")
+(wait-for (lambda () (= connections 3)) 30)
+(say "lost2" (kill-image 2))
+(lispd-disconnect)
+(say "disconnect-stayed" (not (wait-for (lambda () slime-net-processes) 8)))
+(say "connections" connections)
+;; lispd-disconnect of a connection: closed, and no reconnect.
+(write-region "" nil "$T/ready3")
+(wait-for (lambda () (file-exists-p "$T/go3")) 30)
+(lispd-connect "r")
+(say "connected3" (wait-for (lambda () (= connections 4)) 30))
+(say "pid3" (image))
+(lispd-disconnect)
+(say "closed3" (null slime-net-processes))
+(say "stayed3" (not (wait-for (lambda () slime-net-processes) 4)))
+(say "pids" (process-list))
+EOT
+run_emacs 200 reconnect &
+e=$!
+for n in 1 2; do
+	wait_until 60 sh -c "[ -s '$T/kill$n' ] || ! kill -0 $e"
+	[ -s "$T/kill$n" ] && kill -9 "$(cat "$T/kill$n")"
+done
+# The image restarted after the second kill: ready for the third
+# connection.
+wait_until 60 sh -c "[ -f '$T/ready3' ] || ! kill -0 $e"
+wait_until 30 eval 'lispd ls | grep -Eq "^r +[0-9]+ +running .* $swank_up "'
+touch "$T/go3"
+wait "$e"
+rc=$?
+is $rc 0 "emacs --batch ran the reconnections through (see $T/reconnect.err)"
+[ $rc -eq 0 ] || tail -20 "$T/reconnect.err" | sed 's/^/#   /'
+PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
+track r
+o=$T/reconnect.out
+is "$(get "$o" connected)" t "lispd-connect connects SLIME to r"
+is "$(get "$o" pid1)" "$(cat "$T/kill1")" "slime-eval in r's image"
+is "$(get "$o" lost)" t "kill -9 of the image closes SLIME's connection"
+is "$(get "$o" reconnected)" t "and lispd.el reconnects by itself"
+like "$(get "$o" pid2)" '^[0-9]+$' "slime-eval works again"
+[ "$(get "$o" pid2)" != "$(get "$o" pid1)" ]; ok $? "in the new image"
+is "$(get "$o" sum)" 3 "which computes"
+is "$(get "$o" repl-kept)" t "the REPL buffer carries on"
+is "$(get "$o" said)" 1 "the echo area said: lispd: reconnecting to r (attempt 1)..."
+is "$(get "$o" user-gone)" t "slime-disconnect closes the connection"
+is "$(get "$o" user-stayed)" t "and no reconnect follows"
+is "$(get "$o" lost2)" t "a second kill -9 closes the connection again"
+is "$(get "$o" disconnect-stayed)" t "lispd-disconnect then: no reconnect within 8 s"
+is "$(get "$o" connections)" 3 "none at all"
+is "$(get "$o" connected3)" t "lispd-connect connects again"
+is "$(get "$o" closed3)" t "lispd-disconnect closes the connection"
+is "$(get "$o" stayed3)" t "and no reconnect follows"
+is "$(image_pid r)" "$(get "$o" pid3)" "the image runs on"
+like "$(lispd eval -s r '(+ 1 2)')" '^3$' "and answers"
 
 done_testing

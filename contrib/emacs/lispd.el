@@ -146,6 +146,94 @@ stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
   (slime-send-secret proc)
   proc)
 
+;; Reconnecting: when the image restarts (a crash under --restart
+;; on-failure) or the ssh link drops, SLIME's connection closes from the
+;; other end, and lispd.el connects again, with backoff, through the same
+;; steps as `lispd-connect' (so the new image serves this SLIME's swank),
+;; but never starting a session that is gone. The REPL buffer is kept:
+;; the new connection has the old one's name.
+
+(defcustom lispd-reconnect t
+  "Non-nil: reconnect SLIME by itself when the other end of a lispd
+connection closes it (the image restarted, the ssh link dropped).
+`lispd-disconnect' and `slime-disconnect' never reconnect."
+  :type 'boolean)
+
+(defcustom lispd-reconnect-delays '(0.5 1 2 4 8)
+  "Seconds before each attempt to reconnect; the last repeats."
+  :type '(repeat number))
+
+(defcustom lispd-reconnect-limit 60
+  "Seconds after the connection was lost to give up reconnecting."
+  :type 'number)
+
+(defvar lispd--reconnecting (make-hash-table :test #'equal)
+  "Per target being reconnected: (ATTEMPT SINCE TIMER).")
+
+(defun lispd--reconnect-cancel (target)
+  (let ((state (gethash target lispd--reconnecting)))
+    (when (and state (nth 2 state))
+      (cancel-timer (nth 2 state)))
+    (remhash target lispd--reconnecting)))
+
+(defun lispd--reconnect-later (target &optional why)
+  "The next attempt to reconnect to TARGET, after its delay, or giving up."
+  (let* ((state (gethash target lispd--reconnecting))
+         (attempt (1+ (or (car state) 0)))
+         (since (or (nth 1 state) (float-time)))
+         (delay (or (nth (1- attempt) lispd-reconnect-delays)
+                    (car (last lispd-reconnect-delays)))))
+    (when (and state (nth 2 state))
+      (cancel-timer (nth 2 state)))
+    (if (> (+ (- (float-time) since) delay) lispd-reconnect-limit)
+        (progn
+          (remhash target lispd--reconnecting)
+          (message "lispd: gave up reconnecting to %s after %d s%s (M-x \
+lispd-slime to connect again)" target (round (- (float-time) since))
+                   (if why (format ": %s" why) "")))
+      (puthash target
+               (list attempt since
+                     (run-at-time delay nil #'lispd--reconnect target attempt))
+               lispd--reconnecting))))
+
+(defun lispd--reconnect (target attempt)
+  (let ((state (gethash target lispd--reconnecting)))
+    (when (and state (eql (car state) attempt))
+      (setf (nth 2 state) nil)
+      (message "lispd: reconnecting to %s (attempt %d)..." target attempt)
+      (condition-case err
+          (lispd--connect target t)
+        (lispd--gone
+         (remhash target lispd--reconnecting)
+         (message "lispd: session %s is gone: not reconnecting" target))
+        (error
+         (lispd--reconnect-later target (error-message-string err)))))))
+
+(defun lispd--reconnected ()
+  "On `slime-connected-hook': a reconnection is done."
+  (let ((target (process-get (slime-connection) 'lispd-target)))
+    (when (and target (gethash target lispd--reconnecting))
+      (lispd--reconnect-cancel target)
+      (message "lispd: reconnected to %s" target))))
+
+(add-hook 'slime-connected-hook #'lispd--reconnected)
+
+(define-error 'lispd--gone "lispd: no such session")
+
+;;;###autoload
+(defun lispd-disconnect (&optional target)
+  "Close lispd.el's SLIME connections, to TARGET or to all sessions, and
+stop reconnecting to them. The images run on."
+  (interactive)
+  (maphash (lambda (key _)
+             (when (or (null target) (equal key target))
+               (lispd--reconnect-cancel key)))
+           lispd--reconnecting)
+  (dolist (proc (copy-sequence slime-net-processes))
+    (let ((key (process-get proc 'lispd-target)))
+      (when (and key (or (null target) (equal key target)))
+        (slime-net-close proc)))))
+
 ;; Over ssh, SLIME gets a real network process: a local socket in a
 ;; private directory, whose other end this file relays to the pipe of
 ;; `ssh HOST lispd swank NAME'. SLIME wants an `open' network process (a
@@ -171,12 +259,25 @@ stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
 
 (defun lispd--net-close (client)
   "On `slime-net-process-close-hooks': end the relay, and say why ssh
-ended if it did (after SLIME's own \"closed unexpectedly\")."
-  (when (process-get client 'lispd-ssh)
-    (lispd--ssh-close client)
-    (let ((why (process-get client 'lispd-error)))
-      (when why
-        (message "%s" why)))))
+ended if it did (after SLIME's own \"closed unexpectedly\"); reconnect
+if the other end closed it."
+  ;; Closed by the other end: SLIME's sentinel runs this, on a process no
+  ;; longer open; `slime-disconnect' closes an open one (and its sentinel
+  ;; runs this again, once deleted: only the first call counts), and
+  ;; `slime-quit-lisp' puts its own sentinel first.
+  (let ((lost (and (not (process-live-p client))
+                   (eq (process-sentinel client) #'slime-net-sentinel)))
+        (target (process-get client 'lispd-target)))
+    (when (process-get client 'lispd-ssh)
+      (lispd--ssh-close client)
+      (let ((why (process-get client 'lispd-error)))
+        (when why
+          (message "%s" why))))
+    (when (and target (not (process-get client 'lispd-closed)))
+      (process-put client 'lispd-closed t)
+      (if (and lost lispd-reconnect)
+          (lispd--reconnect-later target)
+        (lispd--reconnect-cancel target)))))
 
 (add-hook 'slime-net-process-close-hooks #'lispd--net-close)
 
@@ -310,6 +411,12 @@ copy of this version; lispd keeps it in the user's cache there."
 \"name\", starting it first if it is not running. The session is made
 to serve this SLIME's swank first; through ssh, its host gets a copy of
 its sources the first time. Return the connection."
+  (lispd--reconnect-cancel target)
+  (lispd--connect target nil))
+
+(defun lispd--connect (target again)
+  "`lispd-connect' TARGET; AGAIN, a reconnection: signal `lispd--gone'
+rather than start a session that is not there."
   (slime-setup)
   (let* ((split (lispd--split target))
          (host (car split))
@@ -321,6 +428,8 @@ its sources the first time. Return the connection."
          (there (and loader (if host (lispd--remote-loader host loader)
                               loader)))
          proc)
+    (when (and again (not running))
+      (signal 'lispd--gone (list target)))
     (unless running
       (message "Starting lispd session %s..." target)
       (apply #'lispd--call host "start" "-s" name
@@ -338,7 +447,8 @@ its sources the first time. Return the connection."
                   :family 'local
                   :service (expand-file-name (concat name ".swank")
                                              (lispd--directory))
-                  :coding 'binary)))
+                  :coding 'binary))
+      (process-put proc 'lispd-target target))
     (slime-setup-connection (lispd--net-setup proc))))
 
 (defun lispd--translate ()
