@@ -5,6 +5,8 @@
 ;;   (require 'lispd)
 ;;   M-x lispd-slime RET web RET        ; the local session "web"
 ;;   M-x lispd-slime RET box:web RET    ; session "web" on host box, via ssh
+;;   M-x lispd-console RET web RET      ; its console, in a comint buffer
+;;   M-x lispd-disconnect               ; close SLIME's lispd connections
 ;;
 ;; Each lispd session serves swank on NAME.swank, a UNIX-domain socket in
 ;; its directory, never on a TCP port. Stock SLIME connects only to TCP
@@ -31,6 +33,20 @@
 ;; as a tar archive (`lispd swank -C VERSION'), which lispd keeps in the
 ;; user's cache there (~/.cache/lispd/swank/VERSION), and `lispd swank -c
 ;; VERSION' finds them the next times.
+;;
+;; When the other end closes a connection (the image restarted under
+;; `lispd start --restart on-failure', the ssh link dropped), SLIME is
+;; reconnected by itself, with backoff (`lispd-reconnect-delays', up to
+;; `lispd-reconnect-limit' seconds), in the same REPL buffer; never after
+;; `slime-disconnect' or `lispd-disconnect', nor with `lispd-reconnect'
+;; nil. Images are never stopped by disconnecting.
+;;
+;; `lispd-console' is the session's console, `lispd attach -P NAME' (over
+;; ssh for host:NAME, its stderr in the host's ssh buffer) in the comint
+;; buffer *lispd-console NAME*: the scrollback, then what every thread
+;; prints. C-c C-c interrupts the image (C-c typed in-band), C-c C-d or
+;; C-c C-z detaches, and C-d at the end of input sends the line, since an
+;; end of input would detach.
 
 ;;; Code:
 
