@@ -212,4 +212,96 @@ is "$(get "$o" stayed3)" t "and no reconnect follows"
 is "$(image_pid r)" "$(get "$o" pid3)" "the image runs on"
 like "$(lispd eval -s r '(+ 1 2)')" '^3$' "and answers"
 
+# Through ssh (a real sshd on 127.0.0.1): the console of host:c, and a
+# dropped link, which SLIME reconnects to the same image.
+if sshd_usable >/dev/null && sshd_start; then
+	cat >"$T/ssh.el" <<EOT
+(slime-setup '(slime-repl))
+(setq lispd-ssh-program (getenv "LISPD_SSH") lispd-program (getenv "LISPD_REMOTE")
+      lispd-directory nil)
+(defvar buf (lispd-console "$host:c"))
+(defun shown (re)
+  (wait-for (lambda ()
+              (with-current-buffer buf
+                (save-excursion
+                  (goto-char (point-min))
+                  (and (re-search-forward re nil t) t))))
+            15))
+(defun type (text)
+  (with-current-buffer buf
+    (goto-char (point-max))
+    (insert text)
+    (comint-send-input)))
+(say "name" (buffer-name buf))
+(say "scrollback" (shown "^again-42$"))
+(type "(format t \"ssh-~a~%\" (* 6 7))")
+(say "typed" (shown "^ssh-42$"))
+(type "(progn (format t \"sleeping~%\") (finish-output) (sleep 600))")
+(shown "^sleeping$")
+(with-current-buffer buf
+  (execute-kbd-macro (kbd "C-c C-c")))
+(say "interrupted" (shown "Interactive interrupt"))
+(type "abort")
+(with-current-buffer buf
+  (execute-kbd-macro (kbd "C-c C-z")))
+(say "detached" (wait-for (lambda () (not (process-live-p (get-buffer-process buf)))) 15))
+(say "echo" (with-current-buffer "*Messages*"
+              (save-excursion
+                (goto-char (point-min))
+                (how-many "^lispd: console $host:c: detached$"))))
+(say "said" (shown "^\\\\[detached from $host:c\\\\]$"))
+(say "stderr-apart" (with-current-buffer buf
+                      (not (string-match-p "^\\\\[detached from c\\\\]" (buffer-string)))))
+(say "console-procs" (cl-remove-if-not
+                      (lambda (p) (string-prefix-p "lispd-console" (process-name p)))
+                      (process-list)))
+;; SLIME through ssh; the link drops (ssh killed): it reconnects.
+(defvar connections 0)
+(add-hook 'slime-connected-hook (lambda () (setq connections (1+ connections))))
+(lispd-connect "$host:r")
+(say "connected" (wait-for (lambda () (= connections 1)) 30))
+(say "pid1" (slime-eval '(swank/backend:getpid)))
+(signal-process (process-get (slime-connection) 'lispd-ssh) 'KILL)
+(say "lost" (wait-for (lambda () (null slime-net-processes)) 15))
+(say "reconnected" (wait-for (lambda () (= connections 2)) 60))
+(say "pid2" (slime-eval '(swank/backend:getpid)))
+(say "said-ssh" (with-current-buffer "*Messages*"
+                  (save-excursion
+                    (goto-char (point-min))
+                    (how-many "^lispd: reconnecting to $host:r (attempt 1)\\\\.\\\\.\\\\.$"))))
+(lispd-disconnect)
+(say "closed" (null slime-net-processes))
+(say "ssh-gone" (wait-for (lambda ()
+                            (null (cl-remove-if-not
+                                   (lambda (p) (string-prefix-p "lispd-ssh" (process-name p)))
+                                   (process-list))))
+                          10))
+EOT
+	run_emacs 150 ssh
+	rc=$?
+	is $rc 0 "emacs --batch ran the ssh part through (see $T/ssh.err)"
+	[ $rc -eq 0 ] || tail -20 "$T/ssh.err" | sed 's/^/#   /'
+	PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
+	o=$T/ssh.out
+	is "$(get "$o" name)" "\"*lispd-console $host:c*\"" "lispd-console host:c opens *lispd-console host:c*"
+	is "$(get "$o" scrollback)" t "the scrollback comes through ssh lispd attach -P"
+	is "$(get "$o" typed)" t "a line typed is evaluated"
+	is "$(get "$o" interrupted)" t "C-c C-c interrupts the image through ssh"
+	is "$(get "$o" detached)" t "C-c C-z detaches"
+	is "$(get "$o" echo)" 1 "with status 0, the echo area says"
+	is "$(get "$o" said)" t "and so does the buffer"
+	is "$(get "$o" stderr-apart)" t "lispd's stderr is not in the console buffer"
+	is "$(get "$o" console-procs)" nil "and nothing of the console is left running"
+	is "$(image_pid c)" "$cpid" "c's image runs on"
+	is "$(get "$o" connected)" t "lispd-connect host:r connects SLIME through ssh"
+	is "$(get "$o" lost)" t "ssh killed: the connection is lost"
+	is "$(get "$o" reconnected)" t "and lispd.el reconnects by itself"
+	is "$(get "$o" pid2)" "$(get "$o" pid1)" "to the same image"
+	is "$(get "$o" said-ssh)" 1 "saying lispd: reconnecting to $host:r (attempt 1)..."
+	is "$(get "$o" closed)" t "lispd-disconnect closes it"
+	is "$(get "$o" ssh-gone)" t "and ends ssh"
+else
+	ok 0 "# SKIP no sshd for the ssh part"
+fi
+
 done_testing
