@@ -212,6 +212,57 @@ is "$(get "$o" stayed3)" t "and no reconnect follows"
 is "$(image_pid r)" "$(get "$o" pid3)" "the image runs on"
 like "$(lispd eval -s r '(+ 1 2)')" '^3$' "and answers"
 
+# A session stopped is not reconnected to (nor started again); with
+# lispd-reconnect nil, a restarted image is not either.
+start -s g -- sbcl --noinform
+cat >"$T/gone.el" <<EOT
+(slime-setup '(slime-repl))
+(defvar connections 0)
+(add-hook 'slime-connected-hook (lambda () (setq connections (1+ connections))))
+(defun messages (re)
+  (with-current-buffer "*Messages*"
+    (save-excursion (goto-char (point-min)) (how-many re))))
+(lispd-connect "g")
+(say "connected" (wait-for (lambda () (= connections 1)) 30))
+(write-region "" nil "$T/stop-g")
+(say "lost" (wait-for (lambda () (null slime-net-processes)) 30))
+(say "gone" (wait-for (lambda ()
+                        (> (messages "^lispd: session g is gone: not reconnecting$") 0))
+                      30))
+(say "connections" connections)
+(setq lispd-reconnect nil)
+(lispd-connect "r")
+(say "connected-r" (wait-for (lambda () (= connections 2)) 30))
+(write-region (format "%d\n" (slime-eval '(swank/backend:getpid))) nil "$T/kill3")
+(say "lost-r" (wait-for (lambda () (null slime-net-processes)) 30))
+(say "stayed-r" (not (wait-for (lambda () slime-net-processes) 4)))
+(say "tried" (messages "^lispd: reconnecting to r"))
+EOT
+run_emacs 120 gone &
+e=$!
+wait_until 60 sh -c "[ -f '$T/stop-g' ] || ! kill -0 $e"
+lispd stop g >/dev/null 2>&1
+wait_until 60 sh -c "[ -s '$T/kill3' ] || ! kill -0 $e"
+[ -s "$T/kill3" ] && kill -9 "$(cat "$T/kill3")"
+wait "$e"
+rc=$?
+is $rc 0 "emacs --batch ran the stopped session through (see $T/gone.err)"
+[ $rc -eq 0 ] || tail -20 "$T/gone.err" | sed 's/^/#   /'
+PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
+track r
+o=$T/gone.out
+is "$(get "$o" connected)" t "SLIME connected to g"
+is "$(get "$o" lost)" t "lispd stop g closes the connection"
+is "$(get "$o" gone)" t "lispd.el says g is gone, not reconnecting"
+is "$(get "$o" connections)" 1 "and does not"
+is "$(lispd ls | grep -c '^g ')" 0 "nor starts g again"
+is "$(get "$o" connected-r)" t "with lispd-reconnect nil, SLIME connects to r"
+is "$(get "$o" lost-r)" t "kill -9 of the image closes the connection"
+is "$(get "$o" stayed-r)" t "and no reconnect follows"
+is "$(get "$o" tried)" 0 "none is tried"
+wait_until 30 eval 'lispd ls | grep -Eq "^r +[0-9]+ +running .* $swank_up "'
+ok $? "r's image restarted meanwhile"
+
 # Through ssh (a real sshd on 127.0.0.1): the console of host:c, and a
 # dropped link, which SLIME reconnects to the same image.
 if sshd_usable >/dev/null && sshd_start; then
