@@ -91,7 +91,6 @@ cat >"$T/console.el" <<EOT
   (execute-kbd-macro (kbd "C-c C-d")))
 (say "detached" (wait-for (lambda () (not (proc-live))) 10))
 (say "said" (shown "^\\\\[detached from c\\\\]$"))
-(with-current-buffer buf (write-region nil nil "$T/console.text"))
 (say "echo" (with-current-buffer "*Messages*"
               (and (string-match-p "lispd: console c: detached" (buffer-string)) t)))
 EOT
@@ -296,10 +295,12 @@ if sshd_usable >/dev/null && sshd_start; then
 (with-current-buffer buf
   (execute-kbd-macro (kbd "C-c C-z")))
 (say "detached" (wait-for (lambda () (not (process-live-p (get-buffer-process buf)))) 15))
-(say "echo" (with-current-buffer "*Messages*"
-              (save-excursion
-                (goto-char (point-min))
-                (how-many "^lispd: console $host:c: detached$"))))
+(defun detach-said ()		; the sentinel may run after the status
+  (with-current-buffer "*Messages*"
+    (save-excursion
+      (goto-char (point-min))
+      (how-many "^lispd: console $host:c: detached$"))))
+(say "echo" (progn (wait-for (lambda () (> (detach-said) 0)) 10) (detach-said)))
 (say "said" (shown "^\\\\[detached from $host:c\\\\]$"))
 (say "stderr-apart" (with-current-buffer buf
                       (not (string-match-p "^\\\\[detached from c\\\\]" (buffer-string)))))
