@@ -4,7 +4,9 @@
 # scrollback first, a line typed is evaluated, another thread's output,
 # C-c C-c interrupts, ^D and the detach key leave the image running; and
 # SLIME reconnecting by itself to an image restarted under --restart
-# on-failure, but not after lispd-disconnect.
+# on-failure, but not after slime-disconnect or lispd-disconnect, nor to a
+# session stopped, nor with lispd-reconnect nil; through ssh, the console
+# of host:NAME and a dropped link reconnected.
 . "${srcdir:-.}/t/lib.sh"
 
 slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)

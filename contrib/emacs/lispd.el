@@ -530,9 +530,10 @@ completed from that host's sessions."
 
 (define-derived-mode lispd-console-mode comint-mode "lispd-console"
   "The console of a lispd session, read-write.
-\\<lispd-console-mode-map>\\[lispd-console-interrupt] interrupts the image (C-c, typed to
-it), \\[lispd-console-detach] detaches; C-d at the end of input sends the
-line, and never ends the image. Detaching never stops the image.
+\\<lispd-console-mode-map>
+\\[lispd-console-interrupt] interrupts the image (C-c, typed to it),
+\\[lispd-console-detach] detaches; C-d at the end of input sends the line, and
+never ends the image. Detaching never stops the image.
 
 \\{lispd-console-mode-map}"
   (setq-local comint-prompt-regexp lispd-console-prompt-regexp)
@@ -541,7 +542,8 @@ line, and never ends the image. Detaching never stops the image.
 
 (defun lispd--console-process ()
   (or (get-buffer-process (current-buffer))
-      (user-error "lispd: this console is detached (M-x lispd-console to attach again)")))
+      (user-error "lispd: this console is detached \
+(M-x lispd-console to attach again)")))
 
 (defun lispd-console-interrupt ()
   "Interrupt the image: C-c, typed to it (in-band, so through ssh too)."
@@ -578,8 +580,9 @@ end of input would detach, and the image ignores ^D."
               (goto-char (point-max))
               ;; Local, lispd says it on stderr, here: once is enough.
               (unless (save-excursion
-                        (re-search-backward (regexp-quote line)
-                                            (max (point-min) (- (point) 200)) t))
+                        (re-search-backward
+                         (regexp-quote line) (max (point-min) (- (point) 200))
+                         t))
                 (unless (bolp) (insert "\n"))
                 (insert line "\n"))))))
       (message "lispd: console %s: detached%s" target
@@ -588,9 +591,10 @@ end of input would detach, and the image ignores ^D."
 
 ;;;###autoload
 (defun lispd-console (target)
-  "The console of the lispd session TARGET, \"name\" or \"[user@]host:name\",
-in the buffer *lispd-console TARGET*: the scrollback first, then what the
-image prints, from any thread; what is typed goes to the image's REPL.
+  "The console of the lispd session TARGET, \"name\" or
+\"[user@]host:name\", in the buffer *lispd-console TARGET*: the
+scrollback first, then what the image prints, from any thread; what is
+typed goes to the image's REPL.
 See `lispd-console-mode' for the keys."
   (interactive
    (list (completing-read "lispd console ([host:]name): "
