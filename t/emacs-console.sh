@@ -251,6 +251,7 @@ is $rc 0 "emacs --batch ran the stopped session through (see $T/gone.err)"
 [ $rc -eq 0 ] || tail -20 "$T/gone.err" | sed 's/^/#   /'
 PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
 track r
+track g		# if lispd.el started it again
 o=$T/gone.out
 is "$(get "$o" connected)" t "SLIME connected to g"
 is "$(get "$o" lost)" t "lispd stop g closes the connection"
