@@ -58,7 +58,7 @@ others() {	# evaluations running in the image besides the one asking
 }
 term_type a clear
 term_type a "$LISPD eval -s $host:r '(progn (format t \"started~%\") (finish-output) (sleep 600))'; echo rc=\$?"
-wait_screen a '^started' 20
+wait_screen a '^started$' 20	# not the typed line, wrapped
 is "$(others)" 1 "a remote evaluation runs in the image"
 term_keys a C-c
 wait_screen a 'rc=130$'; ok $? "C-c during a remote eval exits 130"

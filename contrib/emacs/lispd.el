@@ -5,6 +5,8 @@
 ;;   (require 'lispd)
 ;;   M-x lispd-slime RET web RET        ; the local session "web"
 ;;   M-x lispd-slime RET box:web RET    ; session "web" on host box, via ssh
+;;   M-x lispd-console RET web RET      ; its console, in a comint buffer
+;;   M-x lispd-disconnect               ; close SLIME's lispd connections
 ;;
 ;; Each lispd session serves swank on NAME.swank, a UNIX-domain socket in
 ;; its directory, never on a TCP port. Stock SLIME connects only to TCP
@@ -31,6 +33,20 @@
 ;; as a tar archive (`lispd swank -C VERSION'), which lispd keeps in the
 ;; user's cache there (~/.cache/lispd/swank/VERSION), and `lispd swank -c
 ;; VERSION' finds them the next times.
+;;
+;; When the other end closes a connection (the image restarted under
+;; `lispd start --restart on-failure', the ssh link dropped), SLIME is
+;; reconnected by itself, with backoff (`lispd-reconnect-delays', up to
+;; `lispd-reconnect-limit' seconds), in the same REPL buffer; never after
+;; `slime-disconnect' or `lispd-disconnect', nor with `lispd-reconnect'
+;; nil. Images are never stopped by disconnecting.
+;;
+;; `lispd-console' is the session's console, `lispd attach -P NAME' (over
+;; ssh for host:NAME, its stderr in the host's ssh buffer) in the comint
+;; buffer *lispd-console NAME*: the scrollback, then what every thread
+;; prints. C-c C-c interrupts the image (C-c typed in-band), C-c C-d or
+;; C-c C-z detaches, and C-d at the end of input sends the line, since an
+;; end of input would detach.
 
 ;;; Code:
 
@@ -146,6 +162,95 @@ stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
   (slime-send-secret proc)
   proc)
 
+;; Reconnecting: when the image restarts (a crash under --restart
+;; on-failure) or the ssh link drops, SLIME's connection closes from the
+;; other end, and lispd.el connects again, with backoff, through the same
+;; steps as `lispd-connect' (so the new image serves this SLIME's swank),
+;; but never starting a session that is gone. The REPL buffer is kept:
+;; the new connection has the old one's name.
+
+(defcustom lispd-reconnect t
+  "Non-nil: reconnect SLIME by itself when the other end of a lispd
+connection closes it (the image restarted, the ssh link dropped).
+`lispd-disconnect' and `slime-disconnect' never reconnect."
+  :type 'boolean)
+
+(defcustom lispd-reconnect-delays '(0.5 1 2 4 8)
+  "Seconds before each attempt to reconnect; the last repeats."
+  :type '(repeat number))
+
+(defcustom lispd-reconnect-limit 60
+  "Seconds after the connection was lost to give up reconnecting."
+  :type 'number)
+
+(defvar lispd--reconnecting (make-hash-table :test #'equal)
+  "Per target being reconnected: (ATTEMPT SINCE TIMER).")
+
+(defun lispd--reconnect-cancel (target)
+  (let ((state (gethash target lispd--reconnecting)))
+    (when (and state (nth 2 state))
+      (cancel-timer (nth 2 state)))
+    (remhash target lispd--reconnecting)))
+
+(defun lispd--reconnect-later (target &optional why)
+  "The next attempt to reconnect to TARGET, after its delay, or giving up."
+  (let* ((state (gethash target lispd--reconnecting))
+         (attempt (1+ (or (car state) 0)))
+         (since (or (nth 1 state) (float-time)))
+         (delay (or (nth (1- attempt) lispd-reconnect-delays)
+                    (car (last lispd-reconnect-delays))
+                    1)))
+    (when (and state (nth 2 state))
+      (cancel-timer (nth 2 state)))
+    (if (> (+ (- (float-time) since) delay) lispd-reconnect-limit)
+        (progn
+          (remhash target lispd--reconnecting)
+          (message "lispd: gave up reconnecting to %s after %d s%s (M-x \
+lispd-slime to connect again)" target (round (- (float-time) since))
+                   (if why (format ": %s" why) "")))
+      (puthash target
+               (list attempt since
+                     (run-at-time delay nil #'lispd--reconnect target attempt))
+               lispd--reconnecting))))
+
+(defun lispd--reconnect (target attempt)
+  (let ((state (gethash target lispd--reconnecting)))
+    (when (and state (eql (car state) attempt))
+      (setf (nth 2 state) nil)
+      (message "lispd: reconnecting to %s (attempt %d)..." target attempt)
+      (condition-case err
+          (lispd--connect target t)
+        (lispd--gone
+         (remhash target lispd--reconnecting)
+         (message "lispd: session %s is gone: not reconnecting" target))
+        (error
+         (lispd--reconnect-later target (error-message-string err)))))))
+
+(defun lispd--reconnected ()
+  "On `slime-connected-hook': a reconnection is done."
+  (let ((target (process-get (slime-connection) 'lispd-target)))
+    (when (and target (gethash target lispd--reconnecting))
+      (lispd--reconnect-cancel target)
+      (message "lispd: reconnected to %s" target))))
+
+(add-hook 'slime-connected-hook #'lispd--reconnected)
+
+(define-error 'lispd--gone "lispd: no such session")
+
+;;;###autoload
+(defun lispd-disconnect (&optional target)
+  "Close lispd.el's SLIME connections, to TARGET or to all sessions, and
+stop reconnecting to them. The images run on."
+  (interactive)
+  (maphash (lambda (key _)
+             (when (or (null target) (equal key target))
+               (lispd--reconnect-cancel key)))
+           lispd--reconnecting)
+  (dolist (proc (copy-sequence slime-net-processes))
+    (let ((key (process-get proc 'lispd-target)))
+      (when (and key (or (null target) (equal key target)))
+        (slime-net-close proc)))))
+
 ;; Over ssh, SLIME gets a real network process: a local socket in a
 ;; private directory, whose other end this file relays to the pipe of
 ;; `ssh HOST lispd swank NAME'. SLIME wants an `open' network process (a
@@ -171,12 +276,25 @@ stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
 
 (defun lispd--net-close (client)
   "On `slime-net-process-close-hooks': end the relay, and say why ssh
-ended if it did (after SLIME's own \"closed unexpectedly\")."
-  (when (process-get client 'lispd-ssh)
-    (lispd--ssh-close client)
-    (let ((why (process-get client 'lispd-error)))
-      (when why
-        (message "%s" why)))))
+ended if it did (after SLIME's own \"closed unexpectedly\"); reconnect
+if the other end closed it."
+  ;; Closed by the other end: SLIME's sentinel runs this, on a process no
+  ;; longer open; `slime-disconnect' closes an open one (and its sentinel
+  ;; runs this again, once deleted: only the first call counts), and
+  ;; `slime-quit-lisp' puts its own sentinel first.
+  (let ((lost (and (not (process-live-p client))
+                   (eq (process-sentinel client) #'slime-net-sentinel)))
+        (target (process-get client 'lispd-target)))
+    (when (process-get client 'lispd-ssh)
+      (lispd--ssh-close client)
+      (let ((why (process-get client 'lispd-error)))
+        (when why
+          (message "%s" why))))
+    (when (and target (not (process-get client 'lispd-closed)))
+      (process-put client 'lispd-closed t)
+      (if (and lost lispd-reconnect)
+          (lispd--reconnect-later target)
+        (lispd--reconnect-cancel target)))))
 
 (add-hook 'slime-net-process-close-hooks #'lispd--net-close)
 
@@ -310,6 +428,12 @@ copy of this version; lispd keeps it in the user's cache there."
 \"name\", starting it first if it is not running. The session is made
 to serve this SLIME's swank first; through ssh, its host gets a copy of
 its sources the first time. Return the connection."
+  (lispd--reconnect-cancel target)
+  (lispd--connect target nil))
+
+(defun lispd--connect (target again)
+  "`lispd-connect' TARGET; AGAIN, a reconnection: signal `lispd--gone'
+rather than start a session that is not there."
   (slime-setup)
   (let* ((split (lispd--split target))
          (host (car split))
@@ -321,6 +445,8 @@ its sources the first time. Return the connection."
          (there (and loader (if host (lispd--remote-loader host loader)
                               loader)))
          proc)
+    (when (and again (not running))
+      (signal 'lispd--gone (list target)))
     (unless running
       (message "Starting lispd session %s..." target)
       (apply #'lispd--call host "start" "-s" name
@@ -338,7 +464,8 @@ its sources the first time. Return the connection."
                   :family 'local
                   :service (expand-file-name (concat name ".swank")
                                              (lispd--directory))
-                  :coding 'binary)))
+                  :coding 'binary))
+      (process-put proc 'lispd-target target))
     (slime-setup-connection (lispd--net-setup proc))))
 
 (defun lispd--translate ()
@@ -380,6 +507,132 @@ completed from that host's sessions."
    (list (completing-read "lispd session ([host:]name): "
                           (completion-table-dynamic #'lispd--complete))))
   (lispd-connect target))
+
+;;; The console: `lispd attach -P NAME', through pipes, in a comint
+;;; buffer. The scrollback comes first, then what every thread of the
+;;; image prints; the image's pty echoes what is typed.
+
+(defcustom lispd-console-prompt-regexp "^\\(?:\\* \\|[0-9]+\\] \\)"
+  "The prompts of the image's REPL: SBCL's \"* \" and its debugger's \"0] \"."
+  :type 'regexp)
+
+(defvar lispd-console-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-c C-c") #'lispd-console-interrupt)
+    (define-key map (kbd "C-c C-d") #'lispd-console-detach)
+    (define-key map (kbd "C-c C-z") #'lispd-console-detach)
+    ;; End of input detaches: C-d at the end sends the line instead.
+    (define-key map [remap comint-delchar-or-maybe-eof]
+      #'lispd-console-delchar-or-send)
+    (define-key map [remap comint-send-eof] #'lispd-console-detach)
+    map)
+  "Keys of `lispd-console-mode'.")
+
+(define-derived-mode lispd-console-mode comint-mode "lispd-console"
+  "The console of a lispd session, read-write.
+\\<lispd-console-mode-map>
+\\[lispd-console-interrupt] interrupts the image (C-c, typed to it),
+\\[lispd-console-detach] detaches; C-d at the end of input sends the line, and
+never ends the image. Detaching never stops the image.
+
+\\{lispd-console-mode-map}"
+  (setq-local comint-prompt-regexp lispd-console-prompt-regexp)
+  (setq-local comint-process-echoes t)
+  (setq-local comint-use-prompt-regexp t))
+
+(defun lispd--console-process ()
+  (or (get-buffer-process (current-buffer))
+      (user-error "lispd: this console is detached \
+(M-x lispd-console to attach again)")))
+
+(defun lispd-console-interrupt ()
+  "Interrupt the image: C-c, typed to it (in-band, so through ssh too)."
+  (interactive)
+  (process-send-string (lispd--console-process) "\003"))
+
+(defun lispd-console-detach ()
+  "Detach from the console: the image runs on."
+  (interactive)
+  (process-send-eof (lispd--console-process)))
+
+(defun lispd-console-delchar-or-send (arg)
+  "Delete ARG characters forward, or at the end of input send the line:
+end of input would detach, and the image ignores ^D."
+  (interactive "p")
+  (if (and (eobp) (get-buffer-process (current-buffer)))
+      (comint-send-input)
+    (delete-char arg)))
+
+(defun lispd--console-sentinel (proc _event)
+  (unless (process-live-p proc)
+    (let ((buf (process-buffer proc))
+          (target (process-get proc 'lispd-target))
+          (status (process-exit-status proc))
+          (stderr (process-get proc 'lispd-stderr)))
+      (when stderr
+        (while (accept-process-output stderr 0.05))
+        (delete-process stderr))
+      (when (buffer-live-p buf)
+        (with-current-buffer buf
+          (let ((inhibit-read-only t)
+                (line (format "[detached from %s]" target)))
+            (save-excursion
+              (goto-char (point-max))
+              ;; Local, lispd says it on stderr, here: once is enough.
+              (unless (save-excursion
+                        (re-search-backward
+                         (regexp-quote line) (max (point-min) (- (point) 200))
+                         t))
+                (unless (bolp) (insert "\n"))
+                (insert line "\n"))))))
+      (message "lispd: console %s: detached%s" target
+               (if (eql status 0) ""
+                 (format " (lispd attach exited with status %s)" status))))))
+
+;;;###autoload
+(defun lispd-console (target)
+  "The console of the lispd session TARGET, \"name\" or
+\"[user@]host:name\", in the buffer *lispd-console TARGET*: the
+scrollback first, then what the image prints, from any thread; what is
+typed goes to the image's REPL.
+See `lispd-console-mode' for the keys."
+  (interactive
+   (list (completing-read "lispd console ([host:]name): "
+                          (completion-table-dynamic #'lispd--complete))))
+  (require 'comint)
+  (let* ((split (lispd--split target))
+         (host (car split))
+         (name (cdr split))
+         (buf (get-buffer-create (format "*lispd-console %s*" target))))
+    (unless (comint-check-proc buf)
+      (with-current-buffer buf
+        (unless (derived-mode-p 'lispd-console-mode)
+          (lispd-console-mode))
+        ;; Attached again: the scrollback comes again, in full.
+        (let ((inhibit-read-only t))
+          (erase-buffer))
+        (let* ((stderr (and host
+                            (make-pipe-process
+                             :name (format "lispd-console %s stderr" target)
+                             :buffer (lispd--ssh-buffer host) :noquery t
+                             :coding 'utf-8-unix :sentinel #'ignore)))
+               (proc (make-process
+                      :name (format "lispd-console %s" target)
+                      :buffer buf
+                      :command (lispd--command host
+                                               (list "attach" "-P" name))
+                      :connection-type 'pipe
+                      ;; The pty's lines end CR LF; what is typed, LF.
+                      :coding '(utf-8-dos . utf-8-unix)
+                      :stderr stderr
+                      :sentinel #'lispd--console-sentinel)))
+          (process-put proc 'lispd-target target)
+          (process-put proc 'lispd-stderr stderr)
+          (goto-char (point-max))
+          (set-marker (process-mark proc) (point))
+          (set-process-filter proc #'comint-output-filter))))
+    (pop-to-buffer-same-window buf)
+    buf))
 
 (provide 'lispd)
 
