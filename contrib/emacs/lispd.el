@@ -144,12 +144,18 @@ stderr is kept apart: through ssh, it goes to HOST's ssh buffer."
             (buffer-string)))
       (delete-file err))))
 
-(defun lispd-sessions (&optional host)
-  "The names of the lispd sessions, on HOST if given."
+(defun lispd--ls (host)
+  "The lispd sessions (on HOST if given), as (NAME . SWANK): SWANK is
+ls's column, the version of swank served once it is up."
   (let ((lines (split-string (lispd--call host "ls") "\n" t)))
     (cl-loop for line in lines
              when (string-match "\\`\\([A-Za-z0-9._-]+\\) +[-0-9]+ " line)
-             collect (match-string 1 line))))
+             collect (cons (match-string 1 line)
+                           (nth 7 (split-string line " +" t))))))
+
+(defun lispd-sessions (&optional host)
+  "The names of the lispd sessions, on HOST if given."
+  (mapcar #'car (lispd--ls host)))
 
 (defun lispd--net-setup (proc)
   "Give PROC what `slime-net-connect' gives a TCP connection."
@@ -439,8 +445,11 @@ rather than start a session that is not there."
          (host (car split))
          (name (cdr split))
          ;; First: it says clearly if ssh or the remote lispd fails.
-         (running (member name (lispd-sessions host)))
-         (loader (lispd--swank-loader))
+         (session (assoc name (lispd--ls host)))
+         (running session)
+         ;; Serving this SLIME's version already: nothing to send or load.
+         (loader (and (not (equal (cdr session) slime-protocol-version))
+                      (lispd--swank-loader)))
          ;; The path of this SLIME's swank-loader.lisp where the session is.
          (there (and loader (if host (lispd--remote-loader host loader)
                               loader)))
