@@ -35,6 +35,9 @@ mkdir -p "$T/home"
 # SLIME's fasls, ASDF's (Debian's swank-loader compiles there) and Emacs's
 # files: here, not the user's.
 export HOME="$T/home" XDG_CACHE_HOME="$T/cache"
+# SLIME's tests make files in the temporary directory: ours.
+mkdir -p "$T/tmp"
+export TMPDIR="$T/tmp"
 # A second SLIME, Debian's versioned 2.27.99 (its .el and its swank in one
 # directory, as a git or MELPA SLIME has them): the session switches to
 # its swank, and the suite runs as well through it.
