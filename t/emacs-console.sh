@@ -15,6 +15,7 @@ if ! command -v emacs >/dev/null || [ -z "$slime" ]; then
 	exit 0
 fi
 lispd_el=$(cd "${srcdir:-.}" && pwd)/contrib/emacs/lispd.el
+emacs_lib=$(cd "${srcdir:-.}" && pwd)/t/emacs-lib.el
 # A private HOME: nothing of the user's Emacs or SLIME is read or written.
 HOME=$T/home
 export HOME
@@ -24,13 +25,7 @@ cat >"$T/common.el" <<EOT
 (setq lispd-program "$LISPD" lispd-directory "$D")
 (load "$lispd_el")
 (setq slime-kill-without-query-p t print-escape-newlines t)
-(defun wait-for (pred secs)
-  (let ((end (+ (float-time) secs)))
-    (while (and (not (funcall pred)) (< (float-time) end))
-      (accept-process-output nil 0.05))
-    (funcall pred)))
-(defun say (key value)		; at once: the shell reads it while Emacs runs
-  (write-region (format "%s=%S\n" key value) nil (getenv "OUT") t 0))
+(load "$emacs_lib")
 (with-temp-file "$T/emacs.pids" (insert (format "%d\n" (emacs-pid))))
 EOT
 get() {
@@ -48,19 +43,7 @@ cpid=$(image_pid c)
 lispd send c '(format t "scroll-~a~%" (* 6 7))'
 wait_until 10 eval 'lispd log c | grep -q "^scroll-42"'
 cat >"$T/console.el" <<EOT
-(defvar buf (lispd-console "c"))
-(defun shown (re)
-  (wait-for (lambda ()
-              (with-current-buffer buf
-                (save-excursion
-                  (goto-char (point-min))
-                  (and (re-search-forward re nil t) t))))
-            15))
-(defun type (text)
-  (with-current-buffer buf
-    (goto-char (point-max))
-    (insert text)
-    (comint-send-input)))
+(setq buf (lispd-console "c"))
 (defun proc-live () (and (process-live-p (get-buffer-process buf)) t))
 (say "mode" (with-current-buffer buf major-mode))
 (say "scrollback" (shown "^scroll-42$"))
@@ -133,16 +116,10 @@ like "$(lispd eval -s c '(+ 1 2)')" '^3$' "and answers"
 start -s r --restart on-failure -- sbcl --noinform
 cat >"$T/reconnect.el" <<EOT
 (slime-setup '(slime-repl))
-(defvar connections 0)
-(add-hook 'slime-connected-hook (lambda () (setq connections (1+ connections))))
-(defun image () (slime-eval '(swank/backend:getpid)))
 ;; kill-image N: have the shell kill -9 the image; wait until SLIME lost it.
 (defun kill-image (n)
   (write-region (format "%d\n" (image)) nil (format "$T/kill%d" n))
   (wait-for (lambda () (null slime-net-processes)) 30))
-(defun messages (re)
-  (with-current-buffer "*Messages*"
-    (save-excursion (goto-char (point-min)) (how-many re))))
 (lispd-connect "r")
 (say "connected" (wait-for (lambda () (= connections 1)) 30))
 (defvar repl (slime-output-buffer))
@@ -218,11 +195,6 @@ like "$(lispd eval -s r '(+ 1 2)')" '^3$' "and answers"
 start -s g -- sbcl --noinform
 cat >"$T/gone.el" <<EOT
 (slime-setup '(slime-repl))
-(defvar connections 0)
-(add-hook 'slime-connected-hook (lambda () (setq connections (1+ connections))))
-(defun messages (re)
-  (with-current-buffer "*Messages*"
-    (save-excursion (goto-char (point-min)) (how-many re))))
 (lispd-connect "g")
 (say "connected" (wait-for (lambda () (= connections 1)) 30))
 (write-region "" nil "$T/stop-g")
@@ -234,7 +206,7 @@ cat >"$T/gone.el" <<EOT
 (setq lispd-reconnect nil)
 (lispd-connect "r")
 (say "connected-r" (wait-for (lambda () (= connections 2)) 30))
-(write-region (format "%d\n" (slime-eval '(swank/backend:getpid))) nil "$T/kill3")
+(write-region (format "%d\n" (image)) nil "$T/kill3")
 (say "lost-r" (wait-for (lambda () (null slime-net-processes)) 30))
 (say "stayed-r" (not (wait-for (lambda () slime-net-processes) 4)))
 (say "tried" (messages "^lispd: reconnecting to r"))
@@ -272,19 +244,7 @@ if sshd_usable >/dev/null && sshd_start; then
 (slime-setup '(slime-repl))
 (setq lispd-ssh-program (getenv "LISPD_SSH") lispd-program (getenv "LISPD_REMOTE")
       lispd-directory nil)
-(defvar buf (lispd-console "$host:c"))
-(defun shown (re)
-  (wait-for (lambda ()
-              (with-current-buffer buf
-                (save-excursion
-                  (goto-char (point-min))
-                  (and (re-search-forward re nil t) t))))
-            15))
-(defun type (text)
-  (with-current-buffer buf
-    (goto-char (point-max))
-    (insert text)
-    (comint-send-input)))
+(setq buf (lispd-console "$host:c"))
 (say "name" (buffer-name buf))
 (say "scrollback" (shown "^again-42$"))
 (type "(format t \"ssh-~a~%\" (* 6 7))")
@@ -311,15 +271,13 @@ if sshd_usable >/dev/null && sshd_start; then
                       (lambda (p) (string-prefix-p "lispd-console" (process-name p)))
                       (process-list)))
 ;; SLIME through ssh; the link drops (ssh killed): it reconnects.
-(defvar connections 0)
-(add-hook 'slime-connected-hook (lambda () (setq connections (1+ connections))))
 (lispd-connect "$host:r")
 (say "connected" (wait-for (lambda () (= connections 1)) 30))
-(say "pid1" (slime-eval '(swank/backend:getpid)))
+(say "pid1" (image))
 (signal-process (process-get (slime-connection) 'lispd-ssh) 'KILL)
 (say "lost" (wait-for (lambda () (null slime-net-processes)) 15))
 (say "reconnected" (wait-for (lambda () (= connections 2)) 60))
-(say "pid2" (slime-eval '(swank/backend:getpid)))
+(say "pid2" (image))
 (say "said-ssh" (with-current-buffer "*Messages*"
                   (save-excursion
                     (goto-char (point-min))

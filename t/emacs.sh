@@ -15,6 +15,7 @@ if ! command -v emacs >/dev/null || [ -z "$slime" ]; then
 fi
 sshd_usable || exit 0
 lispd_el=$(cd "${srcdir:-.}" && pwd)/contrib/emacs/lispd.el
+emacs_lib=$(cd "${srcdir:-.}" && pwd)/t/emacs-lib.el
 lispd_boot=$(cd "${srcdir:-.}" && pwd)/src/lispd.lisp
 start -s s -- sbcl --noinform
 printf '%s\n' "Authorized uses only." "lispd-test-banner here" >"$T/banner"
@@ -28,59 +29,33 @@ cat >"$T/test.el" <<EOT
 (load "$lispd_el")
 (slime-setup '(slime-repl))
 (setq slime-kill-without-query-p t)
-(defun wait-for (pred secs)
-  (let ((end (+ (float-time) secs)))
-    (while (and (not (funcall pred)) (< (float-time) end))
-      (accept-process-output nil 0.05))
-    (funcall pred)))
-(defun say (key value) (princ (format "%s=%S\n" key value)))
-;; SLIME finishes a connection asynchronously: wait for it each time.
-(defvar connected nil)
-(add-hook 'slime-connected-hook (lambda () (setq connected t)))
-(defun connect (target)
-  (setq connected nil)
-  (lispd-connect target)
-  (wait-for (lambda () connected) 30))
+(load "$emacs_lib")
 (say "connected" (connect "s"))
 (say "sum" (slime-eval '(cl:+ 1 2)))
-(say "pid" (slime-eval '(swank/backend:getpid)))
+(say "pid" (image))
 (say "utf8" (slime-eval '(cl:length "λ→ü")))
-(say "complete" (car (slime-eval '(swank:simple-completions "mapca" "COMMON-LISP-USER"))))
+(say "complete" (complete))
 (say "definition"
      (let ((xrefs (slime-eval '(swank:find-definitions-for-emacs "lispd:serve"))))
        (cadr (assq :file (cdr (cadr (car xrefs)))))))
-(let ((repl (slime-output-buffer)))
-  (with-current-buffer repl
-    (goto-char (point-max))
-    (insert "(* 6 7)")
-    (slime-repl-return)
-    (say "repl" (wait-for (lambda ()
-                            (with-current-buffer repl
-                              (save-excursion
-                                (goto-char (point-min))
-                                (and (re-search-forward "^42$" nil t) t))))
-                          10))))
-(slime-disconnect-all)
-(say "disconnected" (wait-for (lambda () (null slime-net-processes)) 10))
+(say "repl" (repl))
+(say "disconnected" (disconnect))
 (connect "s")
 (say "again" (slime-eval '(cl:* 2 21)))
-(slime-disconnect-all)
-(wait-for (lambda () (null slime-net-processes)) 10)
+(disconnect)
 (connect "fresh")
 (say "fresh" (slime-eval '(cl:+ 40 2)))
-(slime-disconnect-all)
-(wait-for (lambda () (null slime-net-processes)) 10)
+(disconnect)
 (say "sessions" (all-completions "" (completion-table-dynamic #'lispd--complete)))
 (setq lispd-ssh-program (getenv "LISPD_SSH") lispd-program (concat "env XDG_CACHE_HOME=$T/rcache " (getenv "LISPD_REMOTE"))
       lispd-directory nil)
 (say "ssh-sessions" (all-completions (concat "$host" ":")
                                      (completion-table-dynamic #'lispd--complete)))
 (say "ssh" (connect (concat "$host" ":s")))
-(say "ssh-pid" (slime-eval '(swank/backend:getpid)))
+(say "ssh-pid" (image))
 (say "ssh-translated"
      (substring-no-properties (slime-from-lisp-filename "/srv/app/x.lisp")))
-(slime-disconnect-all)
-(wait-for (lambda () (null slime-net-processes)) 10)
+(disconnect)
 (defun ssh-log ()
   (let ((buf (get-buffer (format "*lispd-ssh %s*" "$host"))))
     (if buf (with-current-buffer buf (buffer-string)) "")))
@@ -102,8 +77,7 @@ cat >"$T/test.el" <<EOT
 (say "first-sum" (try (slime-eval '(cl:+ 1 2))))
 (say "first-warned" (count-in "Permanently added" (ssh-log)))
 (say "first-banner" (> (count-in "lispd-test-banner here" (ssh-log)) 0))
-(slime-disconnect-all)
-(wait-for (lambda () (null slime-net-processes)) 10)
+(disconnect)
 ;; Every ssh a first contact: the warning is on the swank ssh's stderr too.
 (setq lispd-ssh-program
       "$chatty -p $port -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/dev/null")
@@ -114,8 +88,7 @@ cat >"$T/test.el" <<EOT
 (say "advice" (list (advice-member-p 'lispd--process-status 'process-status)
                     (advice--p (advice--symbol-function 'process-status))
                     (advice--p (advice--symbol-function 'slime-connection-port))))
-(slime-disconnect-all)
-(wait-for (lambda () (null slime-net-processes)) 10)
+(disconnect)
 (say "every-gone" (wait-for (lambda () (null (ssh-procs))) 10))
 ;; Failures: one user-error, soon.
 (defun failure (target)
