@@ -571,7 +571,27 @@ Quicklisp; else ASDF finds it (Debian's cl-swank)."
              (when (and path (string/= path ""))
                (push (probe-file path)
                      (symbol-value (find-symbol "*CENTRAL-REGISTRY*" "ASDF"))))
-             (funcall (find-symbol "LOAD-SYSTEM" "ASDF") :swank))))))
+             (funcall (find-symbol "LOAD-SYSTEM" "ASDF") :swank)))))
+  (swank-guard))
+
+(defun swank-guard ()
+  "Swank closes a connection's socket with what it still buffers for the
+editor in it: when the editor has gone, that write is a broken pipe, which
+swank's debugger takes and then waits on the gone editor for ever, so that
+the image counts the connection (swank -w refuses to switch) and keeps its
+thread. Once swank has stopped serving a connection, drop what it buffered:
+no one is there to read it. Done again after each load of swank."
+  (let* ((name (find-symbol "STOP-SERVING-REQUESTS" "SWANK"))
+         (io (find-symbol "CONNECTION.SOCKET-IO" "SWANK"))
+         (stop (and name (fboundp name) (fdefinition name))))
+    (when (and stop io (fboundp io) (not (eq stop (get name 'lispd-guard))))
+      (let ((guard (lambda (connection)
+                     (funcall stop connection)
+                     (let ((s (ignore-errors (funcall io connection))))
+                       (when (and (streamp s) (open-stream-p s))
+                         (ignore-errors (close s :abort t)))))))
+        (setf (fdefinition name) guard
+              (get name 'lispd-guard) guard)))))
 
 (defparameter *swank-first-max* (* 1024 1024)
   "The most bytes the first frame of a swank client may announce: before
@@ -772,7 +792,8 @@ Version: header of slime.el there; nil if neither says."
     (setf *modules* (remove-if (lambda (m) (eql 0 (search "SWANK" (string m))))
                                *modules*))
     (funcall (find-symbol "INIT" "SWANK-LOADER") :delete t :reload t)
-    (funcall (swank-symbol "INIT-LOG-OUTPUT"))))
+    (funcall (swank-symbol "INIT-LOG-OUTPUT"))
+    (swank-guard)))
 
 (defvar *swank-unserved* nil
   "NAME.swank's fd, while no swank loaded to serve it: swank-want may.")

@@ -119,6 +119,31 @@ is "$out" closed "another uid is refused on NAME.swank even with the socket open
 like "$(lispd log -n 20 s)" "refused a swank connection from uid [0-9]+: only uid 0 and root" \
     "and the console names the uid"
 
+# An editor that goes while swank holds output for it, not yet sent: swank
+# lets the connection go (closing its socket with that output, it took the
+# broken pipe into its debugger, which waited on the gone editor for ever,
+# and the image counted the connection, refusing lispd swank -w).
+conns='(length (symbol-value (find-symbol "*CONNECTIONS*" "SWANK")))'
+no_conns() { [ "$(lispd eval -s s "$conns")" = 0 ]; }
+wait_until 10 no_conns; ok $? "s has no swank connection"
+mkfifo "$T/gone.in"
+"$LISPD" -S "$D" swank s <"$T/gone.in" >"$T/gone.out" 2>&1 &
+bridge=$!
+exec 8>"$T/gone.in"
+frame '(:emacs-rex (swank:interactive-eval "(progn (write-byte 32 (swank::connection.socket-io swank::*emacs-connection*)) (defparameter cl-user::*held* t) (sleep 20))") "COMMON-LISP-USER" t 1)' >&8
+held() { [ "$(lispd eval -s s '(and (boundp (quote cl-user::*held*)) cl-user::*held*)')" = T ]; }
+wait_until 10 held; ok $? "swank holds output for a client"
+held || sed 's/^/#   /' "$T/gone.out"
+kill -KILL "$bridge"
+wait "$bridge" 2>/dev/null
+exec 8>&-
+wait_until 10 no_conns; ok $? "which goes: swank lets its connection go"
+no_conns || lispd eval -s s '(mapcar (function sb-thread:thread-name) (sb-thread:list-all-threads))' "$conns" | sed 's/^/#   /'
+like "$(lispd eval -s s '(mapcar (function sb-thread:thread-name) (sb-thread:list-all-threads))')" '^\(' \
+    "and the image answers"
+[ "$(lispd eval -s s '(count "reader-thread" (sb-thread:list-all-threads) :key (function sb-thread:thread-name) :test (function equal))')" = 0 ]
+ok $? "with no swank reader thread left"
+
 pids="$(server_pid s) $(image_pid s) $(server_pid sec) $(image_pid sec)"
 tcp=$(ss -Hltunp 2>/dev/null | grep -E "pid=($(echo $pids | tr ' ' '|'))," || true)
 is "$tcp" "" "with swank up, no TCP or UDP socket listens in server or image"
