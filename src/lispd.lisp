@@ -756,25 +756,24 @@ listen at PATH anew, 0600, and serve it as well."
 
 (defun loader-version (loader)
   "The version the swank of LOADER says it is, worked out as its loader
-does: Debian's from the file slime-version beside it, SLIME's own from the
-Version: header of slime.el there; nil if neither says."
-  (flet ((lines (name &optional type)
+does: Debian's from the first line of the file slime-version beside it,
+SLIME's own from the \";; Version:\" line of slime.el there; nil if neither
+says. The rule of swank_cache_version in src/swank-cache.c, on the same
+files (t/swank-version.sh)."
+  (flet ((after (name type prefix)
+           ;; What follows PREFIX on the first line that begins with it.
            (with-open-file (s (make-pathname :name name :type type
                                              :version nil :defaults loader)
                               :if-does-not-exist nil)
-             (and s (loop for line = (read-line s nil) while line
-                          for i below 50 collect line)))))
-    (let* ((debian (first (lines "slime-version")))
-           (header (find-if (lambda (l) (eql 0 (search ";; Version:" l)))
-                            (lines "slime" "el")))
-           (v (string-trim '(#\Space #\Tab #\Return)
-                           (or debian
-                               (and header
-                                    (subseq header (+ (search ";; Version:"
-                                                              header)
-                                                      11)))
-                               ""))))
-      (and (string/= v "") v))))
+             (when s
+               (loop for line = (read-line s nil) while line
+                     when (eql 0 (search prefix line))
+                       return (string-trim '(#\Space #\Tab #\Return)
+                                           (subseq line (length prefix))))))))
+    (let ((v (after "slime-version" nil "")))
+      (when (or (null v) (string= v ""))
+        (setf v (after "slime" "el" ";; Version:")))
+      (and v (string/= v "") v))))
 
 (defun swank-load-from (loader)
   "Load the swank of LOADER in place of the one loaded, if any."

@@ -71,49 +71,53 @@ swank_cache_dir(char *path)
 		    strerror(errno));
 }
 
-/* The first 4 KiB of dir/name, or "" if none. */
-static void
-swank_cache_read(const char *dir, const char *name, char *buf, size_t len)
+/*
+ * The first line of dir/name that begins with prefix, what follows the
+ * prefix trimmed of blanks, in out; 0 if the file has no such line.
+ */
+static int
+swank_cache_line(const char *dir, const char *name, const char *prefix,
+    char *out, size_t len)
 {
-	char	 path[PATH_MAX];
+	char	 path[PATH_MAX], line[4096], *p;
 	FILE	*f;
-	size_t	 n = 0;
+	size_t	 n;
+	int	 bol = 1, found = 0;
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if ((f = fopen(path, "r")) != NULL) {
-		n = fread(buf, 1, len - 1, f);
-		fclose(f);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (!found && fgets(line, sizeof line, f) != NULL) {
+		/* Only at the start of a line: a long one comes in parts. */
+		if (bol && strncmp(line, prefix, strlen(prefix)) == 0) {
+			p = line + strlen(prefix);
+			p += strspn(p, " \t");
+			n = strlen(p);
+			while (n > 0 && strchr(" \t\r\n", p[n - 1]) != NULL)
+				n--;
+			snprintf(out, len, "%.*s", (int)n, p);
+			found = 1;
+		}
+		bol = line[strlen(line) - 1] == '\n';
 	}
-	buf[n] = '\0';
+	fclose(f);
+	return (found);
 }
 
 /*
  * The version of the swank in dir, as its loader works it out: Debian's
- * from slime-version, SLIME's own from the Version: header of slime.el;
- * "" if neither says. As the bootstrap's loader-version.
+ * from the first line of slime-version, SLIME's own from the ";; Version:"
+ * line of slime.el; "" if neither says. The bootstrap's loader-version
+ * has the same rule (t/swank-version.sh checks both on the same files).
  */
 static void
 swank_cache_version(const char *dir, char *out, size_t len)
 {
-	char	 buf[4096], *p;
-	size_t	 n;
-
-	swank_cache_read(dir, "slime-version", buf, sizeof buf);
-	p = buf;
-	if (*p == '\0') {
-		swank_cache_read(dir, "slime.el", buf, sizeof buf);
-		/* At the start of a line, as SLIME's loader reads it. */
-		for (p = buf; (p = strstr(p, ";; Version:")) != NULL &&
-		    p != buf && p[-1] != '\n'; p++)
-			;
-		if (p == NULL)
-			p = buf + strlen(buf);
-		else
-			p += strlen(";; Version:");
-	}
-	p += strspn(p, " \t");
-	n = strcspn(p, " \t\r\n");
-	snprintf(out, len, "%.*s", (int)n, p);
+	if (swank_cache_line(dir, "slime-version", "", out, len) &&
+	    *out != '\0')
+		return;
+	if (!swank_cache_line(dir, "slime.el", ";; Version:", out, len))
+		*out = '\0';
 }
 
 /* Is the copy in dir whole, and of version? */

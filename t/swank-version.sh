@@ -92,6 +92,8 @@ case $rc in 0|130) ok 0 "C-c during the load: the client ends ($rc)" ;;
 # (at once if the load ends within eval's 5 s of grace, else after it)
 wait_until 60 eval 'lispd ls | grep -Eq "^s +$pid running .* 9\.5 +SBCL"'
 ok $? "the load goes on to the end: the session serves the new swank, as ls says"
+lispd ls | grep -Eq "^s +$pid running .* 9\.5 +SBCL" ||
+	{ lispd ls; lispd log -n 15 s; cat "$T/cc.out"; } | sed 's/^/#   | /'
 swank_call s "$(rex '(+ 1 2)')"
 like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "whole"
 
@@ -159,5 +161,33 @@ is "$rc $out" "2 lispd: swank: '../up' is not a swank version (letters, digits a
 rm "$T/cache/lispd/swank/9.1/slime-version"
 out=$(lispd swank -c 9.1 2>&1); rc=$?
 is $rc 1 "a kept copy that no longer says its version is not used"
+
+# One rule for a swank's version, in C (swank -c, checking a kept copy)
+# and in the image (swank -w): both read the same files the same way.
+vc=$T/vcache/lispd/swank
+fixture() {	# fixture VERSION: an empty loader, kept as VERSION's copy
+	mkdir -p "$vc/$1"
+	: >"$vc/$1/swank-loader.lisp"
+	echo "$vc/$1"
+}
+printf '7.1\n' >"$(fixture 7.1)/slime-version"
+printf '  7.2 \r\nnot this\n' >"$(fixture 7.2)/slime-version"
+f=$(fixture 7.3)
+printf '\n' >"$f/slime-version"
+printf ';;; slime.el\n;; Version: 7.3\n' >"$f/slime.el"
+printf 'x ;; Version: 0\n;; Version:7.4\n;; Version: 8\n' >"$(fixture 7.4)/slime.el"
+{ head -c 4095 /dev/zero | tr '\0' x; printf ';; Version: 6.6\n;; Version: 7.5\n'; } \
+    >"$(fixture 7.5)/slime.el"
+printf ';; Version 7.6\n' >"$(fixture 7.6)/slime.el"
+for v in 7.1 7.2 7.3 7.4 7.5; do
+	XDG_CACHE_HOME=$T/vcache lispd swank -c $v >/dev/null 2>&1
+	is $? 0 "swank -c reads version $v where it is"
+	is "$(lispd eval -s s "(lispd::loader-version #p\"$vc/$v/swank-loader.lisp\")")" "\"$v\"" \
+	    "and so does the image"
+done
+XDG_CACHE_HOME=$T/vcache lispd swank -c 7.6 >/dev/null 2>&1
+is $? 1 "with no version said, swank -c keeps no copy"
+is "$(lispd eval -s s "(lispd::loader-version #p\"$vc/7.6/swank-loader.lisp\")")" NIL \
+    "and the image says none"
 
 done_testing
