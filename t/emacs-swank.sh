@@ -17,6 +17,7 @@ if ! command -v emacs >/dev/null || [ -z "$slime" ] || [ ! -d "$slime_src" ] ||
 	exit 0
 fi
 lispd_el=$(cd "${srcdir:-.}" && pwd)/contrib/emacs/lispd.el
+emacs_lib=$(cd "${srcdir:-.}" && pwd)/t/emacs-lib.el
 
 # SLIME B, of another version: Debian's, its .el and its swank in one
 # directory, as a git or MELPA SLIME is, versioned 2.27.99 where each
@@ -47,42 +48,13 @@ cat >"$T/common.el" <<EOT
 (load "$lispd_el")
 (slime-setup '(slime-repl))
 (setq slime-kill-without-query-p t print-escape-newlines t)
-(defun wait-for (pred secs)
-  (let ((end (+ (float-time) secs)))
-    (while (and (not (funcall pred)) (< (float-time) end))
-      (accept-process-output nil 0.05))
-    (funcall pred)))
-(defun say (key value)		; at once: A is read while it runs
-  (write-region (format "%s=%S\n" key value) nil (getenv "OUT") t 0))
+(load "$emacs_lib")
 (defvar prompts nil)
 (defun y-or-n-p (prompt) (push prompt prompts) (say "prompted" prompt) nil)
 (defun yes-or-no-p (prompt) (push prompt prompts) (say "prompted" prompt) nil)
-(defvar connected nil)
-(add-hook 'slime-connected-hook (lambda () (setq connected t)))
-(defun connect (target)
-  (setq connected nil)
-  (lispd-connect target)
-  (wait-for (lambda () connected) 60))
 (defun served ()
   (slime-eval '(cl:symbol-value
                 (cl:find-symbol "*SWANK-WIRE-PROTOCOL-VERSION*" "SWANK"))))
-(defun complete ()
-  (car (slime-eval '(swank:simple-completions "mapca" "COMMON-LISP-USER"))))
-(defun repl ()
-  (let ((repl (slime-output-buffer)))
-    (with-current-buffer repl
-      (goto-char (point-max))
-      (insert "(* 6 7)")
-      (slime-repl-return)
-      (wait-for (lambda ()
-                  (with-current-buffer repl
-                    (save-excursion
-                      (goto-char (point-min))
-                      (and (re-search-forward "^42$" nil t) t))))
-                10))))
-(defun disconnect ()
-  (slime-disconnect-all)
-  (wait-for (lambda () (null slime-net-processes)) 10))
 (with-temp-file "$T/emacs.pids" (insert (format "%d\n" (emacs-pid))))
 EOT
 # emacs_b SECONDS NAME: run $T/NAME.el in the Emacs of SLIME 2.27.99
@@ -111,7 +83,7 @@ cat >"$T/a.el" <<EOT
 (say "served" (served))
 (say "complete" (complete))
 (say "repl" (repl))
-(say "pid" (slime-eval '(swank/backend:getpid)))
+(say "pid" (image))
 (write-region "" nil "$T/a.ready")
 (say "told" (wait-for (lambda () (file-exists-p "$T/a.go")) 120))
 (say "still" (served))
@@ -172,12 +144,18 @@ no_clients() {
 	[ "$(lispd eval -s s '(length (symbol-value (find-symbol "*CONNECTIONS*" "SWANK")))')" = 0 ]
 }
 wait_until 10 no_clients; ok $? "the image has no swank client left"
+if ! no_clients; then
+	# What the image was doing: its threads and the console's last lines.
+	lispd eval -s s '(format nil "~{~a~^, ~}" (mapcar (function sb-thread:thread-name) (sb-thread:list-all-threads)))' | sed 's/^/#   threads: /'
+	lispd eval -s s '(let ((th (find "reader-thread" (sb-thread:list-all-threads) :key (function sb-thread:thread-name) :test (function equal))) (out nil)) (when th (sb-thread:interrupt-thread th (lambda () (setf out (with-output-to-string (s) (sb-debug:print-backtrace :stream s :count 40))))) (loop repeat 50 until out do (sleep 0.1))) out)' | sed 's/^/#   bt: /'
+	lispd log -n 40 s | sed 's/^/#   | /'
+fi
 cat >"$T/b2.el" <<EOT
 (say "connected" (connect "s"))
 (say "served" (served))
 (say "complete" (complete))
 (say "repl" (repl))
-(say "pid" (slime-eval '(swank/backend:getpid)))
+(say "pid" (image))
 (say "disconnected" (disconnect))
 (say "prompts" prompts)
 EOT
@@ -230,7 +208,7 @@ if sshd_usable >/dev/null && sshd_start; then
 (say "connected" (connect "$host:r"))
 (say "served" (served))
 (say "complete" (complete))
-(say "pid" (slime-eval '(swank/backend:getpid)))
+(say "pid" (image))
 (say "disconnected" (disconnect))
 (say "again" (connect "$host:r"))
 (say "served-again" (served))
