@@ -549,6 +549,25 @@ begins with half a swank.")
   (or (find-symbol name "SWANK")
       (error "swank has no ~a: an unknown version of swank" name)))
 
+(defun swank-guard ()
+  "Swank closes a connection's socket with what it still buffers for the
+editor in it: when the editor has gone, that write is a broken pipe, which
+swank's debugger takes and then waits on the gone editor for ever, so that
+the image counts the connection (swank -w refuses to switch) and keeps its
+thread. Once swank has stopped serving a connection, drop what it buffered:
+no one is there to read it. Done again after each load of swank."
+  (let* ((name (find-symbol "STOP-SERVING-REQUESTS" "SWANK"))
+         (io (find-symbol "CONNECTION.SOCKET-IO" "SWANK"))
+         (stop (and name (fboundp name) (fdefinition name))))
+    (when (and stop io (fboundp io) (not (eq stop (get name 'lispd-guard))))
+      (let ((guard (lambda (connection)
+                     (funcall stop connection)
+                     (let ((s (ignore-errors (funcall io connection))))
+                       (when (and (streamp s) (open-stream-p s))
+                         (ignore-errors (close s :abort t)))))))
+        (setf (fdefinition name) guard
+              (get name 'lispd-guard) guard)))))
+
 (defun swank-load ()
   "Load swank, quietly: LISPD_SWANK names a swank-loader.lisp or a
 directory with swank.asd; else Quicklisp's, if the init file loaded
@@ -573,25 +592,6 @@ Quicklisp; else ASDF finds it (Debian's cl-swank)."
                      (symbol-value (find-symbol "*CENTRAL-REGISTRY*" "ASDF"))))
              (funcall (find-symbol "LOAD-SYSTEM" "ASDF") :swank)))))
   (swank-guard))
-
-(defun swank-guard ()
-  "Swank closes a connection's socket with what it still buffers for the
-editor in it: when the editor has gone, that write is a broken pipe, which
-swank's debugger takes and then waits on the gone editor for ever, so that
-the image counts the connection (swank -w refuses to switch) and keeps its
-thread. Once swank has stopped serving a connection, drop what it buffered:
-no one is there to read it. Done again after each load of swank."
-  (let* ((name (find-symbol "STOP-SERVING-REQUESTS" "SWANK"))
-         (io (find-symbol "CONNECTION.SOCKET-IO" "SWANK"))
-         (stop (and name (fboundp name) (fdefinition name))))
-    (when (and stop io (fboundp io) (not (eq stop (get name 'lispd-guard))))
-      (let ((guard (lambda (connection)
-                     (funcall stop connection)
-                     (let ((s (ignore-errors (funcall io connection))))
-                       (when (and (streamp s) (open-stream-p s))
-                         (ignore-errors (close s :abort t)))))))
-        (setf (fdefinition name) guard
-              (get name 'lispd-guard) guard)))))
 
 (defparameter *swank-first-max* (* 1024 1024)
   "The most bytes the first frame of a swank client may announce: before

@@ -8,6 +8,8 @@ start -s s -- sbcl --noinform
 like "$(lispd ls)" "^s +[0-9]+ running .* $swank_up +SBCL" "ls shows swank up (its version) once start returns"
 [ -S "$D/s.swank" ] && [ "$(stat -c %a "$D/s.swank")" = 600 ]
 ok $? "s.swank is a socket of mode 0600 beside s.sock"
+lispd log s | grep -q WARNING
+is $? 1 "the bootstrap and swank load with no warning on the console"
 swank_call s "$(frame '(:emacs-rex (swank:connection-info) "COMMON-LISP-USER" t 1)')"
 like "$(cat "$T/out")" "^[0-9a-fA-F]{6}\(:return \(:ok \(:pid $(image_pid s) " \
     "connection-info through lispd swank answers with the image's pid"
