@@ -147,7 +147,7 @@ wait_until 10 no_clients; ok $? "the image has no swank client left"
 if ! no_clients; then
 	# What the image was doing: its threads and the console's last lines.
 	lispd eval -s s '(format nil "~{~a~^, ~}" (mapcar (function sb-thread:thread-name) (sb-thread:list-all-threads)))' | sed 's/^/#   threads: /'
-	lispd eval -s s '(let ((th (find "reader-thread" (sb-thread:list-all-threads) :key (function sb-thread:thread-name) :test (function equal))) (out nil)) (when th (sb-thread:interrupt-thread th (lambda () (setf out (with-output-to-string (s) (sb-debug:print-backtrace :stream s :count 40))))) (loop repeat 50 until out do (sleep 0.1))) out)' | sed 's/^/#   bt: /'
+	backtraces s
 	lispd log -n 40 s | sed 's/^/#   | /'
 fi
 cat >"$T/b2.el" <<EOT

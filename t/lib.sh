@@ -125,6 +125,13 @@ swank_call() {
 	wait "$bridge"
 }
 
+# backtraces NAME: the backtrace of each of the image's threads but the
+# evaluation's own, as TAP comments: what a test that timed out waited on.
+backtraces() {
+	lispd eval -s "$1" '(let ((me sb-thread:*current-thread*)) (with-output-to-string (o) (dolist (th (sb-thread:list-all-threads)) (unless (eq th me) (let ((bt nil)) (ignore-errors (sb-thread:interrupt-thread th (lambda () (setf bt (with-output-to-string (s) (sb-debug:print-backtrace :stream s :count 25)))))) (loop repeat 30 until bt do (sleep 0.1)) (format o "~a~%~a~%" (sb-thread:thread-name th) (or bt "(no answer)")))))))' |
+	    sed 's/^/#   bt: /'
+}
+
 # rex FORM: a request to evaluate the form (a string of Lisp) in swank.
 rex() {
 	frame "(:emacs-rex (swank:eval-and-grab-output \"$1\") \"COMMON-LISP-USER\" t 1)"
