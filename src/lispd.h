@@ -466,6 +466,7 @@ int	 client_write_all(int, const void *, size_t);
 int	 client_read(struct client *);
 int	 client_next(struct client *, struct proto_msg *);
 int	 client_exit_status(int);
+int	 client_error(const struct proto_msg *, struct proto_status *);
 const char *client_info_get(const char *, const char *, char *, size_t);
 void	 client_describe_exit(int, char *, size_t);
 
