@@ -183,7 +183,7 @@ void	 control_free(void);
 void	 control_close(const char *);
 void	 control_drain(void);
 int	 control_can_eval(char *, size_t);
-int	 control_send(uint32_t, uint32_t, const void *, size_t);
+int	 control_send(uint32_t, const void *, size_t, const void *, size_t);
 int	 control_room(void);
 void	 control_ack(uint32_t, uint32_t);
 

@@ -216,7 +216,8 @@ server_tty_cont_cb(evutil_socket_t fd, short events, void *arg)
 void
 server_tty_flush(struct server_client *c)
 {
-	uint8_t	msg[4];
+	uint8_t	msg[16];
+	size_t	n;
 
 	if (c->ttyfd == -1 || server_tty_stopped(c))
 		return;
@@ -240,8 +241,8 @@ server_tty_flush(struct server_client *c)
 		c->flags &= ~SC_EXITING;
 		server_tty_close(c);
 		event_del(c->rd);
-		proto_put32(msg, c->status);
-		server_client_write(c, PROTO_EXIT, msg, sizeof msg);
+		n = proto_pack_u32(msg, sizeof msg, c->status);
+		server_client_write(c, PROTO_EXIT, msg, n);
 		c->flags |= SC_CLOSING;
 		server_client_flush(c);
 	}
