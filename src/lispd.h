@@ -265,7 +265,6 @@ struct server_client {
 #define SC_CLOSING	0x20	/* close once the queue is written */
 #define SC_DEAD		0x40	/* to be freed by the reaper */
 #define SC_TOLDRO	0x80	/* told its input is ignored */
-#define SC_TTY		0x100	/* the server has its terminal */
 #define SC_EXITING	0x200	/* exit status sent once the tty drains */
 #define SC_WAITREADY	0x400	/* wants PROTO_OK when the image is ready */
 #define SC_WANTINFO	0x800	/* wants PROTO_INFO */
@@ -277,7 +276,6 @@ struct server_client {
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
-	int			 status;	/* the image's, for SC_EXITING */
 
 	/* An evaluation (lispd eval), sent on to the image. */
 	uint32_t		 eval_id;	/* 0: none */
@@ -285,7 +283,7 @@ struct server_client {
 	char			*eval_package;
 	uint32_t		 eval_unacked;	/* output not yet acknowledged */
 
-	/* A handed-over terminal (server-tty.c). */
+	/* A handed-over terminal (server-tty.c), or ttyfd -1. */
 	int			 ttyfd;
 	struct event		*tty_rd;
 	struct event		*tty_wr;
@@ -314,7 +312,6 @@ struct server {
 	const struct dir	*dir;
 	const char		*name;
 	char			*command;
-	int			 foreground;
 	int			 lockfd;
 	int			 listenfd;
 	struct event		*listen_ev;

@@ -146,7 +146,7 @@ server_client_dropped(struct server_client *c)
 		missed = c->dropped - have;
 	c->dropped = 0;
 	if (missed != 0) {
-		if (c->flags & SC_TTY)
+		if (c->ttyfd != -1)
 			evbuffer_add_printf(c->tty_out, "\030\r\n[lispd: %llu "
 			    "bytes of output were dropped while this terminal "
 			    "was behind]\r\n", (unsigned long long)missed);
@@ -163,7 +163,7 @@ server_client_dropped(struct server_client *c)
 		server_client_chunks(c, p[i] + skip, l[i] - skip, 0);
 		skip = 0;
 	}
-	if (!(c->flags & SC_TTY))
+	if (c->ttyfd == -1)
 		server_client_later(c);
 }
 
@@ -219,7 +219,7 @@ server_client_flush(struct server_client *c)
 		return;
 	}
 	event_del(c->wr);
-	if ((c->flags & (SC_DROPPING | SC_TTY)) == SC_DROPPING) {
+	if ((c->flags & SC_DROPPING) && c->ttyfd == -1) {
 		/* It caught up: say what it missed, then resume. */
 		server_client_dropped(c);
 		return;
@@ -273,9 +273,9 @@ server_client_later(struct server_client *c)
 static void
 server_client_hold(struct server_client *c, const void *data, size_t len)
 {
-	if (!(c->flags & SC_TTY))
+	if (c->ttyfd == -1)
 		server_client_queue(c, PROTO_OUTPUT, data, len);
-	else if (c->ttyfd != -1)	/* lost while writing a part before */
+	else
 		evbuffer_add(c->tty_out, data, len);
 }
 
@@ -283,7 +283,7 @@ server_client_hold(struct server_client *c, const void *data, size_t len)
 static void
 server_client_put(struct server_client *c, const void *data, size_t len)
 {
-	if (c->flags & SC_TTY)
+	if (c->ttyfd != -1)
 		server_tty_write(c, data, len);
 	else
 		server_client_write(c, PROTO_OUTPUT, data, len);
@@ -297,7 +297,7 @@ void
 server_client_output(struct server_client *c, const void *data, size_t len,
     int bulk)
 {
-	struct evbuffer	*q = (c->flags & SC_TTY) ? c->tty_out : c->out;
+	struct evbuffer	*q = c->ttyfd != -1 ? c->tty_out : c->out;
 
 	if (c->flags & SC_DROPPING) {
 		c->dropped += len;
@@ -341,7 +341,7 @@ server_client_uncork(struct server_client *c)
 	/* Written now, not later: what it takes counts against the credit. */
 	if (evbuffer_get_length(c->out) != 0)
 		server_client_flush(c);
-	if ((c->flags & (SC_TTY | SC_DEAD)) == SC_TTY &&
+	if (c->ttyfd != -1 && !(c->flags & SC_DEAD) &&
 	    !event_pending(c->tty_wr, EV_WRITE, NULL))
 		server_tty_flush(c);
 }
@@ -388,7 +388,7 @@ server_client_notice(struct server_client *c, const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
-	if (c->flags & SC_TTY) {
+	if (c->ttyfd != -1) {
 		server_tty_write(c, "\r\n[lispd: ", 10);
 		server_tty_write(c, buf, n);
 		server_tty_write(c, "]\r\n", 3);
@@ -405,15 +405,14 @@ server_client_exit(struct server_client *c, int status)
 
 	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
 		return;
-	if (c->flags & SC_TTY) {
+	if (c->ttyfd != -1) {
 		/*
 		 * The status follows the output already on its way; until
 		 * then a signalled client may still ask for its terminal.
 		 */
 		event_del(c->tty_rd);
 		evtimer_del(c->tty_key);
-		c->status = status;
-		c->flags |= SC_EXITING;
+		c->flags |= SC_EXITING;	/* the status is server.status */
 		server_tty_flush(c);
 		return;
 	}

@@ -102,7 +102,6 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 	c->tty_key = evtimer_new(server.base, server_tty_key_cb, c);
 	c->tty_cont = evtimer_new(server.base, server_tty_cont_cb, c);
 	event_add(c->tty_rd, NULL);
-	c->flags |= SC_TTY;
 	log_debug("%s: client %d has terminal %s", __func__, c->fd, path);
 	return (0);
 }
@@ -127,7 +126,6 @@ server_tty_close(struct server_client *c)
 		close(c->tty_statfd);
 	c->tty_statfd = -1;
 	c->tty_stopped = 0;
-	c->flags &= ~SC_TTY;
 }
 
 void
@@ -241,7 +239,7 @@ server_tty_flush(struct server_client *c)
 		c->flags &= ~SC_EXITING;
 		server_tty_close(c);
 		event_del(c->rd);
-		n = proto_pack_u32(msg, sizeof msg, c->status);
+		n = proto_pack_u32(msg, sizeof msg, server.status);
 		server_client_write(c, PROTO_EXIT, msg, n);
 		c->flags |= SC_CLOSING;
 		server_client_flush(c);

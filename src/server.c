@@ -1392,7 +1392,6 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	TAILQ_INIT(&server.clients);
 	server.dir = d;
 	server.name = opts->name;
-	server.foreground = opts->foreground;
 	server.lockfd = lockfd;
 	server.command = server_command(opts->argv);
 	ring_init(&server.ring, opts->scrollback);
