@@ -221,7 +221,6 @@ void	 swank_scan(struct swank_scan *, const char *, size_t);
 int	 console_open(const char *, off_t, int, int);
 void	 console_close(void);
 void	 console_reopen(void);
-void	 console_flush(void);
 void	 console_output(const char *, size_t);
 void	 console_break(void);
 
@@ -393,7 +392,6 @@ int	 server_input_room(size_t);
 void	 server_resize(struct server_client *);
 void	 server_stop(u_int);
 void	 server_kill(void);
-void	 server_info(struct evbuffer *);
 void	 server_reap(void);
 uint64_t server_now(void);
 int	 server_fanout_ok(void);

@@ -59,6 +59,7 @@ static void	 server_accept_cb(evutil_socket_t, short, void *);
 static u_int	 server_clients_max(void);
 static int	 server_ldb(const char *, size_t);
 static void	 server_clients_full(void);
+static void	 server_info(struct evbuffer *);
 
 void
 server_reap(void)
@@ -1028,7 +1029,7 @@ server_info_text(struct evbuffer *b, const char *key, const char *s,
 	evbuffer_add(b, "\n", 1);
 }
 
-void
+static void
 server_info(struct evbuffer *b)
 {
 	struct server_client	*c;
