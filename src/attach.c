@@ -176,9 +176,10 @@ attach_notice(const char *fmt, ...)
 static void
 attach_dispatch(struct client *c, const struct proto_msg *m)
 {
-	uint64_t	dropped;
-	uint32_t	status;
-	char		how[64];
+	struct proto_status	e;
+	uint64_t		dropped;
+	uint32_t		status;
+	char			how[64];
 
 	switch (m->type) {
 	case PROTO_OUTPUT:
@@ -188,7 +189,7 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 			    strerror(errno));
 		break;
 	case PROTO_DROPPED:
-		if (proto_get64(m, 0, &dropped) == 0)
+		if (proto_unpack_dropped(m, &dropped) == 0)
 			attach_notice("%llu bytes of output were dropped while "
 			    "this terminal was behind",
 			    (unsigned long long)dropped);
@@ -197,7 +198,7 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 		attach_notice("%.*s", (int)m->len, m->data);
 		break;
 	case PROTO_TTY:
-		if (proto_get32(m, 0, &status) == 0 && status == 1)
+		if (proto_unpack_status(m, &e) == 0 && e.status == 1)
 			attach_mode = ATTACH_HANDED;
 		else {
 			/* It cannot use our terminal: relay instead. */
@@ -209,16 +210,15 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 		client_close(c);
 		attach_exit(EXIT_OK, "[detached from %s]", c->name);
 	case PROTO_EXIT:
-		if (proto_get32(m, 0, &status) != 0)
+		if (proto_unpack_u32(m, &status) != 0)
 			attach_exit(EXIT_PROTO, "lispd: malformed exit message");
 		client_describe_exit(status, how, sizeof how);
 		attach_exit(client_exit_status(status), "[%s: the image %s]",
 		    c->name, how);
 	case PROTO_ERROR:
-		if (proto_get32(m, 0, &status) != 0)
-			status = EXIT_PROTO;
-		attach_exit(status, "lispd: session %s: %.*s", c->name,
-		    m->len > 4 ? (int)m->len - 4 : 0, m->data + 4);
+		client_error(m, &e);
+		attach_exit(e.status, "lispd: session %s: %.*s", c->name,
+		    (int)e.len, e.text);
 	default:
 		break;
 	}
@@ -267,7 +267,7 @@ attach_can_hand(const struct client *c)
 {
 	struct stat	in, out;
 
-	return (c->server_version >= 2 &&
+	return (c->server_version >= PROTO_VERSION_TTY &&
 	    fstat(STDIN_FILENO, &in) == 0 && fstat(STDOUT_FILENO, &out) == 0 &&
 	    in.st_rdev == out.st_rdev);
 }
@@ -323,13 +323,16 @@ attach_own_pty(pid_t server)
 static void
 attach_resize(struct client *c)
 {
-	uint8_t	msg[4];
-	u_short	rows, cols;
+	struct proto_resize	r;
+	uint8_t			msg[16];
+	u_short			rows, cols;
+	size_t			n;
 
 	attach_winsize(&rows, &cols);
-	proto_put16(msg, rows);
-	proto_put16(msg + 2, cols);
-	attach_send(c, PROTO_RESIZE, msg, sizeof msg);
+	r.rows = rows;
+	r.cols = cols;
+	n = proto_pack_resize(msg, sizeof msg, &r);
+	attach_send(c, PROTO_RESIZE, msg, n);
 }
 
 /*
@@ -343,11 +346,11 @@ attach_session(struct client *c, const char *name,
 {
 	struct pollfd	*pfd = attach_pfd;
 	struct proto_msg m;
-	uint8_t		 msg[12 + KEY_MAXLEN], in[4096];
+	struct proto_attach a;
+	uint8_t		 msg[32 + KEY_MAXLEN], in[4096];
 	uint8_t		 out[4096 + KEY_MAXLEN];
-	uint32_t	 flags;
 	u_short		 rows, cols;
-	size_t		 outlen;
+	size_t		 outlen, len;
 	ssize_t		 n;
 	int		 found, sig, rc;
 
@@ -368,25 +371,28 @@ attach_session(struct client *c, const char *name,
 	attach_winsize(&rows, &cols);
 	if (attach_piped)
 		rows = cols = 0;	/* no size: the pty keeps its own */
-	flags = opts->readonly ? PROTO_ATTACH_READONLY : 0;
-	proto_put16(msg + 4, rows);
-	proto_put16(msg + 6, cols);
+	memset(&a, 0, sizeof a);
+	a.flags = opts->readonly ? PROTO_ATTACH_READONLY : 0;
+	a.rows = rows;
+	a.cols = cols;
 	/* Piped, all the scrollback: a buffer keeps what it is given. */
-	proto_put32(msg + 8, opts->history >= 0 ? (uint32_t)opts->history :
-	    attach_piped ? UINT32_MAX : rows);
+	a.replay = opts->history >= 0 ? (uint32_t)opts->history :
+	    attach_piped ? UINT32_MAX : rows;
 	if (!opts->relay && !attach_piped && attach_can_hand(c)) {
 		/* Until the server answers, the keys are left to it. */
 		attach_mode = ATTACH_ASKED;
 		pfd[0].fd = -1;
-		proto_put32(msg, flags | PROTO_ATTACH_TTY);
-		memcpy(msg + 12, key->seq, key->len);
-		if (client_send_fd(c, PROTO_ATTACH, msg, 12 + key->len,
+		a.flags |= PROTO_ATTACH_TTY;
+		a.key = key->seq;
+		a.keylen = key->len;
+		len = proto_pack_attach(msg, sizeof msg, &a);
+		if (client_send_fd(c, PROTO_ATTACH, msg, len,
 		    STDIN_FILENO) == -1)
 			attach_exit(EXIT_FAIL, "lispd: lost session %s: %s",
 			    name, strerror(errno));
 	} else {
-		proto_put32(msg, flags);
-		attach_send(c, PROTO_ATTACH, msg, 12);
+		len = proto_pack_attach(msg, sizeof msg, &a);
+		attach_send(c, PROTO_ATTACH, msg, len);
 	}
 
 	for (;;) {
@@ -541,19 +547,22 @@ attach_stop(void)
 int
 attach_log(const struct dir *d, const char *name, uint32_t history, int follow)
 {
-	struct client	 c;
-	struct proto_msg m;
-	uint8_t		 msg[12];
-	uint64_t	 dropped;
-	uint32_t	 status;
-	char		 how[64];
+	struct client		 c;
+	struct proto_msg	 m;
+	struct proto_attach	 a;
+	struct proto_status	 e;
+	uint8_t			 msg[32];
+	uint64_t		 dropped;
+	uint32_t		 status;
+	size_t			 len;
+	char			 how[64];
 
 	client_connect(&c, d, name);
-	proto_put32(msg, PROTO_ATTACH_LOG | (follow ? 0 : PROTO_ATTACH_ONCE));
-	proto_put16(msg + 4, 0);
-	proto_put16(msg + 6, 0);
-	proto_put32(msg + 8, history);
-	if (client_send(&c, PROTO_ATTACH, msg, sizeof msg) == -1)
+	memset(&a, 0, sizeof a);
+	a.flags = PROTO_ATTACH_LOG | (follow ? 0 : PROTO_ATTACH_ONCE);
+	a.replay = history;
+	len = proto_pack_attach(msg, sizeof msg, &a);
+	if (client_send(&c, PROTO_ATTACH, msg, len) == -1)
 		die(EXIT_FAIL, "log: lost session %s: %s", name,
 		    strerror(errno));
 	while (client_recv(&c, &m)) {
@@ -564,7 +573,7 @@ attach_log(const struct dir *d, const char *name, uint32_t history, int follow)
 				    strerror(errno));
 			break;
 		case PROTO_DROPPED:
-			if (proto_get64(&m, 0, &dropped) == 0)
+			if (proto_unpack_dropped(&m, &dropped) == 0)
 				warnmsg("log: %s: %llu bytes of output were "
 				    "dropped while this reader was behind",
 				    name, (unsigned long long)dropped);
@@ -576,17 +585,16 @@ attach_log(const struct dir *d, const char *name, uint32_t history, int follow)
 			client_close(&c);
 			return (EXIT_OK);
 		case PROTO_EXIT:
-			if (proto_get32(&m, 0, &status) == 0) {
+			if (proto_unpack_u32(&m, &status) == 0) {
 				client_describe_exit(status, how, sizeof how);
 				warnmsg("log: %s: the image %s", name, how);
 			}
 			client_close(&c);
 			return (EXIT_OK);
 		case PROTO_ERROR:
-			if (proto_get32(&m, 0, &status) != 0)
-				status = EXIT_PROTO;
-			die(status, "log: session %s: %.*s", name,
-			    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+			client_error(&m, &e);
+			die(e.status, "log: session %s: %.*s", name,
+			    (int)e.len, e.text);
 		}
 	}
 	die(EXIT_FAIL, "log: lost session %s: its server went away", name);

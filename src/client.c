@@ -105,9 +105,11 @@ client_connect(struct client *c, const struct dir *d, const char *name)
 void
 client_open(struct client *c, const struct dir *d, const char *name, int cork)
 {
-	uint8_t	hello[4];
-	pid_t	pid;
-	int	saved;
+	struct proto_hello	h = { PROTO_VERSION, 0, 0 };
+	uint8_t			hello[16];
+	size_t			n;
+	pid_t			pid;
+	int			saved;
 
 	memset(c, 0, sizeof *c);
 	c->name = name;
@@ -129,9 +131,9 @@ client_open(struct client *c, const struct dir *d, const char *name, int cork)
 	}
 	c->buf = xmalloc(CLIENT_BUFSIZE);
 	c->corked = cork;
-	proto_put32(hello, PROTO_VERSION);
+	n = proto_pack_hello(hello, sizeof hello, &h);
 	/* A server that refused us at once has said why: client_hello reads it. */
-	if (client_send(c, PROTO_HELLO, hello, sizeof hello) == -1 &&
+	if (client_send(c, PROTO_HELLO, hello, n) == -1 &&
 	    errno != EPIPE && errno != ECONNRESET)
 		die(EXIT_FAIL, "session %s: %s", name, strerror(errno));
 }
@@ -141,7 +143,9 @@ int
 client_hello(struct client *c)
 {
 	struct proto_msg	m;
-	uint32_t		pid, status;
+	struct proto_hello	h;
+	struct proto_status	e;
+	int			refused;
 	char			why[300];
 	const char		*name = c->name;
 
@@ -150,21 +154,22 @@ client_hello(struct client *c)
 		    "server is exiting, or refused us (see the system log)",
 		    name);
 	if (m.type == PROTO_ERROR) {
-		snprintf(why, sizeof why, "%.*s",
-		    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+		refused = client_error(&m, &e) == 0 && e.status != EXIT_PROTO;
+		snprintf(why, sizeof why, "%.*s", (int)e.len, e.text);
 		/* Refused (another uid): nothing to run instead. */
-		if (proto_get32(&m, 0, &status) == 0 && status != EXIT_PROTO)
-			die(status, "%s", why);
+		if (refused)
+			die(e.status, "%s", why);
 		/* A newer server that no longer speaks our version. */
 		client_reexec(c, client_peer_pid(c->fd), why);
 		return (-1);
 	}
-	if (m.type != PROTO_HELLO || proto_get32(&m, 0, &c->server_version) ||
-	    proto_get32(&m, 4, &pid))
+	if (m.type != PROTO_HELLO || proto_unpack_hello(&m, &h) != 0 ||
+	    !h.has_pid)
 		die(EXIT_PROTO, "session %s answered %s (%u) to hello: it is "
 		    "not a lispd server of a version this one knows", name,
 		    proto_name(m.type), m.type);
-	c->server_pid = (pid_t)pid;
+	c->server_version = h.version;
+	c->server_pid = (pid_t)h.pid;
 	if (c->server_version < PROTO_VERSION_MIN) {
 		snprintf(why, sizeof why, "its server speaks protocol version "
 		    "%u, older than this lispd speaks (%d to %d)",
@@ -173,6 +178,21 @@ client_hello(struct client *c)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * A PROTO_ERROR's status and text: 0, or -1 if it is too short to have a
+ * status, and then EXIT_PROTO and no text.
+ */
+int
+client_error(const struct proto_msg *m, struct proto_status *e)
+{
+	if (proto_unpack_status(m, e) == 0)
+		return (0);
+	e->status = EXIT_PROTO;
+	e->text = "";
+	e->len = 0;
+	return (-1);
 }
 
 void

@@ -47,6 +47,7 @@ static struct {
 } console = { .fd = -1 };
 
 static void	console_write_cb(evutil_socket_t, short, void *);
+static void	console_flush(void);
 
 static int
 console_open_file(void)
@@ -225,7 +226,7 @@ console_write(void)
 }
 
 /* Write what is queued, as far as it goes without blocking. */
-void
+static void
 console_flush(void)
 {
 	int	n;

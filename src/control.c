@@ -50,14 +50,18 @@ static void	control_stall_check(void);
 int
 control_decode(const struct proto_msg *m, struct control_msg *cm)
 {
+	struct proto_status	st;
+	struct proto_out	o;
+
 	memset(cm, 0, sizeof *cm);
 	cm->type = m->type;
 	switch (m->type) {
 	case CTL_HELLO:
-		if (proto_get32(m, 0, &cm->version) != 0)
+		if (proto_unpack_status(m, &st) != 0)
 			return (-1);
-		cm->text = (const char *)m->data + 4;
-		cm->len = m->len - 4;
+		cm->version = st.status;
+		cm->text = st.text;
+		cm->len = st.len;
 		return (0);
 	case CTL_READY:
 	case CTL_INFO:
@@ -65,25 +69,28 @@ control_decode(const struct proto_msg *m, struct control_msg *cm)
 		cm->len = m->len;
 		return (0);
 	case CTL_SWANK:
-		if (proto_get32(m, 0, &cm->status) != 0 || cm->status > 1)
+		if (proto_unpack_status(m, &st) != 0 || st.status > 1)
 			return (-1);
-		cm->text = (const char *)m->data + 4;
-		cm->len = m->len - 4;
+		cm->status = st.status;
+		cm->text = st.text;
+		cm->len = st.len;
 		return (0);
 	case CTL_OUT:
-		if (proto_get32(m, 0, &cm->id) != 0 || m->len < 5 ||
-		    (m->data[4] != 1 && m->data[4] != 2))
+		if (proto_unpack_ctl_out(m, &o) != 0 ||
+		    (o.stream != 1 && o.stream != 2))
 			return (-1);
-		cm->stream = m->data[4];
-		cm->text = (const char *)m->data + 5;
-		cm->len = m->len - 5;
+		cm->id = o.id;
+		cm->stream = o.stream;
+		cm->text = o.data;
+		cm->len = o.len;
 		return (0);
 	case CTL_DONE:
-		if (proto_get32(m, 0, &cm->id) != 0 ||
-		    proto_get32(m, 4, &cm->status) != 0 || cm->status > 255)
+		if (proto_unpack_ctl_done(m, &st) != 0 || st.status > 255)
 			return (-1);
-		cm->text = (const char *)m->data + 8;
-		cm->len = m->len - 8;
+		cm->id = st.id;
+		cm->status = st.status;
+		cm->text = st.text;
+		cm->len = st.len;
 		return (0);
 	default:
 		return (-1);
@@ -243,25 +250,25 @@ control_write_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * Queue a message for the image, with a u32 id (or none if id is 0) before
- * the data. -1 if the image does not read its channel and the queue is full.
+ * Queue a message for the image: its fields, packed, then bytes that
+ * follow them (forms, which are not copied twice). -1 if the image does not
+ * read its channel and the queue is full.
  */
 int
-control_send(uint32_t type, uint32_t id, const void *data, size_t len)
+control_send(uint32_t type, const void *head, size_t headlen,
+    const void *data, size_t len)
 {
-	uint8_t	hdr[PROTO_HDRLEN + 4];
-	size_t	n = PROTO_HDRLEN;
+	uint8_t	hdr[PROTO_HDRLEN];
 
 	if (server.ctlfd == -1)
 		return (-1);
-	if (evbuffer_get_length(server.ctl_out) + len > CONTROL_OUT_MAX)
+	if (evbuffer_get_length(server.ctl_out) + headlen + len >
+	    CONTROL_OUT_MAX)
 		return (-1);
-	if (id != 0) {
-		proto_put32(hdr + PROTO_HDRLEN, id);
-		n += 4;
-	}
-	proto_header(hdr, type, n - PROTO_HDRLEN + len);
-	evbuffer_add(server.ctl_out, hdr, n);
+	proto_header(hdr, type, headlen + len);
+	evbuffer_add(server.ctl_out, hdr, sizeof hdr);
+	if (headlen != 0)
+		evbuffer_add(server.ctl_out, head, headlen);
 	if (len != 0)
 		evbuffer_add(server.ctl_out, data, len);
 	/* Written once the current callback is done: one write for all. */
@@ -286,22 +293,25 @@ control_find(uint32_t id)
 void
 control_ack(uint32_t id, uint32_t bytes)
 {
-	uint8_t	msg[4];
+	struct proto_value	v = { id, bytes };
+	uint8_t			msg[16];
+	size_t			n;
 
-	proto_put32(msg, bytes);
-	control_send(CTL_ACK, id, msg, sizeof msg);
+	n = proto_pack_ctl_value(msg, sizeof msg, &v);
+	control_send(CTL_ACK, msg, n, NULL, 0);
 }
 
 static void
 control_hello(const struct control_msg *cm)
 {
-	uint8_t	msg[4];
+	uint8_t	msg[16];
+	size_t	n;
 	char	why[256];
 
 	free(server.lisp);
 	xasprintf(&server.lisp, "%.*s", (int)cm->len, cm->text);
-	proto_put32(msg, CTL_VERSION);
-	control_send(CTL_WELCOME, 0, msg, sizeof msg);
+	n = proto_pack_u32(msg, sizeof msg, CTL_VERSION);
+	control_send(CTL_WELCOME, msg, n, NULL, 0);
 	if (cm->version != CTL_VERSION) {
 		snprintf(why, sizeof why, "the image's bootstrap speaks "
 		    "control protocol %u and this lispd %d: restart the "

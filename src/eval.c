@@ -176,30 +176,29 @@ eval_forms(struct client *c, char **forms, int nforms, int sigfd)
 static int
 eval_frame(struct client *c, const struct proto_msg *m)
 {
-	uint32_t	status;
+	struct proto_out	o;
+	struct proto_status	s;
 
 	switch (m->type) {
 	case PROTO_EVAL_OUT:
-		if (m->len >= 1)
-			eval_write(m->data[0] == 2 ? STDERR_FILENO :
-			    eval_out_fd, m->data + 1, m->len - 1);
+		if (proto_unpack_out(m, &o) == 0)
+			eval_write(o.stream == 2 ? STDERR_FILENO :
+			    eval_out_fd, o.data, o.len);
 		return (-1);
 	case PROTO_EVAL_DONE:
-		if (proto_get32(m, 0, &status) != 0)
+		if (proto_unpack_status(m, &s) != 0)
 			die(EXIT_PROTO, "eval: malformed answer from session %s",
 			    c->name);
-		if (m->len > 4) {
-			eval_write(STDERR_FILENO, m->data + 4, m->len - 4);
-			if (m->data[m->len - 1] != '\n')
+		if (s.len > 0) {
+			eval_write(STDERR_FILENO, s.text, s.len);
+			if (s.text[s.len - 1] != '\n')
 				eval_write(STDERR_FILENO, "\n", 1);
 		}
 		client_close(c);
-		return ((int)status);
+		return ((int)s.status);
 	case PROTO_ERROR:
-		if (proto_get32(m, 0, &status) != 0)
-			status = EXIT_PROTO;
-		die(status, "%.*s", m->len > 4 ? (int)m->len - 4 : 0,
-		    m->data + 4);
+		client_error(m, &s);
+		die(s.status, "%.*s", (int)s.len, s.text);
 	case PROTO_EXIT:
 		die(EVAL_NOIMAGE, "eval: session %s: the image exited",
 		    c->name);
@@ -222,9 +221,10 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 {
 	struct client	 c;
 	struct proto_msg m;
+	struct proto_eval e;
 	struct pollfd	 pfd[3];
-	uint8_t		 msg[4 + 256], sig;
-	size_t		 plen;
+	uint8_t		 msg[512], sig;
+	size_t		 plen, len;
 	long		 deadline = -1, left;
 	int		 n, stopping = 0, rc, sigfd, stdin_forms, st;
 	const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP };
@@ -248,9 +248,12 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 
 	sigfd = client_signals(sigs, nitems(sigs));
 
-	proto_put32(msg, o->verbose ? PROTO_EVAL_VERBOSE : 0);
-	memcpy(msg + 4, o->package, plen);
-	eval_send(&c, PROTO_EVAL, msg, 4 + plen);
+	memset(&e, 0, sizeof e);
+	e.flags = o->verbose ? PROTO_EVAL_VERBOSE : 0;
+	e.package = o->package;
+	e.len = plen;
+	len = proto_pack_eval(msg, sizeof msg, &e);
+	eval_send(&c, PROTO_EVAL, msg, len);
 	eval_forms(&c, forms, nforms, sigfd);
 	eval_send(&c, PROTO_GO, NULL, 0);
 	if (!stdin_forms && client_uncork(&c) == -1) {
@@ -261,7 +264,7 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 	}
 	if (!stdin_forms)
 		client_hello(&c);
-	if (c.server_version < 2)
+	if (c.server_version < PROTO_VERSION_TTY)
 		die(EVAL_NOIMAGE, "eval: session %s runs a lispd of protocol %u, "
 		    "which has no eval: restart the session with this lispd",
 		    name, c.server_version);
@@ -287,8 +290,8 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 				    "the evaluation");
 			/* Timed out: the image ends it, with 124. */
 			stopping = EVAL_TIMEOUT;
-			proto_put32(msg, EVAL_TIMEOUT);
-			eval_send(&c, PROTO_INTERRUPT, msg, 4);
+			len = proto_pack_u32(msg, sizeof msg, EVAL_TIMEOUT);
+			eval_send(&c, PROTO_INTERRUPT, msg, len);
 			deadline = eval_now() + EVAL_GRACE;
 			continue;
 		}
@@ -315,8 +318,9 @@ eval_main(const struct dir *d, const char *name, const struct eval_opts *o,
 				}
 				stopping = sig == SIGINT ? EVAL_INTERRUPTED :
 				    128 + sig;
-				proto_put32(msg, stopping);
-				eval_send(&c, PROTO_INTERRUPT, msg, 4);
+				len = proto_pack_u32(msg, sizeof msg,
+				    stopping);
+				eval_send(&c, PROTO_INTERRUPT, msg, len);
 				deadline = eval_now() + EVAL_GRACE;
 			}
 		}

@@ -183,7 +183,7 @@ void	 control_free(void);
 void	 control_close(const char *);
 void	 control_drain(void);
 int	 control_can_eval(char *, size_t);
-int	 control_send(uint32_t, uint32_t, const void *, size_t);
+int	 control_send(uint32_t, const void *, size_t, const void *, size_t);
 int	 control_room(void);
 void	 control_ack(uint32_t, uint32_t);
 
@@ -221,7 +221,6 @@ void	 swank_scan(struct swank_scan *, const char *, size_t);
 int	 console_open(const char *, off_t, int, int);
 void	 console_close(void);
 void	 console_reopen(void);
-void	 console_flush(void);
 void	 console_output(const char *, size_t);
 void	 console_break(void);
 
@@ -265,7 +264,6 @@ struct server_client {
 #define SC_CLOSING	0x20	/* close once the queue is written */
 #define SC_DEAD		0x40	/* to be freed by the reaper */
 #define SC_TOLDRO	0x80	/* told its input is ignored */
-#define SC_TTY		0x100	/* the server has its terminal */
 #define SC_EXITING	0x200	/* exit status sent once the tty drains */
 #define SC_WAITREADY	0x400	/* wants PROTO_OK when the image is ready */
 #define SC_WANTINFO	0x800	/* wants PROTO_INFO */
@@ -277,7 +275,6 @@ struct server_client {
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
-	int			 status;	/* the image's, for SC_EXITING */
 
 	/* An evaluation (lispd eval), sent on to the image. */
 	uint32_t		 eval_id;	/* 0: none */
@@ -285,7 +282,7 @@ struct server_client {
 	char			*eval_package;
 	uint32_t		 eval_unacked;	/* output not yet acknowledged */
 
-	/* A handed-over terminal (server-tty.c). */
+	/* A handed-over terminal (server-tty.c), or ttyfd -1. */
 	int			 ttyfd;
 	struct event		*tty_rd;
 	struct event		*tty_wr;
@@ -314,7 +311,6 @@ struct server {
 	const struct dir	*dir;
 	const char		*name;
 	char			*command;
-	int			 foreground;
 	int			 lockfd;
 	int			 listenfd;
 	struct event		*listen_ev;
@@ -396,7 +392,6 @@ int	 server_input_room(size_t);
 void	 server_resize(struct server_client *);
 void	 server_stop(u_int);
 void	 server_kill(void);
-void	 server_info(struct evbuffer *);
 void	 server_reap(void);
 uint64_t server_now(void);
 int	 server_fanout_ok(void);
@@ -466,6 +461,7 @@ int	 client_write_all(int, const void *, size_t);
 int	 client_read(struct client *);
 int	 client_next(struct client *, struct proto_msg *);
 int	 client_exit_status(int);
+int	 client_error(const struct proto_msg *, struct proto_status *);
 const char *client_info_get(const char *, const char *, char *, size_t);
 void	 client_describe_exit(int, char *, size_t);
 

@@ -16,12 +16,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The versions, by what each brought. */
+#define PROTO_VERSION_FIRST	1
+#define PROTO_VERSION_TTY	2	/* the terminal is handed over; eval */
+
 /* A build may set them, so that tests can play an older or newer lispd. */
 #ifndef PROTO_VERSION
-#define PROTO_VERSION		2	/* 2: the terminal is handed over */
+#define PROTO_VERSION		PROTO_VERSION_TTY
 #endif
 #ifndef PROTO_VERSION_MIN
-#define PROTO_VERSION_MIN	1
+#define PROTO_VERSION_MIN	PROTO_VERSION_FIRST
 #endif
 
 #define PROTO_HDRLEN		8
@@ -108,7 +112,7 @@ enum ctl_type {
 #define EVAL_INTERRUPTED	130	/* C-c: 128 + SIGINT */
 
 #define PROTO_ATTACH_READONLY	0x1
-#define PROTO_ATTACH_TTY	0x2	/* version 2 */
+#define PROTO_ATTACH_TTY	0x2	/* PROTO_VERSION_TTY */
 #define PROTO_ATTACH_LOG	0x4	/* lispd log: no terminal, read-only */
 #define PROTO_ATTACH_ONCE	0x8	/* the replay only, then PROTO_OK */
 
@@ -118,15 +122,118 @@ struct proto_msg {
 	const uint8_t	*data;
 };
 
+/*
+ * The payloads, as structs. Bytes and text point into the frame they were
+ * unpacked from, or at what is to be packed.
+ */
+struct proto_hello {			/* PROTO_HELLO */
+	uint32_t	 version;
+	uint32_t	 pid;		/* the server's */
+	int		 has_pid;	/* a client's hello has none */
+};
+
+struct proto_attach {			/* PROTO_ATTACH */
+	uint32_t	 flags;
+	uint16_t	 rows;
+	uint16_t	 cols;
+	uint32_t	 replay;	/* lines of scrollback */
+	const uint8_t	*key;		/* the detach key, PROTO_ATTACH_TTY */
+	size_t		 keylen;
+};
+
+struct proto_resize {			/* PROTO_RESIZE */
+	uint16_t	 rows;
+	uint16_t	 cols;
+};
+
+struct proto_eval {			/* PROTO_EVAL; CTL_EVAL with the id */
+	uint32_t	 id;
+	uint32_t	 flags;
+	const char	*package;
+	size_t		 len;
+};
+
+/*
+ * A u32 and text: PROTO_ERROR (exit status), PROTO_TTY (1 taken, or 0 and
+ * why not), PROTO_EVAL_DONE, CTL_HELLO (version, the Lisp), CTL_SWANK; and
+ * CTL_DONE, with the id.
+ */
+struct proto_status {
+	uint32_t	 id;
+	uint32_t	 status;
+	const char	*text;
+	size_t		 len;
+};
+
+struct proto_out {			/* PROTO_EVAL_OUT; CTL_OUT with the id */
+	uint32_t	 id;
+	uint8_t		 stream;	/* 1 output, 2 errors */
+	const void	*data;
+	size_t		 len;
+};
+
+struct proto_text {			/* CTL_TEXT */
+	uint32_t	 id;
+	const void	*data;
+	size_t		 len;
+};
+
+struct proto_value {			/* CTL_INTERRUPT, CTL_ACK */
+	uint32_t	 id;
+	uint32_t	 value;
+};
+
 /* proto.c */
 int	 proto_parse(const void *, size_t, struct proto_msg *);
+size_t	 proto_frame_size(const uint8_t *);
 void	 proto_header(uint8_t *, uint32_t, uint32_t);
+const char *proto_name(uint32_t);
+const char *proto_ctl_name(uint32_t);
+/* A field at an offset: under the pairs below, and for lispd.c's few. */
 int	 proto_get16(const struct proto_msg *, size_t, uint16_t *);
 int	 proto_get32(const struct proto_msg *, size_t, uint32_t *);
 int	 proto_get64(const struct proto_msg *, size_t, uint64_t *);
 void	 proto_put16(uint8_t *, uint16_t);
 void	 proto_put32(uint8_t *, uint32_t);
 void	 proto_put64(uint8_t *, uint64_t);
-const char *proto_name(uint32_t);
+
+/*
+ * Each pack returns the payload's size and writes it only if it fits in
+ * the length given, as snprintf does: (NULL, 0) asks the size. Each unpack
+ * returns 0, or -1 if the payload is too short; what follows the fields it
+ * knows is left for a newer peer's additions. Packed with its bytes NULL, a
+ * payload that ends in bytes gets its fields only, for the caller to write
+ * the bytes after them (no copy on the output path).
+ */
+size_t	 proto_pack_hello(uint8_t *, size_t, const struct proto_hello *);
+int	 proto_unpack_hello(const struct proto_msg *, struct proto_hello *);
+size_t	 proto_pack_attach(uint8_t *, size_t, const struct proto_attach *);
+int	 proto_unpack_attach(const struct proto_msg *, struct proto_attach *);
+size_t	 proto_pack_resize(uint8_t *, size_t, const struct proto_resize *);
+int	 proto_unpack_resize(const struct proto_msg *, struct proto_resize *);
+/* PROTO_STOP, PROTO_INTERRUPT, PROTO_EXIT, CTL_WELCOME: one u32. */
+size_t	 proto_pack_u32(uint8_t *, size_t, uint32_t);
+int	 proto_unpack_u32(const struct proto_msg *, uint32_t *);
+size_t	 proto_pack_dropped(uint8_t *, size_t, uint64_t);
+int	 proto_unpack_dropped(const struct proto_msg *, uint64_t *);
+size_t	 proto_pack_eval(uint8_t *, size_t, const struct proto_eval *);
+int	 proto_unpack_eval(const struct proto_msg *, struct proto_eval *);
+size_t	 proto_pack_status(uint8_t *, size_t, const struct proto_status *);
+int	 proto_unpack_status(const struct proto_msg *, struct proto_status *);
+size_t	 proto_pack_out(uint8_t *, size_t, const struct proto_out *);
+int	 proto_unpack_out(const struct proto_msg *, struct proto_out *);
+
+size_t	 proto_pack_ctl_eval(uint8_t *, size_t, const struct proto_eval *);
+int	 proto_unpack_ctl_eval(const struct proto_msg *, struct proto_eval *);
+size_t	 proto_pack_ctl_done(uint8_t *, size_t, const struct proto_status *);
+int	 proto_unpack_ctl_done(const struct proto_msg *,
+	     struct proto_status *);
+size_t	 proto_pack_ctl_out(uint8_t *, size_t, const struct proto_out *);
+int	 proto_unpack_ctl_out(const struct proto_msg *, struct proto_out *);
+size_t	 proto_pack_ctl_text(uint8_t *, size_t, const struct proto_text *);
+int	 proto_unpack_ctl_text(const struct proto_msg *, struct proto_text *);
+size_t	 proto_pack_ctl_value(uint8_t *, size_t, const struct proto_value *);
+int	 proto_unpack_ctl_value(const struct proto_msg *,
+	     struct proto_value *);
 
 #endif

@@ -127,9 +127,9 @@ void
 server_client_dropped(struct server_client *c)
 {
 	const char	*p[2];
-	size_t		 l[2], skip, have;
+	size_t		 l[2], skip, have, n;
 	uint64_t	 missed;
-	uint8_t		 msg[8];
+	uint8_t		 msg[16];
 	u_int		 lines = c->rows != 0 ? c->rows : DROPPED_LINES;
 	int		 i;
 
@@ -146,13 +146,13 @@ server_client_dropped(struct server_client *c)
 		missed = c->dropped - have;
 	c->dropped = 0;
 	if (missed != 0) {
-		if (c->flags & SC_TTY)
+		if (c->ttyfd != -1)
 			evbuffer_add_printf(c->tty_out, "\030\r\n[lispd: %llu "
 			    "bytes of output were dropped while this terminal "
 			    "was behind]\r\n", (unsigned long long)missed);
 		else {
-			proto_put64(msg, missed);
-			server_client_queue(c, PROTO_DROPPED, msg, sizeof msg);
+			n = proto_pack_dropped(msg, sizeof msg, missed);
+			server_client_queue(c, PROTO_DROPPED, msg, n);
 		}
 	}
 	for (i = 0; i < 2; i++) {
@@ -163,7 +163,7 @@ server_client_dropped(struct server_client *c)
 		server_client_chunks(c, p[i] + skip, l[i] - skip, 0);
 		skip = 0;
 	}
-	if (!(c->flags & SC_TTY))
+	if (c->ttyfd == -1)
 		server_client_later(c);
 }
 
@@ -219,7 +219,7 @@ server_client_flush(struct server_client *c)
 		return;
 	}
 	event_del(c->wr);
-	if ((c->flags & (SC_DROPPING | SC_TTY)) == SC_DROPPING) {
+	if ((c->flags & SC_DROPPING) && c->ttyfd == -1) {
 		/* It caught up: say what it missed, then resume. */
 		server_client_dropped(c);
 		return;
@@ -273,9 +273,9 @@ server_client_later(struct server_client *c)
 static void
 server_client_hold(struct server_client *c, const void *data, size_t len)
 {
-	if (!(c->flags & SC_TTY))
+	if (c->ttyfd == -1)
 		server_client_queue(c, PROTO_OUTPUT, data, len);
-	else if (c->ttyfd != -1)	/* lost while writing a part before */
+	else
 		evbuffer_add(c->tty_out, data, len);
 }
 
@@ -283,7 +283,7 @@ server_client_hold(struct server_client *c, const void *data, size_t len)
 static void
 server_client_put(struct server_client *c, const void *data, size_t len)
 {
-	if (c->flags & SC_TTY)
+	if (c->ttyfd != -1)
 		server_tty_write(c, data, len);
 	else
 		server_client_write(c, PROTO_OUTPUT, data, len);
@@ -297,7 +297,7 @@ void
 server_client_output(struct server_client *c, const void *data, size_t len,
     int bulk)
 {
-	struct evbuffer	*q = (c->flags & SC_TTY) ? c->tty_out : c->out;
+	struct evbuffer	*q = c->ttyfd != -1 ? c->tty_out : c->out;
 
 	if (c->flags & SC_DROPPING) {
 		c->dropped += len;
@@ -341,7 +341,7 @@ server_client_uncork(struct server_client *c)
 	/* Written now, not later: what it takes counts against the credit. */
 	if (evbuffer_get_length(c->out) != 0)
 		server_client_flush(c);
-	if ((c->flags & (SC_TTY | SC_DEAD)) == SC_TTY &&
+	if (c->ttyfd != -1 && !(c->flags & SC_DEAD) &&
 	    !event_pending(c->tty_wr, EV_WRITE, NULL))
 		server_tty_flush(c);
 }
@@ -349,19 +349,26 @@ server_client_uncork(struct server_client *c)
 void
 server_client_error(struct server_client *c, int status, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	 buf[512];
-	int	 n;
+	struct proto_status	 e;
+	va_list			 ap;
+	char			 text[508];
+	uint8_t			 msg[512];
+	size_t			 len;
+	int			 n;
 
-	proto_put32((uint8_t *)buf, status);
 	va_start(ap, fmt);
-	n = vsnprintf(buf + 4, sizeof buf - 4, fmt, ap);
+	n = vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	if ((size_t)n >= sizeof buf - 4)
-		n = sizeof buf - 5;
-	server_client_write(c, PROTO_ERROR, buf, 4 + n);
+	if ((size_t)n >= sizeof text)
+		n = sizeof text - 1;
+	memset(&e, 0, sizeof e);
+	e.status = status;
+	e.text = text;
+	e.len = n;
+	len = proto_pack_status(msg, sizeof msg, &e);
+	server_client_write(c, PROTO_ERROR, msg, len);
 	c->flags |= SC_CLOSING;
 	event_del(c->rd);
 	server_client_flush(c);
@@ -381,7 +388,7 @@ server_client_notice(struct server_client *c, const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
-	if (c->flags & SC_TTY) {
+	if (c->ttyfd != -1) {
 		server_tty_write(c, "\r\n[lispd: ", 10);
 		server_tty_write(c, buf, n);
 		server_tty_write(c, "]\r\n", 3);
@@ -393,27 +400,27 @@ server_client_notice(struct server_client *c, const char *fmt, ...)
 void
 server_client_exit(struct server_client *c, int status)
 {
-	uint8_t	msg[4];
+	uint8_t	msg[16];
+	size_t	n;
 
 	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
 		return;
-	if (c->flags & SC_TTY) {
+	if (c->ttyfd != -1) {
 		/*
 		 * The status follows the output already on its way; until
 		 * then a signalled client may still ask for its terminal.
 		 */
 		event_del(c->tty_rd);
 		evtimer_del(c->tty_key);
-		c->status = status;
-		c->flags |= SC_EXITING;
+		c->flags |= SC_EXITING;	/* the status is server.status */
 		server_tty_flush(c);
 		return;
 	}
 	event_del(c->rd);
 	if (c->flags & SC_DROPPING)
 		server_client_dropped(c);	/* before the end, not never */
-	proto_put32(msg, status);
-	server_client_write(c, PROTO_EXIT, msg, sizeof msg);
+	n = proto_pack_u32(msg, sizeof msg, status);
+	server_client_write(c, PROTO_EXIT, msg, n);
 	c->flags |= SC_CLOSING;
 	server_client_flush(c);
 }
@@ -449,44 +456,49 @@ server_client_replay(struct server_client *c, u_int lines)
 static void
 server_client_attach(struct server_client *c, const struct proto_msg *m)
 {
-	uint32_t	flags, lines;
-	uint8_t		msg[4 + 256];
-	int		n;
+	struct proto_attach	a;
+	struct proto_status	t;
+	uint8_t			msg[512];
+	char			why[256];
+	size_t			len;
+	int			n;
 
-	if (proto_get32(m, 0, &flags) != 0 ||
-	    proto_get16(m, 4, &c->rows) != 0 ||
-	    proto_get16(m, 6, &c->cols) != 0 ||
-	    proto_get32(m, 8, &lines) != 0) {
+	if (proto_unpack_attach(m, &a) != 0) {
 		server_client_error(c, EXIT_PROTO, "malformed attach message "
 		    "(%u bytes)", m->len);
 		return;
 	}
+	c->rows = a.rows;
+	c->cols = a.cols;
 	if (c->flags & SC_ATTACHED)
 		return;
-	if (flags & PROTO_ATTACH_TTY) {
+	if (a.flags & PROTO_ATTACH_TTY) {
 		/* Take the terminal, or say why not: the client relays. */
-		proto_put32(msg, 0);
+		memset(&t, 0, sizeof t);
 		if (c->passfd == -1) {
-			n = snprintf((char *)msg + 4, sizeof msg - 4, "no "
-			    "terminal came with the attach message");
-		} else if ((n = server_tty_open(c, c->passfd, m->data + 12,
-		    m->len - 12, (char *)msg + 4, sizeof msg - 4)) == 0) {
-			proto_put32(msg, 1);
+			n = snprintf(why, sizeof why, "no terminal came with "
+			    "the attach message");
+		} else if ((n = server_tty_open(c, c->passfd, a.key, a.keylen,
+		    why, sizeof why)) == 0) {
+			t.status = 1;
 		} else if (n == -2) {
 			close(c->passfd);
 			c->passfd = -1;
-			server_client_error(c, EXIT_USAGE, "%s", (char *)msg + 4);
+			server_client_error(c, EXIT_USAGE, "%s", why);
 			return;
 		} else
-			n = strlen((char *)msg + 4);
-		server_client_write(c, PROTO_TTY, msg, 4 + n);
+			n = strlen(why);
+		t.text = why;
+		t.len = n;
+		len = proto_pack_status(msg, sizeof msg, &t);
+		server_client_write(c, PROTO_TTY, msg, len);
 	}
 	if (c->passfd != -1)
 		close(c->passfd);
 	c->passfd = -1;
-	if (flags & PROTO_ATTACH_ONCE) {
+	if (a.flags & PROTO_ATTACH_ONCE) {
 		/* lispd log without -f: what there is, then goodbye. */
-		server_client_replay(c, lines);
+		server_client_replay(c, a.replay);
 		server_client_write(c, PROTO_OK, NULL, 0);
 		c->flags |= SC_CLOSING;
 		event_del(c->rd);
@@ -494,12 +506,12 @@ server_client_attach(struct server_client *c, const struct proto_msg *m)
 		return;
 	}
 	c->flags |= SC_ATTACHED;
-	if (flags & PROTO_ATTACH_READONLY)
+	if (a.flags & PROTO_ATTACH_READONLY)
 		c->flags |= SC_READONLY;
-	if (flags & PROTO_ATTACH_LOG)
+	if (a.flags & PROTO_ATTACH_LOG)
 		c->flags |= SC_READONLY | SC_LOG;
 	server_resize(c);
-	server_client_replay(c, lines);
+	server_client_replay(c, a.replay);
 	if (server.state == SERVER_EXITED)
 		server_client_exit(c, server.status);
 }
@@ -583,10 +595,12 @@ server_client_resume_all(void)
 static void
 server_client_eval_stop(struct server_client *c, uint32_t status)
 {
-	uint8_t	msg[4];
+	struct proto_value	v = { c->eval_id, status };
+	uint8_t			msg[16];
+	size_t			n;
 
-	proto_put32(msg, status);
-	control_send(CTL_INTERRUPT, c->eval_id, msg, sizeof msg);
+	n = proto_pack_ctl_value(msg, sizeof msg, &v);
+	control_send(CTL_INTERRUPT, msg, n, NULL, 0);
 }
 
 /* Output of the client's evaluation, counted until it is delivered. */
@@ -594,13 +608,16 @@ void
 server_client_eval_out(struct server_client *c, int stream, const void *data,
     size_t len)
 {
-	uint8_t	hdr[PROTO_HDRLEN + 1];
+	struct proto_out	o = { 0, stream, NULL, 0 };
+	uint8_t			hdr[PROTO_HDRLEN + 16];
+	size_t			n;
 
 	if (c->flags & (SC_DEAD | SC_CLOSING))
 		return;
-	proto_header(hdr, PROTO_EVAL_OUT, len + 1);
-	hdr[PROTO_HDRLEN] = stream;
-	evbuffer_add(c->out, hdr, sizeof hdr);
+	/* The fields only: the bytes go straight from the image's frame. */
+	n = proto_pack_out(hdr + PROTO_HDRLEN, sizeof hdr - PROTO_HDRLEN, &o);
+	proto_header(hdr, PROTO_EVAL_OUT, n + len);
+	evbuffer_add(c->out, hdr, PROTO_HDRLEN + n);
 	evbuffer_add(c->out, data, len);
 	c->eval_unacked += len;
 	server_client_later(c);
@@ -611,18 +628,25 @@ void
 server_client_eval_done(struct server_client *c, uint32_t status,
     const void *text, size_t len)
 {
-	uint8_t	*msg;
+	struct proto_status	 d;
+	uint8_t			*msg;
+	size_t			 n;
 
 	c->eval_id = 0;
 	c->eval_unacked = 0;
 	if (c->flags & (SC_DEAD | SC_CLOSING))
 		return;
-	if (len > PROTO_MAXLEN - 4)
-		len = PROTO_MAXLEN - 4;
-	msg = xmalloc(4 + len);
-	proto_put32(msg, status);
-	memcpy(msg + 4, text, len);
-	server_client_write(c, PROTO_EVAL_DONE, msg, 4 + len);
+	memset(&d, 0, sizeof d);
+	d.status = status;
+	d.text = text;
+	d.len = len;
+	if ((n = proto_pack_status(NULL, 0, &d)) > PROTO_MAXLEN) {
+		d.len -= n - PROTO_MAXLEN;	/* what one frame holds */
+		n = PROTO_MAXLEN;
+	}
+	msg = xmalloc(n);
+	proto_pack_status(msg, n, &d);
+	server_client_write(c, PROTO_EVAL_DONE, msg, n);
 	free(msg);
 	c->flags |= SC_CLOSING;
 	event_del(c->rd);
@@ -632,10 +656,11 @@ server_client_eval_done(struct server_client *c, uint32_t status,
 static void
 server_client_eval(struct server_client *c, const struct proto_msg *m)
 {
-	char	why[512];
+	struct proto_eval	e;
+	char			why[512];
 
 	if (c->eval_id != 0 || c->eval_package != NULL ||
-	    proto_get32(m, 0, &c->eval_flags) != 0) {
+	    proto_unpack_eval(m, &e) != 0) {
 		server_client_error(c, EXIT_PROTO, "malformed or second eval "
 		    "message (%u bytes)", m->len);
 		return;
@@ -647,22 +672,27 @@ server_client_eval(struct server_client *c, const struct proto_msg *m)
 	if (++server.ctl_next_id == 0)
 		server.ctl_next_id = 1;
 	c->eval_id = server.ctl_next_id;
-	xasprintf(&c->eval_package, "%.*s", (int)m->len - 4, m->data + 4);
+	c->eval_flags = e.flags;
+	xasprintf(&c->eval_package, "%.*s", (int)e.len, e.package);
 }
 
 /* Forms, then go: both on to the image as they come. */
 static void
 server_client_eval_text(struct server_client *c, const struct proto_msg *m)
 {
-	const char	*why;
-	uint8_t		*msg;
-	size_t		 plen;
-	int		 rc;
+	struct proto_text	 t = { c->eval_id, NULL, 0 };
+	struct proto_eval	 e;
+	const char		*why;
+	uint8_t			*msg, head[16];
+	size_t			 n;
+	int			 rc;
 
 	if (c->eval_id == 0)
 		return;		/* it ended already, or never began */
 	if (m->type == PROTO_TEXT) {
-		rc = control_send(CTL_TEXT, c->eval_id, m->data, m->len);
+		/* The id, then the forms as they came. */
+		n = proto_pack_ctl_text(head, sizeof head, &t);
+		rc = control_send(CTL_TEXT, head, n, m->data, m->len);
 		if (rc == 0 && !control_room()) {
 			/* The image takes the forms more slowly than they come. */
 			c->flags |= SC_PAUSED;
@@ -672,11 +702,14 @@ server_client_eval_text(struct server_client *c, const struct proto_msg *m)
 		}
 	} else {
 		c->flags |= SC_EVALGO;
-		plen = strlen(c->eval_package);
-		msg = xmalloc(4 + plen);
-		proto_put32(msg, c->eval_flags);
-		memcpy(msg + 4, c->eval_package, plen);
-		rc = control_send(CTL_EVAL, c->eval_id, msg, 4 + plen);
+		e.id = c->eval_id;
+		e.flags = c->eval_flags;
+		e.package = c->eval_package;
+		e.len = strlen(c->eval_package);
+		n = proto_pack_ctl_eval(NULL, 0, &e);
+		msg = xmalloc(n);
+		proto_pack_ctl_eval(msg, n, &e);
+		rc = control_send(CTL_EVAL, msg, n, NULL, 0);
 		free(msg);
 	}
 	if (rc == -1) {
@@ -688,27 +721,33 @@ server_client_eval_text(struct server_client *c, const struct proto_msg *m)
 static void
 server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 {
-	const char	*why;
-	uint32_t	 v;
-	uint8_t		 hello[8];
+	struct proto_hello	 h;
+	struct proto_resize	 r;
+	const char		*why;
+	uint32_t		 v;
+	uint8_t			 hello[16];
+	size_t			 n;
 
 	if (!(c->flags & SC_HELLO)) {
-		if (m->type != PROTO_HELLO || proto_get32(m, 0, &v) != 0) {
+		if (m->type != PROTO_HELLO || proto_unpack_hello(m, &h) != 0) {
 			server_client_error(c, EXIT_PROTO, "expected a hello "
 			    "message first, got %s (%u)", proto_name(m->type),
 			    m->type);
 			return;
 		}
-		if (v < PROTO_VERSION_MIN) {
+		if (h.version < PROTO_VERSION_MIN) {
 			server_client_error(c, EXIT_PROTO, "client protocol "
 			    "version %u is older than this server speaks "
-			    "(%d to %d)", v, PROTO_VERSION_MIN, PROTO_VERSION);
+			    "(%d to %d)", h.version, PROTO_VERSION_MIN,
+			    PROTO_VERSION);
 			return;
 		}
 		c->flags |= SC_HELLO;
-		proto_put32(hello, PROTO_VERSION);
-		proto_put32(hello + 4, (uint32_t)getpid());
-		server_client_write(c, PROTO_HELLO, hello, sizeof hello);
+		h.version = PROTO_VERSION;
+		h.pid = (uint32_t)getpid();
+		h.has_pid = 1;
+		n = proto_pack_hello(hello, sizeof hello, &h);
+		server_client_write(c, PROTO_HELLO, hello, n);
 		return;
 	}
 
@@ -730,7 +769,7 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		server_client_eval_text(c, m);
 		break;
 	case PROTO_INTERRUPT:
-		if (proto_get32(m, 0, &v) != 0 || v > 255) {
+		if (proto_unpack_u32(m, &v) != 0 || v > 255) {
 			server_client_error(c, EXIT_PROTO, "malformed "
 			    "interrupt message (%u bytes)", m->len);
 			break;
@@ -755,12 +794,13 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 			c->flags |= SC_WAITREADY;
 		break;
 	case PROTO_RESIZE:
-		if (proto_get16(m, 0, &c->rows) != 0 ||
-		    proto_get16(m, 2, &c->cols) != 0) {
+		if (proto_unpack_resize(m, &r) != 0) {
 			server_client_error(c, EXIT_PROTO, "malformed resize "
 			    "message (%u bytes)", m->len);
 			break;
 		}
+		c->rows = r.rows;
+		c->cols = r.cols;
 		server_resize(c);
 		break;
 	case PROTO_LIST:
@@ -770,7 +810,7 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		server_client_send(c, m);
 		break;
 	case PROTO_STOP:
-		if (proto_get32(m, 0, &v) != 0) {
+		if (proto_unpack_u32(m, &v) != 0) {
 			server_client_error(c, EXIT_PROTO, "malformed stop "
 			    "message (%u bytes)", m->len);
 			break;
@@ -863,8 +903,7 @@ server_client_parse(struct server_client *c)
 		}
 		if (evbuffer_copyout(c->in, hdr, sizeof hdr) != sizeof hdr)
 			break;
-		want = PROTO_HDRLEN + ((size_t)hdr[4] << 24 |
-		    (size_t)hdr[5] << 16 | (size_t)hdr[6] << 8 | hdr[7]);
+		want = proto_frame_size(hdr);
 		if (want > PROTO_HDRLEN + PROTO_MAXLEN) {
 			server_client_error(c, EXIT_PROTO, "frame of %zu bytes "
 			    "is over the limit of %d", want - PROTO_HDRLEN,

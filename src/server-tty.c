@@ -102,7 +102,6 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 	c->tty_key = evtimer_new(server.base, server_tty_key_cb, c);
 	c->tty_cont = evtimer_new(server.base, server_tty_cont_cb, c);
 	event_add(c->tty_rd, NULL);
-	c->flags |= SC_TTY;
 	log_debug("%s: client %d has terminal %s", __func__, c->fd, path);
 	return (0);
 }
@@ -127,7 +126,6 @@ server_tty_close(struct server_client *c)
 		close(c->tty_statfd);
 	c->tty_statfd = -1;
 	c->tty_stopped = 0;
-	c->flags &= ~SC_TTY;
 }
 
 void
@@ -216,7 +214,8 @@ server_tty_cont_cb(evutil_socket_t fd, short events, void *arg)
 void
 server_tty_flush(struct server_client *c)
 {
-	uint8_t	msg[4];
+	uint8_t	msg[16];
+	size_t	n;
 
 	if (c->ttyfd == -1 || server_tty_stopped(c))
 		return;
@@ -240,8 +239,8 @@ server_tty_flush(struct server_client *c)
 		c->flags &= ~SC_EXITING;
 		server_tty_close(c);
 		event_del(c->rd);
-		proto_put32(msg, c->status);
-		server_client_write(c, PROTO_EXIT, msg, sizeof msg);
+		n = proto_pack_u32(msg, sizeof msg, server.status);
+		server_client_write(c, PROTO_EXIT, msg, n);
 		c->flags |= SC_CLOSING;
 		server_client_flush(c);
 	}

@@ -59,6 +59,7 @@ static void	 server_accept_cb(evutil_socket_t, short, void *);
 static u_int	 server_clients_max(void);
 static int	 server_ldb(const char *, size_t);
 static void	 server_clients_full(void);
+static void	 server_info(struct evbuffer *);
 
 void
 server_reap(void)
@@ -557,7 +558,7 @@ server_stop(u_int timeout)
 		return;
 	server.state = SERVER_STOPPING;
 	if (server.ctl_state == CONTROL_UP &&
-	    control_send(CTL_EXIT, 0, NULL, 0) == 0) {
+	    control_send(CTL_EXIT, NULL, 0, NULL, 0) == 0) {
 		tv.tv_sec = timeout / 2;
 		server.stop_left = timeout - timeout / 2;
 		snprintf(msg, sizeof msg, "stopping: asked the image to exit "
@@ -865,24 +866,30 @@ server_clients_max(void)
 static void
 server_refuse(int fd, int status, const char *fmt, ...)
 {
-	va_list	ap;
-	uint8_t	buf[PROTO_HDRLEN + 4 + 256];
-	char	junk[512];
-	int	n;
+	struct proto_status	e;
+	va_list			ap;
+	uint8_t			buf[PROTO_HDRLEN + 512];
+	char			text[256], junk[512];
+	size_t			len;
+	int			n;
 
 	va_start(ap, fmt);
-	n = vsnprintf((char *)buf + PROTO_HDRLEN + 4, sizeof buf -
-	    PROTO_HDRLEN - 4, fmt, ap);
+	n = vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	if ((size_t)n >= sizeof buf - PROTO_HDRLEN - 4)
-		n = sizeof buf - PROTO_HDRLEN - 5;
-	proto_header(buf, PROTO_ERROR, 4 + n);
-	proto_put32(buf + PROTO_HDRLEN, status);
+	if ((size_t)n >= sizeof text)
+		n = sizeof text - 1;
+	memset(&e, 0, sizeof e);
+	e.status = status;
+	e.text = text;
+	e.len = n;
+	len = proto_pack_status(buf + PROTO_HDRLEN, sizeof buf - PROTO_HDRLEN,
+	    &e);
+	proto_header(buf, PROTO_ERROR, len);
 	/* Its hello read, so that closing resets nothing before the frame. */
 	(void)!recv(fd, junk, sizeof junk, MSG_DONTWAIT);
-	(void)!send(fd, buf, PROTO_HDRLEN + 4 + n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)!send(fd, buf, PROTO_HDRLEN + len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 }
 
@@ -973,7 +980,7 @@ server_list(struct server_client *c)
 	if (server.info_pending)
 		return;
 	if (server.ctl_state != CONTROL_UP ||
-	    control_send(CTL_ASKINFO, 0, NULL, 0) == -1) {
+	    control_send(CTL_ASKINFO, NULL, 0, NULL, 0) == -1) {
 		server_info_answer();
 		return;
 	}
@@ -1022,7 +1029,7 @@ server_info_text(struct evbuffer *b, const char *key, const char *s,
 	evbuffer_add(b, "\n", 1);
 }
 
-void
+static void
 server_info(struct evbuffer *b)
 {
 	struct server_client	*c;
@@ -1386,7 +1393,6 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	TAILQ_INIT(&server.clients);
 	server.dir = d;
 	server.name = opts->name;
-	server.foreground = opts->foreground;
 	server.lockfd = lockfd;
 	server.command = server_command(opts->argv);
 	ring_init(&server.ring, opts->scrollback);

@@ -78,7 +78,7 @@ swank_recreate(void)
 	}
 	if (server.swank_state == SWANK_UP) {
 		path = dir_path(server.dir, server.name, ".swank");
-		if (control_send(CTL_REBIND, 0, path, strlen(path)) == 0)
+		if (control_send(CTL_REBIND, NULL, 0, path, strlen(path)) == 0)
 			server.swank_stale = 1;
 		else
 			log_warnx("%s: cannot ask the image to listen on %s "

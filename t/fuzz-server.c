@@ -348,10 +348,10 @@ fuzz_frame(uint8_t *buf, size_t *off, uint32_t type, const void *data,
 static void
 fuzz_hello(uint8_t *buf, size_t *off)
 {
-	uint8_t	v[4];
+	struct proto_hello	h = { PROTO_VERSION, 0, 0 };
+	uint8_t			v[16];
 
-	proto_put32(v, PROTO_VERSION);
-	fuzz_frame(buf, off, PROTO_HELLO, v, sizeof v);
+	fuzz_frame(buf, off, PROTO_HELLO, v, proto_pack_hello(v, sizeof v, &h));
 }
 
 /*
@@ -361,12 +361,14 @@ fuzz_hello(uint8_t *buf, size_t *off)
 static void
 fuzz_preamble(void)
 {
-	uint8_t	buf[256], a[12];
-	size_t	off;
+	struct proto_attach	at = { 0, 24, 80, 10, NULL, 0 };
+	struct proto_eval	e = { 0, 0, "CL-USER", 7 };
+	uint8_t			buf[256], a[32];
+	size_t			off;
 
 	off = 0;
 	fuzz_hello(buf, &off);
-	fuzz_frame(buf, &off, PROTO_EVAL, "\0\0\0\0CL-USER", 11);
+	fuzz_frame(buf, &off, PROTO_EVAL, a, proto_pack_eval(a, sizeof a, &e));
 	fuzz_frame(buf, &off, PROTO_TEXT, "(+ 1 2)", 7);
 	fuzz_frame(buf, &off, PROTO_GO, NULL, 0);
 	fuzz_connect(1);
@@ -375,7 +377,9 @@ fuzz_preamble(void)
 
 	off = 0;
 	fuzz_hello(buf, &off);
-	fuzz_frame(buf, &off, PROTO_EVAL, "\0\0\0\1", 4);
+	e.flags = PROTO_EVAL_VERBOSE;
+	e.len = 0;
+	fuzz_frame(buf, &off, PROTO_EVAL, a, proto_pack_eval(a, sizeof a, &e));
 	fuzz_frame(buf, &off, PROTO_TEXT, "(print", 6);
 	fuzz_connect(2);
 	fuzz_send(fuzz_peer[2], buf, off, -1);
@@ -383,11 +387,8 @@ fuzz_preamble(void)
 
 	off = 0;
 	fuzz_hello(buf, &off);
-	proto_put32(a, 0);
-	proto_put16(a + 4, 24);
-	proto_put16(a + 6, 80);
-	proto_put32(a + 8, 10);
-	fuzz_frame(buf, &off, PROTO_ATTACH, a, sizeof a);
+	fuzz_frame(buf, &off, PROTO_ATTACH, a,
+	    proto_pack_attach(a, sizeof a, &at));
 	fuzz_connect(3);
 	fuzz_send(fuzz_peer[3], buf, off, -1);
 	fuzz_run();
@@ -441,10 +442,12 @@ fuzz_begin(int flags)
 		close(fuzz_image);
 		fuzz_image = -1;
 	} else if (flags & FUZZ_CTLUP) {
-		proto_header(buf, CTL_HELLO, 4 + 9);
-		proto_put32(buf + PROTO_HDRLEN, CTL_VERSION);
-		memcpy(buf + PROTO_HDRLEN + 4, "SBCL fuzz", 9);
-		off = PROTO_HDRLEN + 4 + 9;
+		struct proto_status	hi = { 0, CTL_VERSION, "SBCL fuzz", 9 };
+
+		off = proto_pack_status(buf + PROTO_HDRLEN,
+		    sizeof buf - PROTO_HDRLEN, &hi);
+		proto_header(buf, CTL_HELLO, off);
+		off += PROTO_HDRLEN;
 		fuzz_send(fuzz_image, buf, off, -1);
 		fuzz_run();
 	}

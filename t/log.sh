@@ -27,7 +27,13 @@ start -s big -- sh
 reader=$!
 PIDS="$PIDS $reader"
 wait_until 10 eval 'lispd ls | grep -q "^big "'
-sleep 0.5	# the reader connects (readers are not counted in ls)
+# Readers are not counted in ls: this one reads once what is printed after
+# it started reaches it (-n 0: nothing from before).
+reading() {
+	lispd send big 'echo reader-""here' >/dev/null
+	grep -q reader-here "$T/big.out"
+}
+wait_until 10 reading
 kill -STOP "$reader"
 lispd send big 'yes 0123456789012345678901234567890123456789 | head -c 8000000; echo last-""words; exit 4' >/dev/null
 wait_until 30 eval '! lispd ls | grep -Eq "^big +[0-9]+ running"'

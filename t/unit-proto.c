@@ -1,6 +1,7 @@
 /*
- * Unit tests for the frame parser (src/proto.c), and the swank frame
- * counter of lispd swank (swank_scan in src/swank.c).
+ * Unit tests for the frame parser and the payloads' pack and unpack pairs
+ * (src/proto.c), and the swank frame counter of lispd swank (swank_scan in
+ * src/swank.c).
  */
 
 #include "config.h"
@@ -10,6 +11,193 @@
 
 #include "lispd.h"
 #include "tap.h"
+
+
+static uint8_t		pbuf[PROTO_MAXLEN];
+
+/* A payload as it would arrive: a frame's message over pbuf. */
+static const struct proto_msg *
+msg_of(size_t len)
+{
+	static struct proto_msg	m;
+
+	m.type = 0;
+	m.len = len;
+	m.data = pbuf;
+	return (&m);
+}
+
+/*
+ * Every prefix shorter than min of the payload in pbuf is refused by
+ * unpack, and every one from min on accepted.
+ */
+#define is_truncated(unpack, st, len, min, name) do {			\
+	size_t	 i_;							\
+	int	 all_ = 1;						\
+	for (i_ = 0; i_ <= (len); i_++) {				\
+		if ((unpack(msg_of(i_), (st)) == 0) != (i_ >= (min)))	\
+			all_ = 0;					\
+	}								\
+	ok(all_, "%s: shorter than %d bytes refused, the rest taken",	\
+	    name, (int)(min));						\
+} while (0)
+
+static void
+test_payloads(void)
+{
+	struct proto_hello	h, h2;
+	struct proto_attach	a, a2;
+	struct proto_resize	r, r2;
+	struct proto_eval	e, e2;
+	struct proto_status	s, s2;
+	struct proto_out	o, o2;
+	struct proto_text	t, t2;
+	struct proto_value	v, v2;
+	uint64_t		u64;
+	uint32_t		u32;
+	uint8_t			small[3];
+	size_t			n;
+
+	memset(&h, 0, sizeof h);
+	h.version = PROTO_VERSION;
+	is_int(proto_pack_hello(pbuf, sizeof pbuf, &h), 4, "hello: a client's "
+	    "is its version");
+	ok(proto_unpack_hello(msg_of(4), &h2) == 0 && h2.version ==
+	    PROTO_VERSION && !h2.has_pid, "hello: a client's, unpacked");
+	h.pid = 4242;
+	h.has_pid = 1;
+	n = proto_pack_hello(pbuf, sizeof pbuf, &h);
+	ok(n == 8 && proto_unpack_hello(msg_of(n), &h2) == 0 &&
+	    h2.version == PROTO_VERSION && h2.has_pid && h2.pid == 4242,
+	    "hello: a server's, with its pid");
+	ok(proto_unpack_hello(msg_of(7), &h2) == 0 && !h2.has_pid,
+	    "hello: a pid cut short is no pid");
+	is_truncated(proto_unpack_hello, &h2, n, 4, "hello");
+
+	a.flags = PROTO_ATTACH_READONLY | PROTO_ATTACH_TTY;
+	a.rows = 50;
+	a.cols = 132;
+	a.replay = 1000;
+	a.key = (const uint8_t *)"\033[24~";
+	a.keylen = 5;
+	n = proto_pack_attach(pbuf, sizeof pbuf, &a);
+	is_int(n, 12 + 5, "attach: fields and key");
+	ok(proto_unpack_attach(msg_of(n), &a2) == 0 && a2.flags == a.flags &&
+	    a2.rows == 50 && a2.cols == 132 && a2.replay == 1000 &&
+	    a2.keylen == 5 && memcmp(a2.key, a.key, 5) == 0,
+	    "attach: round trip");
+	a.key = NULL;
+	a.keylen = 0;
+	n = proto_pack_attach(pbuf, sizeof pbuf, &a);
+	ok(n == 12 && proto_unpack_attach(msg_of(n), &a2) == 0 &&
+	    a2.keylen == 0 && a2.replay == 1000, "attach: without a key");
+	is_truncated(proto_unpack_attach, &a2, n, 12, "attach");
+	/* The bytes as a version 1 client has always sent them. */
+	ok(memcmp(pbuf, "\0\0\0\3\0\062\0\204\0\0\003\350", 12) == 0,
+	    "attach: the wire bytes are those of before");
+
+	r.rows = 24;
+	r.cols = 80;
+	n = proto_pack_resize(pbuf, sizeof pbuf, &r);
+	ok(n == 4 && proto_unpack_resize(msg_of(n), &r2) == 0 &&
+	    r2.rows == 24 && r2.cols == 80, "resize: round trip");
+	is_truncated(proto_unpack_resize, &r2, n, 4, "resize");
+
+	n = proto_pack_u32(pbuf, sizeof pbuf, 0xdeadbeef);
+	ok(n == 4 && proto_unpack_u32(msg_of(n), &u32) == 0 &&
+	    u32 == 0xdeadbeef, "u32: round trip");
+	is_truncated(proto_unpack_u32, &u32, n, 4, "u32");
+
+	n = proto_pack_dropped(pbuf, sizeof pbuf, 0x0123456789abcdefULL);
+	ok(n == 8 && proto_unpack_dropped(msg_of(n), &u64) == 0 &&
+	    u64 == 0x0123456789abcdefULL, "dropped: round trip");
+	is_truncated(proto_unpack_dropped, &u64, n, 8, "dropped");
+
+	memset(&e, 0, sizeof e);
+	e.flags = PROTO_EVAL_VERBOSE;
+	e.package = "CL-USER";
+	e.len = 7;
+	n = proto_pack_eval(pbuf, sizeof pbuf, &e);
+	ok(n == 11 && proto_unpack_eval(msg_of(n), &e2) == 0 &&
+	    e2.flags == PROTO_EVAL_VERBOSE && e2.len == 7 &&
+	    memcmp(e2.package, "CL-USER", 7) == 0, "eval: round trip");
+	is_truncated(proto_unpack_eval, &e2, n, 4, "eval");
+	e.id = 77;
+	n = proto_pack_ctl_eval(pbuf, sizeof pbuf, &e);
+	ok(n == 15 && proto_unpack_ctl_eval(msg_of(n), &e2) == 0 &&
+	    e2.id == 77 && e2.flags == PROTO_EVAL_VERBOSE && e2.len == 7 &&
+	    memcmp(e2.package, "CL-USER", 7) == 0, "ctl eval: round trip");
+	is_truncated(proto_unpack_ctl_eval, &e2, n, 8, "ctl eval");
+
+	memset(&s, 0, sizeof s);
+	s.status = EXIT_NOSESSION;
+	s.text = "no such session";
+	s.len = 15;
+	n = proto_pack_status(pbuf, sizeof pbuf, &s);
+	ok(n == 19 && proto_unpack_status(msg_of(n), &s2) == 0 &&
+	    s2.status == EXIT_NOSESSION && s2.len == 15 &&
+	    memcmp(s2.text, "no such session", 15) == 0,
+	    "status: round trip");
+	ok(proto_unpack_status(msg_of(4), &s2) == 0 && s2.len == 0,
+	    "status: without text");
+	is_truncated(proto_unpack_status, &s2, n, 4, "status");
+	s.id = 9;
+	n = proto_pack_ctl_done(pbuf, sizeof pbuf, &s);
+	ok(n == 23 && proto_unpack_ctl_done(msg_of(n), &s2) == 0 &&
+	    s2.id == 9 && s2.status == EXIT_NOSESSION && s2.len == 15 &&
+	    memcmp(s2.text, "no such session", 15) == 0,
+	    "ctl done: round trip");
+	is_truncated(proto_unpack_ctl_done, &s2, n, 8, "ctl done");
+
+	memset(&o, 0, sizeof o);
+	o.stream = 2;
+	o.data = "oops";
+	o.len = 4;
+	n = proto_pack_out(pbuf, sizeof pbuf, &o);
+	ok(n == 5 && proto_unpack_out(msg_of(n), &o2) == 0 &&
+	    o2.stream == 2 && o2.len == 4 && memcmp(o2.data, "oops", 4) == 0,
+	    "eval out: round trip");
+	is_truncated(proto_unpack_out, &o2, n, 1, "eval out");
+	o.id = 3;
+	n = proto_pack_ctl_out(pbuf, sizeof pbuf, &o);
+	ok(n == 9 && proto_unpack_ctl_out(msg_of(n), &o2) == 0 &&
+	    o2.id == 3 && o2.stream == 2 && o2.len == 4 &&
+	    memcmp(o2.data, "oops", 4) == 0, "ctl out: round trip");
+	is_truncated(proto_unpack_ctl_out, &o2, n, 5, "ctl out");
+
+	t.id = 5;
+	t.data = "(+ 1 2)";
+	t.len = 7;
+	n = proto_pack_ctl_text(pbuf, sizeof pbuf, &t);
+	ok(n == 11 && proto_unpack_ctl_text(msg_of(n), &t2) == 0 &&
+	    t2.id == 5 && t2.len == 7 && memcmp(t2.data, "(+ 1 2)", 7) == 0,
+	    "ctl text: round trip");
+	is_truncated(proto_unpack_ctl_text, &t2, n, 4, "ctl text");
+
+	v.id = 6;
+	v.value = EVAL_INTERRUPTED;
+	n = proto_pack_ctl_value(pbuf, sizeof pbuf, &v);
+	ok(n == 8 && proto_unpack_ctl_value(msg_of(n), &v2) == 0 &&
+	    v2.id == 6 && v2.value == EVAL_INTERRUPTED,
+	    "ctl value: round trip");
+	is_truncated(proto_unpack_ctl_value, &v2, n, 8, "ctl value");
+
+	/* Packed with its bytes NULL: the fields, for the caller to follow. */
+	o.data = NULL;
+	o.len = 4096;
+	is_int(proto_pack_out(pbuf, sizeof pbuf, &o), 1,
+	    "eval out without its bytes: the stream alone");
+	t.data = NULL;
+	is_int(proto_pack_ctl_text(pbuf, sizeof pbuf, &t), 4,
+	    "ctl text without its bytes: the id alone");
+
+	/* Too small a buffer: the size, and nothing written past it. */
+	memset(small, 0xaa, sizeof small);
+	is_int(proto_pack_u32(small, 2, 1), 4, "a u32 into 2 bytes: its size");
+	ok(small[2] == 0xaa, "... and no byte past the 2 written");
+	is_int(proto_pack_status(NULL, 0, &s), 4 + 15,
+	    "(NULL, 0): the size alone");
+}
 
 int
 main(void)
@@ -112,5 +300,28 @@ main(void)
 
 	ok(strcmp(proto_name(PROTO_STOP), "stop") == 0, "names");
 	ok(strcmp(proto_name(9999), "unknown") == 0, "unknown name");
+	for (i = 1; i < 64; i++) {
+		if (strcmp(proto_name(i), "unknown") != 0)
+			v32 = i;
+	}
+	is_int(v32, PROTO_EVAL_DONE, "the last type with a name is the last "
+	    "type");
+	{
+		int	named = 0, ctl = 0;
+
+		for (i = 1; i < 64; i++) {
+			named += strcmp(proto_name(i), "unknown") != 0;
+			ctl += strcmp(proto_ctl_name(i), "unknown") != 0;
+		}
+		is_int(named, 25, "every PROTO_ type has a name");
+		is_int(ctl, 14, "every CTL_ type has a name");
+	}
+	ok(strcmp(proto_ctl_name(CTL_REBIND), "rebind") == 0, "control names");
+
+	proto_header(buf, PROTO_INPUT, 70000);
+	is_int(proto_frame_size(buf), PROTO_HDRLEN + 70000,
+	    "a frame's size from its header, as announced");
+
+	test_payloads();
 	return (tap_done());
 }
