@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
@@ -474,6 +476,32 @@ size_t
 proto_pack_status(uint8_t *buf, size_t size, const struct proto_status *s)
 {
 	return (proto_pack_status1(buf, size, s, 0));
+}
+
+/*
+ * A PROTO_ERROR payload: status and a line formatted from fmt, cut to fit
+ * in size (at most PROTO_TEXT_MAX bytes of text).
+ */
+size_t
+proto_pack_error(uint8_t *buf, size_t size, int status, const char *fmt,
+    va_list ap)
+{
+	struct proto_status	e;
+	char			text[PROTO_TEXT_MAX];
+	int			n;
+
+	n = vsnprintf(text, sizeof text, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof text)
+		n = sizeof text - 1;
+	memset(&e, 0, sizeof e);
+	e.status = status;
+	e.text = text;
+	e.len = n;
+	if (size > 4 && e.len > size - 4)
+		e.len = size - 4;
+	return (proto_pack_status(buf, size, &e));
 }
 
 int

@@ -13,6 +13,7 @@
 #ifndef PROTO_H
 #define PROTO_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@
 
 #define PROTO_HDRLEN		8
 #define PROTO_MAXLEN		65536	/* largest payload */
+#define PROTO_TEXT_MAX		508	/* of an error's line */
 
 enum proto_type {
 	/* Both ways: u32 version; server adds u32 pid. */
@@ -219,6 +221,7 @@ int	 proto_unpack_dropped(const struct proto_msg *, uint64_t *);
 size_t	 proto_pack_eval(uint8_t *, size_t, const struct proto_eval *);
 int	 proto_unpack_eval(const struct proto_msg *, struct proto_eval *);
 size_t	 proto_pack_status(uint8_t *, size_t, const struct proto_status *);
+size_t	 proto_pack_error(uint8_t *, size_t, int, const char *, va_list);
 int	 proto_unpack_status(const struct proto_msg *, struct proto_status *);
 size_t	 proto_pack_out(uint8_t *, size_t, const struct proto_out *);
 int	 proto_unpack_out(const struct proto_msg *, struct proto_out *);

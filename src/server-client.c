@@ -349,25 +349,13 @@ server_client_uncork(struct server_client *c)
 void
 server_client_error(struct server_client *c, int status, const char *fmt, ...)
 {
-	struct proto_status	 e;
-	va_list			 ap;
-	char			 text[508];
-	uint8_t			 msg[512];
-	size_t			 len;
-	int			 n;
+	va_list	ap;
+	uint8_t	msg[512];
+	size_t	len;
 
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof text, fmt, ap);
+	len = proto_pack_error(msg, sizeof msg, status, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof text)
-		n = sizeof text - 1;
-	memset(&e, 0, sizeof e);
-	e.status = status;
-	e.text = text;
-	e.len = n;
-	len = proto_pack_status(msg, sizeof msg, &e);
 	server_client_write(c, PROTO_ERROR, msg, len);
 	c->flags |= SC_CLOSING;
 	event_del(c->rd);

@@ -866,26 +866,15 @@ server_clients_max(void)
 static void
 server_refuse(int fd, int status, const char *fmt, ...)
 {
-	struct proto_status	e;
-	va_list			ap;
-	uint8_t			buf[PROTO_HDRLEN + 512];
-	char			text[256], junk[512];
-	size_t			len;
-	int			n;
+	va_list	ap;
+	uint8_t	buf[PROTO_HDRLEN + 260];
+	char	junk[512];
+	size_t	len;
 
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof text, fmt, ap);
+	len = proto_pack_error(buf + PROTO_HDRLEN, sizeof buf - PROTO_HDRLEN,
+	    status, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof text)
-		n = sizeof text - 1;
-	memset(&e, 0, sizeof e);
-	e.status = status;
-	e.text = text;
-	e.len = n;
-	len = proto_pack_status(buf + PROTO_HDRLEN, sizeof buf - PROTO_HDRLEN,
-	    &e);
 	proto_header(buf, PROTO_ERROR, len);
 	/* Its hello read, so that closing resets nothing before the frame. */
 	(void)!recv(fd, junk, sizeof junk, MSG_DONTWAIT);

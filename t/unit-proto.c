@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -41,6 +42,18 @@ msg_of(size_t len)
 	ok(all_, "%s: shorter than %d bytes refused, the rest taken",	\
 	    name, (int)(min));						\
 } while (0)
+
+static size_t
+pack_error(uint8_t *buf, size_t size, int status, const char *fmt, ...)
+{
+	va_list	ap;
+	size_t	n;
+
+	va_start(ap, fmt);
+	n = proto_pack_error(buf, size, status, fmt, ap);
+	va_end(ap);
+	return (n);
+}
 
 static void
 test_payloads(void)
@@ -148,6 +161,18 @@ test_payloads(void)
 	    memcmp(s2.text, "no such session", 15) == 0,
 	    "ctl done: round trip");
 	is_truncated(proto_unpack_ctl_done, &s2, n, 8, "ctl done");
+
+	n = pack_error(pbuf, sizeof pbuf, EXIT_USAGE, "bad %s: %d", "thing", 7);
+	ok(n == 16 && proto_unpack_status(msg_of(n), &s2) == 0 &&
+	    s2.status == EXIT_USAGE && s2.len == 12 &&
+	    memcmp(s2.text, "bad thing: 7", 12) == 0, "error: formatted");
+	n = pack_error(pbuf, 10, 1, "%s", "a longer line than fits");
+	ok(n == 10 && proto_unpack_status(msg_of(n), &s2) == 0 &&
+	    s2.len == 6 && memcmp(s2.text, "a long", 6) == 0,
+	    "error: cut to the room given");
+	n = pack_error(pbuf, sizeof pbuf, 1, "%0600d", 0);
+	ok(n == 4 + PROTO_TEXT_MAX - 1, "error: at most PROTO_TEXT_MAX - 1 "
+	    "bytes of text");
 
 	memset(&o, 0, sizeof o);
 	o.stream = 2;
