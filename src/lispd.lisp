@@ -817,13 +817,14 @@ evaluation saying so. Not cut short by C-c: no half-loaded swank."
                        (utf8 (format nil "swank ~a did not load in place of ~
                                           ~a: restart the session" want have)
                              200)))))
-          (throw 'job-end
-            (values 1 (format nil "lispd swank: session ~a could not load ~
-                                   swank ~a from ~a: ~a; ~:[it serves no ~
-                                   swank now: restart it~;it serves swank ~a ~
-                                   still~]"
-                              *session* want path (condition-text c) back
-                              have))))))))
+          (let ((why (format nil "session ~a could not load swank ~a ~
+                                  from ~a: ~a; ~:[it serves no swank now: ~
+                                  restart it~;it serves swank ~a still~]"
+                             *session* want path (condition-text c) back
+                             have)))
+            ;; The console too: the client may have gone (C-c) meanwhile.
+            (console "~a" why)
+            (throw 'job-end (values 1 (format nil "lispd swank: ~a" why)))))))))
 
 (defun swank-serve (fd)
   "Serve the swank loaded on the listening socket FD; tell the server."

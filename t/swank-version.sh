@@ -93,7 +93,9 @@ case $rc in 0|130) ok 0 "C-c during the load: the client ends ($rc)" ;;
 wait_until 60 eval 'lispd ls | grep -Eq "^s +$pid running .* 9\.5 +SBCL"'
 ok $? "the load goes on to the end: the session serves the new swank, as ls says"
 lispd ls | grep -Eq "^s +$pid running .* 9\.5 +SBCL" ||
-	{ lispd ls; lispd log -n 15 s; echo; cat "$T/cc.out"; } | sed 's/^/#   | /'
+	{ lispd ls; lispd log -n 15 s; echo; cat "$T/cc.out"
+	  echo "the image says it serves: $(lispd eval -s s '(lispd::swank-version)')"; } |
+	    sed 's/^/#   | /'
 lispd ls | grep -Eq "^s +$pid running .* 9\.5 +SBCL" || backtraces s
 swank_call s "$(rex '(+ 1 2)')"
 like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "whole"
