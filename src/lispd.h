@@ -162,12 +162,6 @@ int	 pty_eof(int);
 int	 pty_peer(int);
 
 /* control.c */
-enum control_state {
-	CONTROL_NONE,		/* no channel */
-	CONTROL_WAITING,	/* no hello yet */
-	CONTROL_UP,
-	CONTROL_GONE,		/* closed: ctl_why says why */
-};
 struct control_msg {
 	uint32_t	 type;
 	uint32_t	 version;
@@ -181,7 +175,11 @@ int	 control_decode(const struct proto_msg *, struct control_msg *);
 int	 control_open(int);
 void	 control_free(void);
 void	 control_close(const char *);
+void	 control_gone(const char *);
 void	 control_drain(void);
+int	 control_up(void);
+const char *control_lisp(void);
+uint32_t control_next_id(void);
 int	 control_can_eval(char *, size_t);
 int	 control_send(uint32_t, const void *, size_t, const void *, size_t);
 int	 control_room(void);
@@ -343,27 +341,12 @@ struct server {
 	struct server_clients	 clients;
 	u_int			 nclients;
 
-	/* The control channel to the bootstrap (control.c). */
-	int			 ctlfd;
-	enum control_state	 ctl_state;
-	int			 ctl_expected;	/* the bootstrap was loaded */
-	char			*ctl_why;
-	struct event		*ctl_rd;
-	struct event		*ctl_wr;
-	struct evbuffer		*ctl_in;
-	struct evbuffer		*ctl_out;
-	struct event		*ctl_stall;	/* a frame stays incomplete */
-	size_t			 ctl_stall_len;
-	int			 ctl_stalled;	/* s it has stayed so */
-	uint32_t		 ctl_next_id;
 	long			 stop_left;	/* seconds from SIGTERM to KILL */
 	struct event		*restart_ev;
 	int			 restarts;
 	int			 backoff;	/* quick failures in a row */
 	int			 last_status;	/* of the image run before */
 	struct event		*info_ev;
-	int			 info_pending;	/* asked the image for its info */
-	char			*image_info;
 
 	/* NAME.swank (swank.c). */
 	int			 swankfd;
@@ -378,7 +361,6 @@ struct server {
 	int			 notify_fd;	/* told of readiness, or -1 */
 	char			*notify_socket;	/* $NOTIFY_SOCKET, or NULL */
 	long			 stop_timeout;
-	char			*lisp;		/* its name and version */
 };
 extern struct server server;
 

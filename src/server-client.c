@@ -669,9 +669,7 @@ server_client_eval(struct server_client *c, const struct proto_msg *m)
 		server_client_eval_done(c, EVAL_NOIMAGE, why, strlen(why));
 		return;
 	}
-	if (++server.ctl_next_id == 0)
-		server.ctl_next_id = 1;
-	c->eval_id = server.ctl_next_id;
+	c->eval_id = control_next_id();
 	c->eval_flags = e.flags;
 	xasprintf(&c->eval_package, "%.*s", (int)e.len, e.package);
 }

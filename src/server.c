@@ -48,6 +48,12 @@
 struct server	 server;
 static struct event	*server_touch_ev;
 
+/* The image's own lines for the info, while a client waits for them. */
+static struct {
+	int	 asked;		/* the image was asked, not yet answered */
+	char	*text;
+} image_info;
+
 static void	 server_pty_drain(void);
 static void	 server_pty_read_cb(evutil_socket_t, short, void *);
 static void	 server_pty_write_cb(evutil_socket_t, short, void *);
@@ -557,7 +563,7 @@ server_stop(u_int timeout)
 	if (server.state != SERVER_RUNNING)
 		return;
 	server.state = SERVER_STOPPING;
-	if (server.ctl_state == CONTROL_UP &&
+	if (control_up() &&
 	    control_send(CTL_EXIT, NULL, 0, NULL, 0) == 0) {
 		tv.tv_sec = timeout / 2;
 		server.stop_left = timeout - timeout / 2;
@@ -672,8 +678,7 @@ server_exited(int status)
 	console_break();
 	snprintf(msg, sizeof msg, "the image %s; restarting in %ld s", how,
 	    delay);
-	free(server.ctl_why);
-	server.ctl_why = xstrdup(msg);
+	control_gone(msg);
 	server_notice_all(msg);
 	/* Else start and wait never return for an image never ready. */
 	TAILQ_FOREACH(c, &server.clients, entry) {
@@ -947,7 +952,7 @@ server_info_answer(void)
 	struct server_client	*c;
 	struct evbuffer		*b;
 
-	server.info_pending = 0;
+	image_info.asked = 0;
 	evtimer_del(server.info_ev);
 	b = evbuffer_new();
 	server_info(b);
@@ -959,8 +964,8 @@ server_info_answer(void)
 		}
 	}
 	evbuffer_free(b);
-	free(server.image_info);
-	server.image_info = NULL;
+	free(image_info.text);
+	image_info.text = NULL;
 }
 
 static void
@@ -977,14 +982,14 @@ server_list(struct server_client *c)
 	struct timeval	tv = { 0, SERVER_INFO_WAIT };
 
 	c->flags |= SC_WANTINFO;
-	if (server.info_pending)
+	if (image_info.asked)
 		return;
-	if (server.ctl_state != CONTROL_UP ||
+	if (!control_up() ||
 	    control_send(CTL_ASKINFO, NULL, 0, NULL, 0) == -1) {
 		server_info_answer();
 		return;
 	}
-	server.info_pending = 1;
+	image_info.asked = 1;
 	evtimer_add(server.info_ev, &tv);
 }
 
@@ -992,10 +997,10 @@ server_list(struct server_client *c)
 void
 server_image_info(const char *text, size_t len)
 {
-	if (!server.info_pending)
+	if (!image_info.asked)
 		return;
-	free(server.image_info);
-	xasprintf(&server.image_info, "%.*s", (int)len, text);
+	free(image_info.text);
+	xasprintf(&image_info.text, "%.*s", (int)len, text);
 	server_info_answer();
 }
 
@@ -1067,17 +1072,17 @@ server_info(struct evbuffer *b)
 	evbuffer_add_printf(b, "size=%ux%u\n", server.cols, server.rows);
 	evbuffer_add_printf(b, "version=%s\n", PACKAGE_VERSION);
 	evbuffer_add_printf(b, "ready=%d\n", server.ready);
-	if (server.lisp != NULL)
-		server_info_text(b, "lisp", server.lisp, INFO_TEXT_MAX);
-	if (server.image_info != NULL) {
+	if (control_lisp() != NULL)
+		server_info_text(b, "lisp", control_lisp(), INFO_TEXT_MAX);
+	if (image_info.text != NULL) {
 		/* The image's own lines: whole lines, as many as fit. */
-		len = strlen(server.image_info);
+		len = strlen(image_info.text);
 		if (len > INFO_IMAGE_MAX) {
 			len = INFO_IMAGE_MAX;
-			while (len > 0 && server.image_info[len - 1] != '\n')
+			while (len > 0 && image_info.text[len - 1] != '\n')
 				len--;
 		}
-		evbuffer_add(b, server.image_info, len);
+		evbuffer_add(b, image_info.text, len);
 	}
 	evbuffer_add_printf(b, "swank=%s\n", swank_describe());
 	if (server.swank_version != NULL)
@@ -1201,7 +1206,7 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	struct winsize			 ws;
 	char				 slave[128], **argv, **sbcl;
 	char *const			*cmd;
-	int				 imgfd, err, status;
+	int				 imgfd, expected, err, status;
 
 	memset(&ws, 0, sizeof ws);
 	ws.ws_row = server.rows;
@@ -1219,23 +1224,18 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 		cmd = sbcl;
 	argv = server_bootstrap(cmd, warn, wlen);
 	control_free();
-	imgfd = control_open(argv != NULL || opts->bootstrap);
+	/*
+	 * Without the bootstrap nobody in the image would serve them: the
+	 * image gets no end of the channel, and so no swank socket either.
+	 */
+	expected = argv != NULL || opts->bootstrap;
+	imgfd = control_open(expected);
 	if (server.swank_stale)
 		swank_recreate();	/* the last image listened at the path */
 	if (server.swankfd == -1 && server.restarts == 0)
-		swank_open(server.dir, opts->name, !opts->no_swank,
-		    server.ctl_expected);
-	else if (!opts->no_swank && server.ctl_expected)
+		swank_open(server.dir, opts->name, !opts->no_swank, expected);
+	else if (!opts->no_swank && expected)
 		swank_loading();
-	if (!server.ctl_expected && imgfd != -1) {
-		/*
-		 * Nobody in the image would serve them: neither end nor the
-		 * swank socket reaches it, and the channel waits unread.
-		 */
-		event_del(server.ctl_rd);
-		close(imgfd);
-		imgfd = -1;
-	}
 	server.pid = pty_spawn(server.ptyfd, slave, argv != NULL ? argv : cmd,
 	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, opts->cwd,
 	    &err);
@@ -1263,7 +1263,7 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	server.pty_line = 0;
 	event_add(server.pty_rd, NULL);
 	/* Without the bootstrap, running is all the readiness there is. */
-	if (server.ctl_expected == 0)
+	if (!expected)
 		server_ready();
 	return (0);
 }
@@ -1482,7 +1482,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.info_ev);
 	event_free(server_touch_ev);
 	event_free(server.accept_ev);
-	free(server.image_info);
+	free(image_info.text);
 out:
 	console_close();
 	free(server.notify_socket);

@@ -3,9 +3,10 @@
  * clients and from the image's control channel, through the real event
  * loop, server_client_dispatch and control_dispatch, and all they call.
  *
- * server.c is included for its callbacks (static there), and the server is
- * set up as server_main does, but with no listening socket, no image, no
- * swank socket and no console log: the clients and the control channel are
+ * server.c is included for its callbacks (static there), control.c for the
+ * channel's state (static there too), and the server is set up as
+ * server_main does, but with no listening socket, no image, no swank
+ * socket and no console log: the clients and the control channel are
  * socketpairs, the image's pty and a client's terminal are ptys of our own,
  * and the image's pid is a child that exited at once and is never waited
  * for. kill() is wrapped (-Wl,--wrap=kill): nothing is ever signalled, and
@@ -24,6 +25,7 @@
  */
 
 #include "server.c"
+#include "control.c"
 
 #include <sys/socket.h>
 
@@ -168,7 +170,6 @@ fuzz_init(void)
 	server.notify_fd = -1;
 	server.lockfd = -1;
 	server.listenfd = -1;
-	server.ctlfd = -1;
 	server.stop_timeout = DEFAULT_STOP_TIMEOUT;
 	/* Nothing makes files, and nothing could there. */
 	fuzz_dir.path = "/nonexistent/lispd-fuzz";
@@ -489,9 +490,9 @@ fuzz_end(void)
 	evtimer_del(server.stop_ev);
 	evtimer_del(server.linger_ev);
 	evtimer_del(server.info_ev);
-	free(server.image_info);
+	free(image_info.text);
 	free(server.swank_why);
-	server.image_info = server.swank_why = NULL;
+	image_info.text = server.swank_why = NULL;
 	ring_free(&server.ring);
 	tcflush(fuzz_pty_slave, TCIOFLUSH);
 	tcflush(fuzz_tty_slave, TCIOFLUSH);
@@ -505,8 +506,8 @@ fuzz_end(void)
 	server.active = NULL;
 	server.status = 0;
 	server.stop_left = 0;
-	server.ctl_next_id = 0;
-	server.info_pending = 0;
+	control.next_id = 0;
+	image_info.asked = 0;
 	server.fanout_credit = 0;
 	server.flood_at = 0;
 	server.in_output = 0;
@@ -533,8 +534,8 @@ fuzz_timers(void)
 	ev[n++] = server.linger_ev;
 	if (server.pty_taken_ev != NULL)
 		ev[n++] = server.pty_taken_ev;
-	if (server.ctl_in != NULL)
-		ev[n++] = server.ctl_stall;
+	if (control.in != NULL)
+		ev[n++] = control.stall;
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if (c->tty_key != NULL && n < nitems(ev))
 			ev[n++] = c->tty_key;
