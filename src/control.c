@@ -215,7 +215,7 @@ control_close(const char *why)
 	 * and answering its socket here would steal its clients. Only one
 	 * that never said it serves it is left to the server to answer.
 	 */
-	if (server.swank_state == SWANK_LOADING)
+	if (swank_is_loading())
 		swank_down(why);
 }
 

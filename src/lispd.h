@@ -186,17 +186,17 @@ int	 control_room(void);
 void	 control_ack(uint32_t, uint32_t);
 
 /* swank.c */
-enum swank_state {
-	SWANK_DOWN,		/* nobody serves it: swank_why says why */
-	SWANK_LOADING,
-	SWANK_UP,
-};
 int	 swank_open(const struct dir *, const char *, int, int);
 void	 swank_close(const struct dir *, const char *);
 void	 swank_recreate(void);
 void	 swank_loading(void);
 void	 swank_up(const char *, size_t);
 void	 swank_down(const char *);
+int	 swank_is_loading(void);
+int	 swank_fd(void);
+void	 swank_reclaim(void);
+const char *swank_version(void);
+const char *swank_why(void);
 const char *swank_describe(void);
 int	 swank_main(const struct dir *, const char *, const char *, int);
 
@@ -347,15 +347,6 @@ struct server {
 	int			 backoff;	/* quick failures in a row */
 	int			 last_status;	/* of the image run before */
 	struct event		*info_ev;
-
-	/* NAME.swank (swank.c). */
-	int			 swankfd;
-	struct event		*swank_ev;
-	enum swank_state	 swank_state;
-	char			*swank_why;
-	char			*swank_version;	/* of the swank the image serves */
-	int			 swank_stale;	/* the image listens at the path */
-	int			 swank_rebind;	/* SIGUSR1 while swank loaded */
 	int			 ready;
 	int			 ldb;		/* SBCL's LDB took over */
 	int			 notify_fd;	/* told of readiness, or -1 */

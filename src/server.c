@@ -1085,17 +1085,15 @@ server_info(struct evbuffer *b)
 		evbuffer_add(b, image_info.text, len);
 	}
 	evbuffer_add_printf(b, "swank=%s\n", swank_describe());
-	if (server.swank_version != NULL)
-		evbuffer_add_printf(b, "swank_version=%s\n",
-		    server.swank_version);
+	if (swank_version() != NULL)
+		evbuffer_add_printf(b, "swank_version=%s\n", swank_version());
 	if (server.restarts != 0) {
 		client_describe_exit(server.last_status, how, sizeof how);
 		evbuffer_add_printf(b, "restarts=%d\nlast=%s\n",
 		    server.restarts, how);
 	}
-	if (server.swank_why != NULL)
-		server_info_text(b, "swank_why", server.swank_why,
-		    INFO_TEXT_MAX);
+	if (swank_why() != NULL)
+		server_info_text(b, "swank_why", swank_why(), INFO_TEXT_MAX);
 }
 
 static char *
@@ -1230,14 +1228,13 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	 */
 	expected = argv != NULL || opts->bootstrap;
 	imgfd = control_open(expected);
-	if (server.swank_stale)
-		swank_recreate();	/* the last image listened at the path */
-	if (server.swankfd == -1 && server.restarts == 0)
+	swank_reclaim();
+	if (swank_fd() == -1 && server.restarts == 0)
 		swank_open(server.dir, opts->name, !opts->no_swank, expected);
 	else if (!opts->no_swank && expected)
 		swank_loading();
 	server.pid = pty_spawn(server.ptyfd, slave, argv != NULL ? argv : cmd,
-	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, opts->cwd,
+	    imgfd, opts->no_swank ? -1 : swank_fd(), opts->name, opts->cwd,
 	    &err);
 	if (imgfd != -1)
 		close(imgfd);
@@ -1379,7 +1376,6 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	char		*sockpath;
 
 	memset(&server, 0, sizeof server);
-	server.swankfd = -1;
 	server.ptyfd = -1;
 	server.pty_peer = -1;
 	server.stop_timeout = opts->stop_timeout;

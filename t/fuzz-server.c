@@ -3,8 +3,8 @@
  * clients and from the image's control channel, through the real event
  * loop, server_client_dispatch and control_dispatch, and all they call.
  *
- * server.c is included for its callbacks (static there), control.c for the
- * channel's state (static there too), and the server is set up as
+ * server.c is included for its callbacks (static there), control.c and
+ * swank.c for their state (static there too), and the server is set up as
  * server_main does, but with no listening socket, no image, no swank
  * socket and no console log: the clients and the control channel are
  * socketpairs, the image's pty and a client's terminal are ptys of our own,
@@ -26,6 +26,7 @@
 
 #include "server.c"
 #include "control.c"
+#include "swank.c"
 
 #include <sys/socket.h>
 
@@ -164,7 +165,6 @@ fuzz_init(void)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&server, 0, sizeof server);
 	TAILQ_INIT(&server.clients);
-	server.swankfd = -1;
 	server.ptyfd = -1;
 	server.pty_peer = -1;
 	server.notify_fd = -1;
@@ -491,8 +491,8 @@ fuzz_end(void)
 	evtimer_del(server.linger_ev);
 	evtimer_del(server.info_ev);
 	free(image_info.text);
-	free(server.swank_why);
-	image_info.text = server.swank_why = NULL;
+	free(swank.why);
+	image_info.text = swank.why = NULL;
 	ring_free(&server.ring);
 	tcflush(fuzz_pty_slave, TCIOFLUSH);
 	tcflush(fuzz_tty_slave, TCIOFLUSH);
@@ -513,9 +513,9 @@ fuzz_end(void)
 	server.in_output = 0;
 	server.pty_line = 0;
 	server.pty_taken_us = 0;
-	server.swank_state = SWANK_DOWN;
-	server.swank_rebind = 0;
-	server.swank_stale = 0;
+	swank.state = SWANK_DOWN;
+	swank.rebind = 0;
+	swank.stale = 0;
 	/* A loopexit of the last callbacks is spent here, not next time. */
 	event_base_loop(server.base, EVLOOP_NONBLOCK);
 }
