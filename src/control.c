@@ -181,18 +181,6 @@ control_free(void)
 	control.lisp = control.why = NULL;
 }
 
-/* Every evaluation under way ends with status and why. */
-static void
-control_fail_all(int status, const char *why)
-{
-	struct server_client	*c;
-
-	TAILQ_FOREACH(c, &server.clients, entry) {
-		if (c->eval_id != 0)
-			server_client_eval_done(c, status, why, strlen(why));
-	}
-}
-
 /* The channel is no more: it broke, or the image exited. */
 void
 control_close(const char *why)
@@ -208,7 +196,7 @@ control_close(const char *why)
 	free(control.why);
 	control.why = xstrdup(why);
 	control.state = CONTROL_GONE;
-	control_fail_all(EVAL_NOIMAGE, why);
+	server_client_eval_end_all(EVAL_NOIMAGE, why);
 	server_client_resume_all();
 	/*
 	 * An image that serves swank still does: the channel is not swank,
@@ -343,18 +331,6 @@ control_send(uint32_t type, const void *head, size_t headlen,
 	return (0);
 }
 
-static struct server_client *
-control_find(uint32_t id)
-{
-	struct server_client	*c;
-
-	TAILQ_FOREACH(c, &server.clients, entry) {
-		if (c->eval_id == id && !(c->flags & SC_DEAD))
-			return (c);
-	}
-	return (NULL);
-}
-
 /* Output of evaluation id was delivered: the image may send more. */
 void
 control_ack(uint32_t id, uint32_t bytes)
@@ -410,12 +386,12 @@ control_dispatch(const struct control_msg *cm)
 		server_ready();
 		break;
 	case CTL_OUT:
-		if ((c = control_find(cm->id)) != NULL)
+		if ((c = server_client_by_eval(cm->id)) != NULL)
 			server_client_eval_out(c, cm->stream, cm->text,
 			    cm->len);
 		break;
 	case CTL_DONE:
-		if ((c = control_find(cm->id)) != NULL)
+		if ((c = server_client_by_eval(cm->id)) != NULL)
 			server_client_eval_done(c, cm->status, cm->text,
 			    cm->len);
 		break;

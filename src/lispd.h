@@ -396,6 +396,8 @@ void	 server_client_eval_out(struct server_client *, int, const void *,
 	     size_t);
 void	 server_client_eval_done(struct server_client *, uint32_t,
 	     const void *, size_t);
+struct server_client *server_client_by_eval(uint32_t);
+void	 server_client_eval_end_all(int, const char *);
 void	 server_client_resume_all(void);
 
 /* server-tty.c */
