@@ -317,9 +317,6 @@ struct server {
 	struct event		*stop_ev;
 	struct event		*linger_ev;
 	struct event		*cork_ev;	/* writes held output */
-	uint64_t		 flood_at;	/* ns: more waited after a read */
-	int64_t			 fanout_credit;	/* ns clients may be written */
-	int			 in_output;	/* handing out a read */
 
 	int			 ptyfd;
 	struct event		*pty_rd;

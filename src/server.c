@@ -104,20 +104,70 @@ server_now(void)
 	return ((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
+/*
+ * The fan-out clock (FANOUT_SHARE): reading the image earns the clients
+ * their writing time, writing to them spends it. It is reached only
+ * through server_fanout_*(): asked by server_client_output,
+ * server_client_held and server_cork_cb, charged by server_client_drain
+ * and kept by server_pty_read.
+ */
+static struct {
+	uint64_t	flood_at;	/* ns: more waited after a read */
+	int64_t		credit;		/* ns clients may be written */
+	int		in_output;	/* handing out a read */
+} fanout;
+
 /* May clients be written now? Always, but in a flood only on credit. */
 int
 server_fanout_ok(void)
 {
-	return (server.fanout_credit > 0 ||
-	    server_now() - server.flood_at >= CORK_WAIT * 1000ULL);
+	return (fanout.credit > 0 ||
+	    server_now() - fanout.flood_at >= CORK_WAIT * 1000ULL);
 }
 
 /* Writing to a client took the time since t0. */
 void
 server_fanout_spent(uint64_t t0)
 {
-	if (!server.in_output)
-		server.fanout_credit -= (int64_t)(server_now() - t0);
+	if (!fanout.in_output)
+		fanout.credit -= (int64_t)(server_now() - t0);
+}
+
+/* Reading the image took ns: the clients earn their share of it. */
+static void
+server_fanout_earn(uint64_t ns)
+{
+	fanout.credit += FANOUT_SHARE * (int64_t)ns;
+	if (fanout.credit > FANOUT_CREDIT_MAX)
+		fanout.credit = FANOUT_CREDIT_MAX;
+}
+
+/* A read is being handed out: its writes count as one, at the end. */
+static void
+server_fanout_begin(void)
+{
+	fanout.in_output = 1;
+}
+
+/* The read was handed out: what it took is spent; the time now. */
+static uint64_t
+server_fanout_end(uint64_t t1)
+{
+	uint64_t	t2;
+
+	fanout.in_output = 0;
+	t2 = server_now();
+	fanout.credit -= (int64_t)(t2 - t1);
+	return (t2);
+}
+
+/* A flood at t2; a new one starts without the last one's debt. */
+static void
+server_fanout_flood(uint64_t t2)
+{
+	if (t2 - fanout.flood_at >= CORK_WAIT * 1000ULL && fanout.credit < 0)
+		fanout.credit = 0;
+	fanout.flood_at = t2;
 }
 
 /* Held output is written CORK_WAIT from now, if not before. */
@@ -188,9 +238,7 @@ server_pty_read(void)
 		 * handing the output out is part of what they spend.
 		 */
 		t1 = server_now();
-		server.fanout_credit += FANOUT_SHARE * (int64_t)(t1 - t0);
-		if (server.fanout_credit > FANOUT_CREDIT_MAX)
-			server.fanout_credit = FANOUT_CREDIT_MAX;
+		server_fanout_earn(t1 - t0);
 		/* SBCL says this once, in one write, as Lisp stops for good. */
 		if (!server.ldb && server_ldb(buf, n)) {
 			server.ldb = 1;
@@ -198,23 +246,14 @@ server_pty_read(void)
 			    "debugger (heap exhausted?): Lisp no longer runs; "
 			    "lispd stop ends it", server.name);
 		}
-		server.in_output = 1;	/* its writes are counted here */
+		server_fanout_begin();
 		server_output(buf, n);
-		server.in_output = 0;
-		t2 = server_now();
-		server.fanout_credit -= (int64_t)(t2 - t1);
-		/*
-		 * A flood: more is waiting already, the image is ahead of us.
-		 * A new one starts without the last one's debt.
-		 */
+		t2 = server_fanout_end(t1);
+		/* A flood: more is waiting already, the image is ahead of us. */
 		if (n >= BULK_MIN &&
 		    ioctl(server.ptyfd, FIONREAD, &waiting) == 0 &&
-		    waiting > 0) {
-			if (t2 - server.flood_at >= CORK_WAIT * 1000ULL &&
-			    server.fanout_credit < 0)
-				server.fanout_credit = 0;
-			server.flood_at = t2;
-		}
+		    waiting > 0)
+			server_fanout_flood(t2);
 		return (0);
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))

@@ -508,9 +508,9 @@ fuzz_end(void)
 	server.stop_left = 0;
 	control.next_id = 0;
 	image_info.asked = 0;
-	server.fanout_credit = 0;
-	server.flood_at = 0;
-	server.in_output = 0;
+	fanout.credit = 0;
+	fanout.flood_at = 0;
+	fanout.in_output = 0;
 	server.pty_line = 0;
 	server.pty_taken_us = 0;
 	swank.state = SWANK_DOWN;
@@ -560,9 +560,9 @@ fuzz_output(const uint8_t *data, size_t len, size_t rep)
 		if (server.pty_rd == NULL ||
 		    !event_pending(server.pty_rd, EV_READ, NULL))
 			break;	/* the image is gone */
-		server.in_output = 1;
+		fanout.in_output = 1;
 		server_output((const char *)data, len);
-		server.in_output = 0;
+		fanout.in_output = 0;
 		if (r % 64 == 63)
 			fuzz_run();	/* the clients read meanwhile */
 	}
