@@ -38,6 +38,30 @@
 #define CONTROL_STALL		10	/* seconds */
 #define CONTROL_STALL_MAX	120
 
+enum control_state {
+	CONTROL_NONE,		/* no channel */
+	CONTROL_WAITING,	/* no hello yet */
+	CONTROL_UP,
+	CONTROL_GONE,		/* closed: why says why */
+};
+
+/* The server's end of the channel: reached only through control_*(). */
+static struct {
+	int			 fd;
+	enum control_state	 state;
+	int			 expected;	/* the bootstrap was loaded */
+	char			*why;
+	struct event		*rd;
+	struct event		*wr;
+	struct evbuffer		*in;
+	struct evbuffer		*out;
+	struct event		*stall;		/* a frame stays incomplete */
+	size_t			 stall_len;
+	int			 stalled;	/* s it has stayed so */
+	uint32_t		 next_id;	/* of the last evaluation */
+	char			*lisp;		/* its name and version */
+} control = { .fd = -1 };
+
 static void	control_read_cb(evutil_socket_t, short, void *);
 static void	control_write_cb(evutil_socket_t, short, void *);
 static void	control_stall_cb(evutil_socket_t, short, void *);
@@ -97,15 +121,19 @@ control_decode(const struct proto_msg *m, struct control_msg *cm)
 	}
 }
 
-/* Make the pair before the image is forked; the image's end is returned. */
+/*
+ * Make the pair before the image is forked; the image's end is returned,
+ * or -1 if there is none for it: an image without the bootstrap gets none,
+ * and its channel waits unread, for ls and eval to say why.
+ */
 int
 control_open(int expected)
 {
 	int	sv[2];
 
-	server.ctlfd = -1;
-	server.ctl_state = CONTROL_NONE;
-	server.ctl_expected = expected;
+	control.fd = -1;
+	control.state = CONTROL_NONE;
+	control.expected = expected;
 	/* The image's end blocks: SBCL's fd-streams expect that. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("%s: socketpair", __func__);
@@ -117,74 +145,100 @@ control_open(int expected)
 		close(sv[1]);
 		return (-1);
 	}
-	server.ctlfd = sv[0];
-	server.ctl_in = evbuffer_new();
-	server.ctl_out = evbuffer_new();
-	server.ctl_rd = event_new(server.base, sv[0], EV_READ | EV_PERSIST,
+	control.fd = sv[0];
+	control.in = evbuffer_new();
+	control.out = evbuffer_new();
+	control.rd = event_new(server.base, sv[0], EV_READ | EV_PERSIST,
 	    control_read_cb, NULL);
-	server.ctl_wr = event_new(server.base, sv[0], EV_WRITE | EV_PERSIST,
+	control.wr = event_new(server.base, sv[0], EV_WRITE | EV_PERSIST,
 	    control_write_cb, NULL);
-	server.ctl_stall = evtimer_new(server.base, control_stall_cb, NULL);
-	event_add(server.ctl_rd, NULL);
-	server.ctl_state = CONTROL_WAITING;
+	control.stall = evtimer_new(server.base, control_stall_cb, NULL);
+	control.state = CONTROL_WAITING;
+	if (!expected) {
+		close(sv[1]);
+		return (-1);
+	}
+	event_add(control.rd, NULL);
 	return (sv[1]);
 }
 
 void
 control_free(void)
 {
-	if (server.ctl_in == NULL)
+	if (control.in == NULL)
 		return;
-	event_free(server.ctl_rd);
-	event_free(server.ctl_wr);
-	event_free(server.ctl_stall);
-	evbuffer_free(server.ctl_in);
-	evbuffer_free(server.ctl_out);
-	if (server.ctlfd != -1)
-		close(server.ctlfd);
-	server.ctlfd = -1;
-	free(server.lisp);
-	free(server.ctl_why);
-	server.ctl_in = NULL;
-	server.lisp = server.ctl_why = NULL;
-}
-
-/* Every evaluation under way ends with status and why. */
-static void
-control_fail_all(int status, const char *why)
-{
-	struct server_client	*c;
-
-	TAILQ_FOREACH(c, &server.clients, entry) {
-		if (c->eval_id != 0)
-			server_client_eval_done(c, status, why, strlen(why));
-	}
+	event_free(control.rd);
+	event_free(control.wr);
+	event_free(control.stall);
+	evbuffer_free(control.in);
+	evbuffer_free(control.out);
+	if (control.fd != -1)
+		close(control.fd);
+	control.fd = -1;
+	free(control.lisp);
+	free(control.why);
+	control.in = NULL;
+	control.lisp = control.why = NULL;
 }
 
 /* The channel is no more: it broke, or the image exited. */
 void
 control_close(const char *why)
 {
-	if (server.ctlfd == -1)
+	if (control.fd == -1)
 		return;
 	log_debug("%s: %s", __func__, why);
-	event_del(server.ctl_rd);
-	event_del(server.ctl_wr);
-	event_del(server.ctl_stall);
-	close(server.ctlfd);
-	server.ctlfd = -1;
-	free(server.ctl_why);
-	server.ctl_why = xstrdup(why);
-	server.ctl_state = CONTROL_GONE;
-	control_fail_all(EVAL_NOIMAGE, why);
+	event_del(control.rd);
+	event_del(control.wr);
+	event_del(control.stall);
+	close(control.fd);
+	control.fd = -1;
+	free(control.why);
+	control.why = xstrdup(why);
+	control.state = CONTROL_GONE;
+	server_client_eval_end_all(EVAL_NOIMAGE, why);
 	server_client_resume_all();
 	/*
 	 * An image that serves swank still does: the channel is not swank,
 	 * and answering its socket here would steal its clients. Only one
 	 * that never said it serves it is left to the server to answer.
 	 */
-	if (server.swank_state == SWANK_LOADING)
+	if (swank_is_loading())
 		swank_down(why);
+}
+
+/*
+ * The image is gone for why, which evaluations are told until the next
+ * one's channel is made: the channel's own reason is superseded.
+ */
+void
+control_gone(const char *why)
+{
+	free(control.why);
+	control.why = xstrdup(why);
+}
+
+/* Did the bootstrap say hello, so the image can be asked things? */
+int
+control_up(void)
+{
+	return (control.state == CONTROL_UP);
+}
+
+/* The image's Lisp, as its hello said, or NULL. */
+const char *
+control_lisp(void)
+{
+	return (control.lisp);
+}
+
+/* An id for a new evaluation: never 0, which is none. */
+uint32_t
+control_next_id(void)
+{
+	if (++control.next_id == 0)
+		control.next_id = 1;
+	return (control.next_id);
 }
 
 /*
@@ -194,11 +248,11 @@ control_close(const char *why)
 int
 control_can_eval(char *why, size_t len)
 {
-	switch (server.ctl_state) {
+	switch (control.state) {
 	case CONTROL_UP:
 		return (0);
 	case CONTROL_WAITING:
-		if (server.ctl_expected)
+		if (control.expected)
 			return (0);	/* queued until the bootstrap is up */
 		snprintf(why, len, "session %s: the image has no lispd "
 		    "bootstrap: only a plain sbcl gets it loaded; an image "
@@ -207,7 +261,7 @@ control_can_eval(char *why, size_t len)
 		return (-1);
 	default:
 		snprintf(why, len, "session %s: %s", server.name,
-		    server.ctl_why != NULL ? server.ctl_why :
+		    control.why != NULL ? control.why :
 		    "no control channel");
 		return (-1);
 	}
@@ -216,20 +270,20 @@ control_can_eval(char *why, size_t len)
 static void
 control_flush(void)
 {
-	if (server.ctlfd == -1)
+	if (control.fd == -1)
 		return;
-	while (evbuffer_get_length(server.ctl_out) != 0) {
-		if (evbuffer_write(server.ctl_out, server.ctlfd) == -1) {
+	while (evbuffer_get_length(control.out) != 0) {
+		if (evbuffer_write(control.out, control.fd) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			control_close("the control channel closed");
 			return;
 		}
 	}
-	if (evbuffer_get_length(server.ctl_out) != 0)
-		event_add(server.ctl_wr, NULL);
+	if (evbuffer_get_length(control.out) != 0)
+		event_add(control.wr, NULL);
 	else
-		event_del(server.ctl_wr);
+		event_del(control.wr);
 	if (control_room())
 		server_client_resume_all();
 }
@@ -238,8 +292,8 @@ control_flush(void)
 int
 control_room(void)
 {
-	return (server.ctlfd == -1 ||
-	    evbuffer_get_length(server.ctl_out) < CONTROL_OUT_HIGH);
+	return (control.fd == -1 ||
+	    evbuffer_get_length(control.out) < CONTROL_OUT_HIGH);
 }
 
 static void
@@ -260,33 +314,21 @@ control_send(uint32_t type, const void *head, size_t headlen,
 {
 	uint8_t	hdr[PROTO_HDRLEN];
 
-	if (server.ctlfd == -1)
+	if (control.fd == -1)
 		return (-1);
-	if (evbuffer_get_length(server.ctl_out) + headlen + len >
+	if (evbuffer_get_length(control.out) + headlen + len >
 	    CONTROL_OUT_MAX)
 		return (-1);
 	proto_header(hdr, type, headlen + len);
-	evbuffer_add(server.ctl_out, hdr, sizeof hdr);
+	evbuffer_add(control.out, hdr, sizeof hdr);
 	if (headlen != 0)
-		evbuffer_add(server.ctl_out, head, headlen);
+		evbuffer_add(control.out, head, headlen);
 	if (len != 0)
-		evbuffer_add(server.ctl_out, data, len);
+		evbuffer_add(control.out, data, len);
 	/* Written once the current callback is done: one write for all. */
-	if (!event_pending(server.ctl_wr, EV_WRITE, NULL))
-		event_active(server.ctl_wr, EV_WRITE, 0);
+	if (!event_pending(control.wr, EV_WRITE, NULL))
+		event_active(control.wr, EV_WRITE, 0);
 	return (0);
-}
-
-static struct server_client *
-control_find(uint32_t id)
-{
-	struct server_client	*c;
-
-	TAILQ_FOREACH(c, &server.clients, entry) {
-		if (c->eval_id == id && !(c->flags & SC_DEAD))
-			return (c);
-	}
-	return (NULL);
 }
 
 /* Output of evaluation id was delivered: the image may send more. */
@@ -308,8 +350,8 @@ control_hello(const struct control_msg *cm)
 	size_t	n;
 	char	why[256];
 
-	free(server.lisp);
-	xasprintf(&server.lisp, "%.*s", (int)cm->len, cm->text);
+	free(control.lisp);
+	xasprintf(&control.lisp, "%.*s", (int)cm->len, cm->text);
 	n = proto_pack_u32(msg, sizeof msg, CTL_VERSION);
 	control_send(CTL_WELCOME, msg, n, NULL, 0);
 	if (cm->version != CTL_VERSION) {
@@ -321,8 +363,8 @@ control_hello(const struct control_msg *cm)
 		control_close(why);
 		return;
 	}
-	server.ctl_state = CONTROL_UP;
-	log_debug("%s: bootstrap up in %s", server.name, server.lisp);
+	control.state = CONTROL_UP;
+	log_debug("%s: bootstrap up in %s", server.name, control.lisp);
 }
 
 static void
@@ -331,7 +373,7 @@ control_dispatch(const struct control_msg *cm)
 	struct server_client	*c;
 	char			*why;
 
-	if (server.ctl_state != CONTROL_UP && cm->type != CTL_HELLO) {
+	if (control.state != CONTROL_UP && cm->type != CTL_HELLO) {
 		control_close("the image spoke on the control channel before "
 		    "its hello");
 		return;
@@ -344,12 +386,12 @@ control_dispatch(const struct control_msg *cm)
 		server_ready();
 		break;
 	case CTL_OUT:
-		if ((c = control_find(cm->id)) != NULL)
+		if ((c = server_client_by_eval(cm->id)) != NULL)
 			server_client_eval_out(c, cm->stream, cm->text,
 			    cm->len);
 		break;
 	case CTL_DONE:
-		if ((c = control_find(cm->id)) != NULL)
+		if ((c = server_client_by_eval(cm->id)) != NULL)
 			server_client_eval_done(c, cm->status, cm->text,
 			    cm->len);
 		break;
@@ -378,9 +420,9 @@ control_read(void)
 	int			 n, got;
 	char			 why[128];
 
-	if (server.ctlfd == -1)
+	if (control.fd == -1)
 		return (0);
-	got = evbuffer_read(server.ctl_in, server.ctlfd,
+	got = evbuffer_read(control.in, control.fd,
 	    PROTO_HDRLEN + PROTO_MAXLEN);
 	if (got == -1 && (errno == EAGAIN || errno == EINTR))
 		return (0);
@@ -388,9 +430,9 @@ control_read(void)
 		control_close("the image closed its control channel");
 		return (0);
 	}
-	while (server.ctlfd != -1) {
-		p = evbuffer_pullup(server.ctl_in, -1);
-		n = proto_parse(p, evbuffer_get_length(server.ctl_in), &m);
+	while (control.fd != -1) {
+		p = evbuffer_pullup(control.in, -1);
+		n = proto_parse(p, evbuffer_get_length(control.in), &m);
 		if (n == 0)
 			break;
 		if (n == -1 || control_decode(&m, &cm) == -1) {
@@ -407,10 +449,10 @@ control_read(void)
 			return (0);
 		}
 		control_dispatch(&cm);
-		if (server.ctlfd != -1)
-			evbuffer_drain(server.ctl_in, n);
+		if (control.fd != -1)
+			evbuffer_drain(control.in, n);
 	}
-	if (server.ctlfd != -1)
+	if (control.fd != -1)
 		control_stall_check();
 	return (got);
 }
@@ -421,16 +463,16 @@ control_stall_check(void)
 {
 	struct timeval	tv = { CONTROL_STALL, 0 };
 
-	if (evbuffer_get_length(server.ctl_in) == 0) {
-		event_del(server.ctl_stall);
-		server.ctl_stall_len = 0;
-		server.ctl_stalled = 0;
-	} else if (evbuffer_get_length(server.ctl_in) !=
-	    server.ctl_stall_len) {
+	if (evbuffer_get_length(control.in) == 0) {
+		event_del(control.stall);
+		control.stall_len = 0;
+		control.stalled = 0;
+	} else if (evbuffer_get_length(control.in) !=
+	    control.stall_len) {
 		/* It grew, or it is a new part: the image is still writing. */
-		server.ctl_stall_len = evbuffer_get_length(server.ctl_in);
-		server.ctl_stalled = 0;
-		evtimer_add(server.ctl_stall, &tv);
+		control.stall_len = evbuffer_get_length(control.in);
+		control.stalled = 0;
+		evtimer_add(control.stall, &tv);
 	}
 }
 
@@ -443,23 +485,23 @@ control_stall_cb(evutil_socket_t fd, short events, void *arg)
 	(void)fd; (void)events; (void)arg;
 	/* A stopped image (a debugger, SIGSTOP) is not out of step. */
 	if (server.pid > 0 && pty_stopped(server.pid)) {
-		evtimer_add(server.ctl_stall, &tv);
+		evtimer_add(control.stall, &tv);
 		return;
 	}
-	server.ctl_stalled += CONTROL_STALL;
-	if (server.ctl_stalled < CONTROL_STALL_MAX) {
-		if (server.ctl_stalled == CONTROL_STALL)
+	control.stalled += CONTROL_STALL;
+	if (control.stalled < CONTROL_STALL_MAX) {
+		if (control.stalled == CONTROL_STALL)
 			log_warnx("%s: a frame of the control channel stays "
 			    "incomplete (%zu bytes) for %d s: the image is slow, "
 			    "or the channel is out of step", server.name,
-			    server.ctl_stall_len, CONTROL_STALL);
-		evtimer_add(server.ctl_stall, &tv);
+			    control.stall_len, CONTROL_STALL);
+		evtimer_add(control.stall, &tv);
 		return;
 	}
 	snprintf(why, sizeof why, "the control channel is out of step (a "
 	    "frame of %zu bytes stayed incomplete for %d s): eval, ls's heap "
 	    "and a graceful stop need the session restarted",
-	    server.ctl_stall_len, server.ctl_stalled);
+	    control.stall_len, control.stalled);
 	log_warnx("%s: %s", server.name, why);
 	control_close(why);
 }

@@ -162,12 +162,6 @@ int	 pty_eof(int);
 int	 pty_peer(int);
 
 /* control.c */
-enum control_state {
-	CONTROL_NONE,		/* no channel */
-	CONTROL_WAITING,	/* no hello yet */
-	CONTROL_UP,
-	CONTROL_GONE,		/* closed: ctl_why says why */
-};
 struct control_msg {
 	uint32_t	 type;
 	uint32_t	 version;
@@ -181,24 +175,28 @@ int	 control_decode(const struct proto_msg *, struct control_msg *);
 int	 control_open(int);
 void	 control_free(void);
 void	 control_close(const char *);
+void	 control_gone(const char *);
 void	 control_drain(void);
+int	 control_up(void);
+const char *control_lisp(void);
+uint32_t control_next_id(void);
 int	 control_can_eval(char *, size_t);
 int	 control_send(uint32_t, const void *, size_t, const void *, size_t);
 int	 control_room(void);
 void	 control_ack(uint32_t, uint32_t);
 
 /* swank.c */
-enum swank_state {
-	SWANK_DOWN,		/* nobody serves it: swank_why says why */
-	SWANK_LOADING,
-	SWANK_UP,
-};
 int	 swank_open(const struct dir *, const char *, int, int);
 void	 swank_close(const struct dir *, const char *);
 void	 swank_recreate(void);
 void	 swank_loading(void);
 void	 swank_up(const char *, size_t);
 void	 swank_down(const char *);
+int	 swank_is_loading(void);
+int	 swank_fd(void);
+void	 swank_reclaim(void);
+const char *swank_version(void);
+const char *swank_why(void);
 const char *swank_describe(void);
 int	 swank_main(const struct dir *, const char *, const char *, int);
 
@@ -319,9 +317,6 @@ struct server {
 	struct event		*stop_ev;
 	struct event		*linger_ev;
 	struct event		*cork_ev;	/* writes held output */
-	uint64_t		 flood_at;	/* ns: more waited after a read */
-	int64_t			 fanout_credit;	/* ns clients may be written */
-	int			 in_output;	/* handing out a read */
 
 	int			 ptyfd;
 	struct event		*pty_rd;
@@ -343,42 +338,17 @@ struct server {
 	struct server_clients	 clients;
 	u_int			 nclients;
 
-	/* The control channel to the bootstrap (control.c). */
-	int			 ctlfd;
-	enum control_state	 ctl_state;
-	int			 ctl_expected;	/* the bootstrap was loaded */
-	char			*ctl_why;
-	struct event		*ctl_rd;
-	struct event		*ctl_wr;
-	struct evbuffer		*ctl_in;
-	struct evbuffer		*ctl_out;
-	struct event		*ctl_stall;	/* a frame stays incomplete */
-	size_t			 ctl_stall_len;
-	int			 ctl_stalled;	/* s it has stayed so */
-	uint32_t		 ctl_next_id;
 	long			 stop_left;	/* seconds from SIGTERM to KILL */
 	struct event		*restart_ev;
 	int			 restarts;
 	int			 backoff;	/* quick failures in a row */
 	int			 last_status;	/* of the image run before */
 	struct event		*info_ev;
-	int			 info_pending;	/* asked the image for its info */
-	char			*image_info;
-
-	/* NAME.swank (swank.c). */
-	int			 swankfd;
-	struct event		*swank_ev;
-	enum swank_state	 swank_state;
-	char			*swank_why;
-	char			*swank_version;	/* of the swank the image serves */
-	int			 swank_stale;	/* the image listens at the path */
-	int			 swank_rebind;	/* SIGUSR1 while swank loaded */
 	int			 ready;
 	int			 ldb;		/* SBCL's LDB took over */
 	int			 notify_fd;	/* told of readiness, or -1 */
 	char			*notify_socket;	/* $NOTIFY_SOCKET, or NULL */
 	long			 stop_timeout;
-	char			*lisp;		/* its name and version */
 };
 extern struct server server;
 
@@ -423,6 +393,8 @@ void	 server_client_eval_out(struct server_client *, int, const void *,
 	     size_t);
 void	 server_client_eval_done(struct server_client *, uint32_t,
 	     const void *, size_t);
+struct server_client *server_client_by_eval(uint32_t);
+void	 server_client_eval_end_all(int, const char *);
 void	 server_client_resume_all(void);
 
 /* server-tty.c */

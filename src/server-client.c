@@ -641,6 +641,31 @@ server_client_eval_done(struct server_client *c, uint32_t status,
 	server_client_flush(c);
 }
 
+/* The client whose evaluation has this id, or NULL. */
+struct server_client *
+server_client_by_eval(uint32_t id)
+{
+	struct server_client	*c;
+
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->eval_id == id && !(c->flags & SC_DEAD))
+			return (c);
+	}
+	return (NULL);
+}
+
+/* Every evaluation under way ends with status and why. */
+void
+server_client_eval_end_all(int status, const char *why)
+{
+	struct server_client	*c;
+
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->eval_id != 0)
+			server_client_eval_done(c, status, why, strlen(why));
+	}
+}
+
 static void
 server_client_eval(struct server_client *c, const struct proto_msg *m)
 {
@@ -657,9 +682,7 @@ server_client_eval(struct server_client *c, const struct proto_msg *m)
 		server_client_eval_done(c, EVAL_NOIMAGE, why, strlen(why));
 		return;
 	}
-	if (++server.ctl_next_id == 0)
-		server.ctl_next_id = 1;
-	c->eval_id = server.ctl_next_id;
+	c->eval_id = control_next_id();
 	c->eval_flags = e.flags;
 	xasprintf(&c->eval_package, "%.*s", (int)e.len, e.package);
 }

@@ -48,6 +48,12 @@
 struct server	 server;
 static struct event	*server_touch_ev;
 
+/* The image's own lines for the info, while a client waits for them. */
+static struct {
+	int	 asked;		/* the image was asked, not yet answered */
+	char	*text;
+} image_info;
+
 static void	 server_pty_drain(void);
 static void	 server_pty_read_cb(evutil_socket_t, short, void *);
 static void	 server_pty_write_cb(evutil_socket_t, short, void *);
@@ -98,20 +104,70 @@ server_now(void)
 	return ((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
+/*
+ * The fan-out clock (FANOUT_SHARE): reading the image earns the clients
+ * their writing time, writing to them spends it. It is reached only
+ * through server_fanout_*(): asked by server_client_output,
+ * server_client_held and server_cork_cb, charged by server_client_drain
+ * and kept by server_pty_read.
+ */
+static struct {
+	uint64_t	flood_at;	/* ns: more waited after a read */
+	int64_t		credit;		/* ns clients may be written */
+	int		in_output;	/* handing out a read */
+} fanout;
+
 /* May clients be written now? Always, but in a flood only on credit. */
 int
 server_fanout_ok(void)
 {
-	return (server.fanout_credit > 0 ||
-	    server_now() - server.flood_at >= CORK_WAIT * 1000ULL);
+	return (fanout.credit > 0 ||
+	    server_now() - fanout.flood_at >= CORK_WAIT * 1000ULL);
 }
 
 /* Writing to a client took the time since t0. */
 void
 server_fanout_spent(uint64_t t0)
 {
-	if (!server.in_output)
-		server.fanout_credit -= (int64_t)(server_now() - t0);
+	if (!fanout.in_output)
+		fanout.credit -= (int64_t)(server_now() - t0);
+}
+
+/* Reading the image took ns: the clients earn their share of it. */
+static void
+server_fanout_earn(uint64_t ns)
+{
+	fanout.credit += FANOUT_SHARE * (int64_t)ns;
+	if (fanout.credit > FANOUT_CREDIT_MAX)
+		fanout.credit = FANOUT_CREDIT_MAX;
+}
+
+/* A read is being handed out: its writes count as one, at the end. */
+static void
+server_fanout_begin(void)
+{
+	fanout.in_output = 1;
+}
+
+/* The read was handed out: what it took is spent; the time now. */
+static uint64_t
+server_fanout_end(uint64_t t1)
+{
+	uint64_t	t2;
+
+	fanout.in_output = 0;
+	t2 = server_now();
+	fanout.credit -= (int64_t)(t2 - t1);
+	return (t2);
+}
+
+/* A flood at t2; a new one starts without the last one's debt. */
+static void
+server_fanout_flood(uint64_t t2)
+{
+	if (t2 - fanout.flood_at >= CORK_WAIT * 1000ULL && fanout.credit < 0)
+		fanout.credit = 0;
+	fanout.flood_at = t2;
 }
 
 /* Held output is written CORK_WAIT from now, if not before. */
@@ -182,9 +238,7 @@ server_pty_read(void)
 		 * handing the output out is part of what they spend.
 		 */
 		t1 = server_now();
-		server.fanout_credit += FANOUT_SHARE * (int64_t)(t1 - t0);
-		if (server.fanout_credit > FANOUT_CREDIT_MAX)
-			server.fanout_credit = FANOUT_CREDIT_MAX;
+		server_fanout_earn(t1 - t0);
 		/* SBCL says this once, in one write, as Lisp stops for good. */
 		if (!server.ldb && server_ldb(buf, n)) {
 			server.ldb = 1;
@@ -192,23 +246,14 @@ server_pty_read(void)
 			    "debugger (heap exhausted?): Lisp no longer runs; "
 			    "lispd stop ends it", server.name);
 		}
-		server.in_output = 1;	/* its writes are counted here */
+		server_fanout_begin();
 		server_output(buf, n);
-		server.in_output = 0;
-		t2 = server_now();
-		server.fanout_credit -= (int64_t)(t2 - t1);
-		/*
-		 * A flood: more is waiting already, the image is ahead of us.
-		 * A new one starts without the last one's debt.
-		 */
+		t2 = server_fanout_end(t1);
+		/* A flood: more is waiting already, the image is ahead of us. */
 		if (n >= BULK_MIN &&
 		    ioctl(server.ptyfd, FIONREAD, &waiting) == 0 &&
-		    waiting > 0) {
-			if (t2 - server.flood_at >= CORK_WAIT * 1000ULL &&
-			    server.fanout_credit < 0)
-				server.fanout_credit = 0;
-			server.flood_at = t2;
-		}
+		    waiting > 0)
+			server_fanout_flood(t2);
 		return (0);
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -557,7 +602,7 @@ server_stop(u_int timeout)
 	if (server.state != SERVER_RUNNING)
 		return;
 	server.state = SERVER_STOPPING;
-	if (server.ctl_state == CONTROL_UP &&
+	if (control_up() &&
 	    control_send(CTL_EXIT, NULL, 0, NULL, 0) == 0) {
 		tv.tv_sec = timeout / 2;
 		server.stop_left = timeout - timeout / 2;
@@ -672,8 +717,7 @@ server_exited(int status)
 	console_break();
 	snprintf(msg, sizeof msg, "the image %s; restarting in %ld s", how,
 	    delay);
-	free(server.ctl_why);
-	server.ctl_why = xstrdup(msg);
+	control_gone(msg);
 	server_notice_all(msg);
 	/* Else start and wait never return for an image never ready. */
 	TAILQ_FOREACH(c, &server.clients, entry) {
@@ -936,7 +980,7 @@ server_info_answer(void)
 	struct server_client	*c;
 	struct evbuffer		*b;
 
-	server.info_pending = 0;
+	image_info.asked = 0;
 	evtimer_del(server.info_ev);
 	b = evbuffer_new();
 	server_info(b);
@@ -948,8 +992,8 @@ server_info_answer(void)
 		}
 	}
 	evbuffer_free(b);
-	free(server.image_info);
-	server.image_info = NULL;
+	free(image_info.text);
+	image_info.text = NULL;
 }
 
 static void
@@ -966,14 +1010,14 @@ server_list(struct server_client *c)
 	struct timeval	tv = { 0, SERVER_INFO_WAIT };
 
 	c->flags |= SC_WANTINFO;
-	if (server.info_pending)
+	if (image_info.asked)
 		return;
-	if (server.ctl_state != CONTROL_UP ||
+	if (!control_up() ||
 	    control_send(CTL_ASKINFO, NULL, 0, NULL, 0) == -1) {
 		server_info_answer();
 		return;
 	}
-	server.info_pending = 1;
+	image_info.asked = 1;
 	evtimer_add(server.info_ev, &tv);
 }
 
@@ -981,10 +1025,10 @@ server_list(struct server_client *c)
 void
 server_image_info(const char *text, size_t len)
 {
-	if (!server.info_pending)
+	if (!image_info.asked)
 		return;
-	free(server.image_info);
-	xasprintf(&server.image_info, "%.*s", (int)len, text);
+	free(image_info.text);
+	xasprintf(&image_info.text, "%.*s", (int)len, text);
 	server_info_answer();
 }
 
@@ -1056,30 +1100,28 @@ server_info(struct evbuffer *b)
 	evbuffer_add_printf(b, "size=%ux%u\n", server.cols, server.rows);
 	evbuffer_add_printf(b, "version=%s\n", PACKAGE_VERSION);
 	evbuffer_add_printf(b, "ready=%d\n", server.ready);
-	if (server.lisp != NULL)
-		server_info_text(b, "lisp", server.lisp, INFO_TEXT_MAX);
-	if (server.image_info != NULL) {
+	if (control_lisp() != NULL)
+		server_info_text(b, "lisp", control_lisp(), INFO_TEXT_MAX);
+	if (image_info.text != NULL) {
 		/* The image's own lines: whole lines, as many as fit. */
-		len = strlen(server.image_info);
+		len = strlen(image_info.text);
 		if (len > INFO_IMAGE_MAX) {
 			len = INFO_IMAGE_MAX;
-			while (len > 0 && server.image_info[len - 1] != '\n')
+			while (len > 0 && image_info.text[len - 1] != '\n')
 				len--;
 		}
-		evbuffer_add(b, server.image_info, len);
+		evbuffer_add(b, image_info.text, len);
 	}
 	evbuffer_add_printf(b, "swank=%s\n", swank_describe());
-	if (server.swank_version != NULL)
-		evbuffer_add_printf(b, "swank_version=%s\n",
-		    server.swank_version);
+	if (swank_version() != NULL)
+		evbuffer_add_printf(b, "swank_version=%s\n", swank_version());
 	if (server.restarts != 0) {
 		client_describe_exit(server.last_status, how, sizeof how);
 		evbuffer_add_printf(b, "restarts=%d\nlast=%s\n",
 		    server.restarts, how);
 	}
-	if (server.swank_why != NULL)
-		server_info_text(b, "swank_why", server.swank_why,
-		    INFO_TEXT_MAX);
+	if (swank_why() != NULL)
+		server_info_text(b, "swank_why", swank_why(), INFO_TEXT_MAX);
 }
 
 static char *
@@ -1190,7 +1232,7 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	struct winsize			 ws;
 	char				 slave[128], **argv, **sbcl;
 	char *const			*cmd;
-	int				 imgfd, err, status;
+	int				 imgfd, expected, err, status;
 
 	memset(&ws, 0, sizeof ws);
 	ws.ws_row = server.rows;
@@ -1208,25 +1250,19 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 		cmd = sbcl;
 	argv = server_bootstrap(cmd, warn, wlen);
 	control_free();
-	imgfd = control_open(argv != NULL || opts->bootstrap);
-	if (server.swank_stale)
-		swank_recreate();	/* the last image listened at the path */
-	if (server.swankfd == -1 && server.restarts == 0)
-		swank_open(server.dir, opts->name, !opts->no_swank,
-		    server.ctl_expected);
-	else if (!opts->no_swank && server.ctl_expected)
+	/*
+	 * Without the bootstrap nobody in the image would serve them: the
+	 * image gets no end of the channel, and so no swank socket either.
+	 */
+	expected = argv != NULL || opts->bootstrap;
+	imgfd = control_open(expected);
+	swank_reclaim();
+	if (swank_fd() == -1 && server.restarts == 0)
+		swank_open(server.dir, opts->name, !opts->no_swank, expected);
+	else if (!opts->no_swank && expected)
 		swank_loading();
-	if (!server.ctl_expected && imgfd != -1) {
-		/*
-		 * Nobody in the image would serve them: neither end nor the
-		 * swank socket reaches it, and the channel waits unread.
-		 */
-		event_del(server.ctl_rd);
-		close(imgfd);
-		imgfd = -1;
-	}
 	server.pid = pty_spawn(server.ptyfd, slave, argv != NULL ? argv : cmd,
-	    imgfd, opts->no_swank ? -1 : server.swankfd, opts->name, opts->cwd,
+	    imgfd, opts->no_swank ? -1 : swank_fd(), opts->name, opts->cwd,
 	    &err);
 	if (imgfd != -1)
 		close(imgfd);
@@ -1252,7 +1288,7 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	server.pty_line = 0;
 	event_add(server.pty_rd, NULL);
 	/* Without the bootstrap, running is all the readiness there is. */
-	if (server.ctl_expected == 0)
+	if (!expected)
 		server_ready();
 	return (0);
 }
@@ -1368,7 +1404,6 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	char		*sockpath;
 
 	memset(&server, 0, sizeof server);
-	server.swankfd = -1;
 	server.ptyfd = -1;
 	server.pty_peer = -1;
 	server.stop_timeout = opts->stop_timeout;
@@ -1471,7 +1506,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	event_free(server.info_ev);
 	event_free(server_touch_ev);
 	event_free(server.accept_ev);
-	free(server.image_info);
+	free(image_info.text);
 out:
 	console_close();
 	free(server.notify_socket);

@@ -28,9 +28,26 @@
 
 #include "lispd.h"
 
-static void	swank_accept_cb(evutil_socket_t, short, void *);
+enum swank_state {
+	SWANK_DOWN,		/* nobody serves it: why says why */
+	SWANK_LOADING,
+	SWANK_UP,
+};
 
-static struct event	*swank_resume_ev;	/* after a pause at the fd limit */
+/* NAME.swank and who serves it: reached only through swank_*(). */
+static struct {
+	int			 fd;
+	struct event		*ev;
+	struct event		*resume_ev;	/* after a pause at the fd limit */
+	enum swank_state	 state;
+	char			*why;
+	char			*version;	/* of the swank the image serves */
+	int			 stale;		/* the image listens at the path */
+	int			 rebind;	/* SIGUSR1 while swank loaded */
+} swank = { .fd = -1 };
+
+static void	swank_accept_cb(evutil_socket_t, short, void *);
+static void	swank_set_version(const char *, size_t);
 
 /* Make NAME.swank; -1 (with the reason kept for ls) if it cannot be. */
 int
@@ -38,15 +55,15 @@ swank_open(const struct dir *d, const char *name, int on, int bootstrap)
 {
 	char	why[256];
 
-	server.swankfd = dir_listen(d, name, ".swank");
-	if (server.swankfd == -1) {
+	swank.fd = dir_listen(d, name, ".swank");
+	if (swank.fd == -1) {
 		snprintf(why, sizeof why, "cannot listen on %s/%s.swank: %s",
 		    d->path, name, strerror(errno));
 		log_warnx("%s: %s", name, why);
 		swank_down(why);
 		return (-1);
 	}
-	server.swank_ev = event_new(server.base, server.swankfd,
+	swank.ev = event_new(server.base, swank.fd,
 	    EV_READ | EV_PERSIST, swank_accept_cb, NULL);
 	if (!on)
 		swank_down("started with --no-swank");
@@ -54,7 +71,7 @@ swank_open(const struct dir *d, const char *name, int on, int bootstrap)
 		swank_down("the image has no lispd bootstrap to serve it");
 	else
 		swank_loading();
-	return (on ? server.swankfd : -1);
+	return (on ? swank.fd : -1);
 }
 
 /*
@@ -69,17 +86,17 @@ swank_recreate(void)
 	pid_t	 pid;
 	int	 fd;
 
-	if (server.swankfd == -1)
+	if (swank.fd == -1)
 		return;
-	if (server.swank_state == SWANK_LOADING) {
+	if (swank.state == SWANK_LOADING) {
 		/* It will serve the socket it has: rebind once it is up. */
-		server.swank_rebind = 1;
+		swank.rebind = 1;
 		return;
 	}
-	if (server.swank_state == SWANK_UP) {
+	if (swank.state == SWANK_UP) {
 		path = dir_path(server.dir, server.name, ".swank");
 		if (control_send(CTL_REBIND, NULL, 0, path, strlen(path)) == 0)
-			server.swank_stale = 1;
+			swank.stale = 1;
 		else
 			log_warnx("%s: cannot ask the image to listen on %s "
 			    "again", server.name, path);
@@ -93,14 +110,14 @@ swank_recreate(void)
 			    server.name, server.dir->path, server.name);
 		return;	/* or it is ours, still there */
 	}
-	event_free(server.swank_ev);
-	close(server.swankfd);
-	server.swankfd = fd;
-	server.swank_stale = 0;
-	server.swank_ev = event_new(server.base, fd, EV_READ | EV_PERSIST,
+	event_free(swank.ev);
+	close(swank.fd);
+	swank.fd = fd;
+	swank.stale = 0;
+	swank.ev = event_new(server.base, fd, EV_READ | EV_PERSIST,
 	    swank_accept_cb, NULL);
-	if (server.swank_state != SWANK_UP)
-		event_add(server.swank_ev, NULL);
+	if (swank.state != SWANK_UP)
+		event_add(swank.ev, NULL);
 }
 
 void
@@ -108,38 +125,46 @@ swank_close(const struct dir *d, const char *name)
 {
 	char	*path;
 
-	if (server.swankfd == -1)
+	if (swank.fd == -1)
 		return;
-	event_free(server.swank_ev);
-	close(server.swankfd);
-	server.swankfd = -1;
+	event_free(swank.ev);
+	close(swank.fd);
+	swank.fd = -1;
 	path = dir_path(d, name, ".swank");
 	unlink(path);
 	free(path);
-	free(server.swank_why);
-	free(server.swank_version);
-	server.swank_version = NULL;
-	if (swank_resume_ev != NULL)
-		event_free(swank_resume_ev);
-	swank_resume_ev = NULL;
+	free(swank.why);
+	swank.why = NULL;
+	swank_set_version(NULL, 0);
+	if (swank.resume_ev != NULL)
+		event_free(swank.resume_ev);
+	swank.resume_ev = NULL;
+}
+
+/* The version swank said it is, if it said one that fits a line of ls. */
+static void
+swank_set_version(const char *version, size_t len)
+{
+	free(swank.version);
+	swank.version = NULL;
+	if (len != 0 && len <= 64 && memchr(version, '\n', len) == NULL)
+		xasprintf(&swank.version, "%.*s", (int)len, version);
 }
 
 static void
 swank_state(enum swank_state state, const char *why)
 {
-	server.swank_state = state;
-	if (state != SWANK_UP) {
-		free(server.swank_version);
-		server.swank_version = NULL;
-	}
-	free(server.swank_why);
-	server.swank_why = why != NULL ? xstrdup(why) : NULL;
-	if (server.swankfd == -1)
+	swank.state = state;
+	if (state != SWANK_UP)
+		swank_set_version(NULL, 0);
+	free(swank.why);
+	swank.why = why != NULL ? xstrdup(why) : NULL;
+	if (swank.fd == -1)
 		return;
 	if (state == SWANK_UP)
-		event_del(server.swank_ev);
+		event_del(swank.ev);
 	else
-		event_add(server.swank_ev, NULL);
+		event_add(swank.ev, NULL);
 }
 
 void
@@ -152,16 +177,13 @@ swank_loading(void)
 void
 swank_up(const char *version, size_t len)
 {
-	free(server.swank_version);
-	server.swank_version = NULL;
-	if (len != 0 && len <= 64 && memchr(version, '\n', len) == NULL)
-		xasprintf(&server.swank_version, "%.*s", (int)len, version);
-	log_info("%s: swank %s is up", server.name, server.swank_version != NULL ?
-	    server.swank_version : "(of a version it did not say)");
+	swank_set_version(version, len);
+	log_info("%s: swank %s is up", server.name, swank.version != NULL ?
+	    swank.version : "(of a version it did not say)");
 	swank_state(SWANK_UP, NULL);
-	if (server.swank_rebind) {
+	if (swank.rebind) {
 		/* SIGUSR1 came while it loaded, on the socket it inherited. */
-		server.swank_rebind = 0;
+		swank.rebind = 0;
 		swank_recreate();
 	}
 }
@@ -170,7 +192,7 @@ swank_up(const char *version, size_t len)
 void
 swank_down(const char *why)
 {
-	if (server.swank_state == SWANK_UP || server.swank_why == NULL)
+	if (swank.state == SWANK_UP || swank.why == NULL)
 		log_info("%s: swank is not up: %s", server.name, why);
 	swank_state(SWANK_DOWN, why);
 }
@@ -179,8 +201,8 @@ static void
 swank_resume_cb(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd; (void)events; (void)arg;
-	if (server.swankfd != -1 && server.swank_state != SWANK_UP)
-		event_add(server.swank_ev, NULL);
+	if (swank.fd != -1 && swank.state != SWANK_UP)
+		event_add(swank.ev, NULL);
 }
 
 /* A connection nobody in the image would take: close it, not leave it. */
@@ -197,17 +219,56 @@ swank_accept_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	/* At the fd limit: a pause, not a spin. */
 	server_accept_failed("swank");
-	event_del(server.swank_ev);
-	if (swank_resume_ev == NULL)
-		swank_resume_ev = evtimer_new(server.base, swank_resume_cb,
+	event_del(swank.ev);
+	if (swank.resume_ev == NULL)
+		swank.resume_ev = evtimer_new(server.base, swank_resume_cb,
 		    NULL);
-	evtimer_add(swank_resume_ev, &tv);
+	evtimer_add(swank.resume_ev, &tv);
+}
+
+/* Is swank loading in the image, not yet said to be up or not? */
+int
+swank_is_loading(void)
+{
+	return (swank.state == SWANK_LOADING);
+}
+
+/* The socket the image is to serve, or -1. */
+int
+swank_fd(void)
+{
+	return (swank.fd);
+}
+
+/*
+ * Before the next image: NAME.swank is the server's own again if the last
+ * image was asked to listen at the path itself.
+ */
+void
+swank_reclaim(void)
+{
+	if (swank.stale)
+		swank_recreate();
+}
+
+/* The version of the swank the image serves, or NULL. */
+const char *
+swank_version(void)
+{
+	return (swank.version);
+}
+
+/* Why nobody in the image serves swank, or NULL. */
+const char *
+swank_why(void)
+{
+	return (swank.why);
 }
 
 const char *
 swank_describe(void)
 {
-	switch (server.swank_state) {
+	switch (swank.state) {
 	case SWANK_UP:
 		return ("up");
 	case SWANK_LOADING:

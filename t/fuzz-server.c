@@ -3,9 +3,10 @@
  * clients and from the image's control channel, through the real event
  * loop, server_client_dispatch and control_dispatch, and all they call.
  *
- * server.c is included for its callbacks (static there), and the server is
- * set up as server_main does, but with no listening socket, no image, no
- * swank socket and no console log: the clients and the control channel are
+ * server.c is included for its callbacks (static there), control.c and
+ * swank.c for their state (static there too), and the server is set up as
+ * server_main does, but with no listening socket, no image, no swank
+ * socket and no console log: the clients and the control channel are
  * socketpairs, the image's pty and a client's terminal are ptys of our own,
  * and the image's pid is a child that exited at once and is never waited
  * for. kill() is wrapped (-Wl,--wrap=kill): nothing is ever signalled, and
@@ -24,6 +25,8 @@
  */
 
 #include "server.c"
+#include "control.c"
+#include "swank.c"
 
 #include <sys/socket.h>
 
@@ -162,13 +165,11 @@ fuzz_init(void)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&server, 0, sizeof server);
 	TAILQ_INIT(&server.clients);
-	server.swankfd = -1;
 	server.ptyfd = -1;
 	server.pty_peer = -1;
 	server.notify_fd = -1;
 	server.lockfd = -1;
 	server.listenfd = -1;
-	server.ctlfd = -1;
 	server.stop_timeout = DEFAULT_STOP_TIMEOUT;
 	/* Nothing makes files, and nothing could there. */
 	fuzz_dir.path = "/nonexistent/lispd-fuzz";
@@ -489,9 +490,9 @@ fuzz_end(void)
 	evtimer_del(server.stop_ev);
 	evtimer_del(server.linger_ev);
 	evtimer_del(server.info_ev);
-	free(server.image_info);
-	free(server.swank_why);
-	server.image_info = server.swank_why = NULL;
+	free(image_info.text);
+	free(swank.why);
+	image_info.text = swank.why = NULL;
 	ring_free(&server.ring);
 	tcflush(fuzz_pty_slave, TCIOFLUSH);
 	tcflush(fuzz_tty_slave, TCIOFLUSH);
@@ -505,16 +506,16 @@ fuzz_end(void)
 	server.active = NULL;
 	server.status = 0;
 	server.stop_left = 0;
-	server.ctl_next_id = 0;
-	server.info_pending = 0;
-	server.fanout_credit = 0;
-	server.flood_at = 0;
-	server.in_output = 0;
+	control.next_id = 0;
+	image_info.asked = 0;
+	fanout.credit = 0;
+	fanout.flood_at = 0;
+	fanout.in_output = 0;
 	server.pty_line = 0;
 	server.pty_taken_us = 0;
-	server.swank_state = SWANK_DOWN;
-	server.swank_rebind = 0;
-	server.swank_stale = 0;
+	swank.state = SWANK_DOWN;
+	swank.rebind = 0;
+	swank.stale = 0;
 	/* A loopexit of the last callbacks is spent here, not next time. */
 	event_base_loop(server.base, EVLOOP_NONBLOCK);
 }
@@ -533,8 +534,8 @@ fuzz_timers(void)
 	ev[n++] = server.linger_ev;
 	if (server.pty_taken_ev != NULL)
 		ev[n++] = server.pty_taken_ev;
-	if (server.ctl_in != NULL)
-		ev[n++] = server.ctl_stall;
+	if (control.in != NULL)
+		ev[n++] = control.stall;
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if (c->tty_key != NULL && n < nitems(ev))
 			ev[n++] = c->tty_key;
@@ -559,9 +560,9 @@ fuzz_output(const uint8_t *data, size_t len, size_t rep)
 		if (server.pty_rd == NULL ||
 		    !event_pending(server.pty_rd, EV_READ, NULL))
 			break;	/* the image is gone */
-		server.in_output = 1;
+		fanout.in_output = 1;
 		server_output((const char *)data, len);
-		server.in_output = 0;
+		fanout.in_output = 0;
 		if (r % 64 == 63)
 			fuzz_run();	/* the clients read meanwhile */
 	}
