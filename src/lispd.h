@@ -464,4 +464,20 @@ int	 attach_main(const struct dir *, const char *,
 	     const struct attach_opts *);
 int	 attach_log(const struct dir *, const char *, uint32_t, int);
 
+/*
+ * The command line: main.c (the command table, usage, main), cmd.c (what
+ * the commands share), and a file per command or close family.
+ */
+
+/* cmd.c */
+extern const char *opt_dir;
+extern const char *opt_name;
+__attribute__((noreturn, format(printf, 2, 3)))
+void	 usage_error(const char *, const char *, ...);
+long	 number(const char *, const char *, const char *, long, long);
+long long size_number(const char *, const char *, const char *);
+int	 command_getopt(const char *, int, char **, const char *);
+const char *command_name(int *, char ***, int);
+char	*command_remote(const char *, const char **);
+
 #endif
