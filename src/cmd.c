@@ -149,3 +149,20 @@ command_remote(const char *target, const char **name)
 		    "[A-Za-z0-9._-]+, not beginning with -", target);
 	return (host);
 }
+
+void
+radd(struct rargs *a, const char *s)
+{
+	a->v[a->n++] = (char *)s;
+	a->v[a->n] = NULL;
+}
+
+void
+radd_num(struct rargs *a, const char *opt, long v)
+{
+	char	*buf = a->num[a->n % 2];
+
+	snprintf(buf, sizeof a->num[0], "%ld", v);
+	radd(a, opt);
+	radd(a, buf);
+}

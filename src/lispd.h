@@ -479,5 +479,39 @@ long long size_number(const char *, const char *, const char *);
 int	 command_getopt(const char *, int, char **, const char *);
 const char *command_name(int *, char ***, int);
 char	*command_remote(const char *, const char **);
+struct rargs {		/* arguments for the lispd on another host */
+	char	*v[24];
+	int	 n;
+	char	 num[2][24];
+};
+void	 radd(struct rargs *, const char *);
+void	 radd_num(struct rargs *, const char *, long);
+
+/* cmd-start.c: start, run and wait. */
+#define START_BOOTSTRAP	0x1	/* -B: the command serves the channel */
+#define START_NOSWANK	0x2	/* -N: no swank in the image */
+int	 start_session(struct dir *, const char *, char **, size_t, int, int,
+	     int);
+int	 cmd_start(int, char **, int);
+int	 cmd_wait(int, char **);
+
+/* cmd-attach.c */
+int	 cmd_attach(int, char **, int);
+
+/* cmd-eval.c */
+int	 cmd_eval(int, char **);
+
+/* cmd-ls.c */
+int	 cmd_ls(int, char **);
+
+/* cmd-log.c */
+int	 cmd_log(int, char **);
+
+/* cmd-swank.c */
+int	 cmd_swank(int, char **);
+
+/* cmd-send.c: send, stop and kill. */
+int	 cmd_send(int, char **);
+int	 cmd_stop(int, char **, int);
 
 #endif

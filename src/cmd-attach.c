@@ -1,0 +1,82 @@
+/*
+ * lispd attach: the terminal joined to the console (attach.c); lispd
+ * alone attaches to "default", starting it first.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+int
+cmd_attach(int argc, char **argv, int autostart)
+{
+	struct attach_opts	 o = { 0, 0, DEFAULT_DETACH, -1, 0 };
+	struct dir		 d;
+	struct rargs		 a = { .n = 0 };
+	const char		*name, *rname;
+	char			*host;
+	int			 ch, fd, lockfd, keyset = 0;
+
+	while ((ch = command_getopt("attach", argc, argv, "PrRe:n:")) != -1) {
+		switch (ch) {
+		case 'P':
+			o.piped = 1;
+			break;
+		case 'r':
+			o.readonly = 1;
+			break;
+		case 'R':
+			o.relay = 1;
+			break;
+		case 'e':
+			o.detach = optarg;
+			keyset = 1;
+			break;
+		case 'n':
+			o.history = number("attach", "-n", optarg, 0, 1000000);
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error("attach", "unexpected argument '%s'", argv[0]);
+	if (!autostart && (host = command_remote(name, &rname)) != NULL) {
+		radd(&a, "attach");
+		if (o.readonly)
+			radd(&a, "-r");
+		if (o.relay)
+			radd(&a, "-R");
+		if (o.piped)
+			radd(&a, "-P");
+		if (keyset) {
+			if (!remote_safe(o.detach))
+				die(EXIT_USAGE, "detach key '%s' is not safe in a "
+				    "remote command line: use C-x with a letter "
+				    "or digit, M-x or F1..F12", o.detach);
+			radd(&a, "-e");
+			radd(&a, o.detach);
+		}
+		if (o.history >= 0)
+			radd_num(&a, "-n", o.history);
+		radd(&a, rname);
+		return (remote_run(host, a.v, !o.piped, NULL, 0));
+	}
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	if (autostart) {
+		if ((fd = dir_connect(&d, name, ".sock")) != -1)
+			close(fd);
+		else if (errno == ENOENT || errno == ECONNREFUSED) {
+			/* Lost a race to another start: attach to its image. */
+			if ((lockfd = dir_lock(&d, name)) != -1)
+				start_session(&d, name, NULL,
+				    DEFAULT_SCROLLBACK, 0, 0, lockfd);
+		}
+	}
+	return (attach_main(&d, name, &o));
+}

@@ -1,0 +1,78 @@
+/*
+ * lispd eval: forms evaluated in the image (eval.c), or on another host
+ * with the forms on ssh's stdin.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+int
+cmd_eval(int argc, char **argv)
+{
+	struct eval_opts o = { "", 0, 0, 0 };
+	struct dir	 d;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host, *text;
+	size_t		 len = 0;
+	int		 ch, i;
+
+	while ((ch = command_getopt("eval", argc, argv, "p:t:v")) != -1) {
+		switch (ch) {
+		case 'p':
+			o.package = optarg;
+			break;
+		case 't':
+			o.timeout = number("eval", "--timeout", optarg, 1,
+			    31536000);
+			break;
+		case 'v':
+			o.verbose = 1;
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 0);
+	if (argc == 0)
+		usage_error("eval", "no forms: give them as arguments, or - "
+		    "to read them from stdin");
+	if ((host = command_remote(name, &rname)) != NULL) {
+		/* The forms go on ssh's stdin, never in the command line. */
+		radd(&a, "eval");
+		radd(&a, "-s");
+		radd(&a, rname);
+		if (*o.package != '\0') {
+			if (!remote_safe(o.package))
+				die(EXIT_USAGE, "eval: package name '%s' is not "
+				    "safe in a remote command line: use its "
+				    "plain name, or (in-package ...) among the "
+				    "forms", o.package);
+			radd(&a, "-p");
+			radd(&a, o.package);
+		}
+		if (o.timeout > 0)
+			radd_num(&a, "-t", o.timeout);
+		if (o.verbose)
+			radd(&a, "-v");
+		radd(&a, "-");
+		if (argc == 1 && strcmp(argv[0], "-") == 0)
+			return (remote_run(host, a.v, 0, NULL, 0));
+		for (i = 0; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		text = xcalloc(1, len + 1);
+		for (i = 0; i < argc; i++) {
+			strcat(text, argv[i]);
+			strcat(text, "\n");
+		}
+		return (remote_run(host, a.v, 0, text, len));
+	}
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	return (eval_main(&d, name, &o, argv, argc));
+}

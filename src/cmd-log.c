@@ -1,0 +1,50 @@
+/*
+ * lispd log: the console's scrollback, and then what follows if -f.
+ */
+
+#include "config.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+int
+cmd_log(int argc, char **argv)
+{
+	struct dir	 d;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host;
+	long		 lines = -1;
+	int		 ch, follow = 0;
+
+	while ((ch = command_getopt("log", argc, argv, "fn:")) != -1) {
+		switch (ch) {
+		case 'f':
+			follow = 1;
+			break;
+		case 'n':
+			lines = number("log", "-n", optarg, 0, 100000000);
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error("log", "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(name, &rname)) != NULL) {
+		radd(&a, "log");
+		if (follow)
+			radd(&a, "-f");
+		if (lines >= 0)
+			radd_num(&a, "-n", lines);
+		radd(&a, rname);
+		return (remote_run(host, a.v, 0, NULL, 0));
+	}
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	return (attach_log(&d, name, lines >= 0 ? (uint32_t)lines : UINT32_MAX,
+	    follow));
+}

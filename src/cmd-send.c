@@ -1,0 +1,192 @@
+/*
+ * lispd send, stop and kill: text typed into the console, and the image
+ * ended, each answered by the server.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+static char *
+read_all(int fd, size_t max, size_t *lenp)
+{
+	char	*buf = xmalloc(max + 1);
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	for (;;) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			die(EXIT_FAIL, "send: reading stdin: %s",
+			    strerror(errno));
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max)
+			die(EXIT_USAGE, "send: more than %zu bytes on stdin: "
+			    "send it in parts", max);
+	}
+	*lenp = len;
+	return (buf);
+}
+
+/* Wait for the server's answer; a notice is shown, OK or EXIT ends it. */
+static int
+await_reply(struct client *c)
+{
+	struct proto_msg	m;
+	uint32_t		status;
+	char			how[64];
+
+	while (client_recv(c, &m)) {
+		switch (m.type) {
+		case PROTO_OK:
+			return (EXIT_OK);
+		case PROTO_NOTICE:
+			fprintf(stderr, "lispd: %s: %.*s\n", c->name,
+			    (int)m.len, m.data);
+			break;
+		case PROTO_ERROR:
+			if (proto_get32(&m, 0, &status) != 0)
+				status = EXIT_PROTO;
+			fprintf(stderr, "lispd: %.*s\n",
+			    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
+			return (status);
+		case PROTO_EXIT:
+			if (proto_get32(&m, 0, &status) != 0)
+				return (EXIT_PROTO);
+			client_describe_exit(status, how, sizeof how);
+			fprintf(stderr, "lispd: %s: the image %s\n", c->name,
+			    how);
+			return (EXIT_OK);
+		}
+	}
+	die(EXIT_FAIL, "session %s closed the connection without an answer",
+	    c->name);
+}
+
+/* The arguments as one line of text, with a newline unless -n. */
+static char *
+send_text(int argc, char **argv, int newline, size_t *lenp)
+{
+	char	*text;
+	size_t	 len = 0;
+	int	 i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	text = xcalloc(1, len + 1);
+	for (i = 0; i < argc; i++) {
+		if (i != 0)
+			strcat(text, " ");
+		strcat(text, argv[i]);
+	}
+	if (newline)
+		strcat(text, "\n");
+	len = strlen(text);
+	if (len > PROTO_MAXLEN)
+		die(EXIT_USAGE, "send: the text is %zu bytes, more than the %d "
+		    "one send takes: send it in parts", len, PROTO_MAXLEN);
+	*lenp = len;
+	return (text);
+}
+
+int
+cmd_send(int argc, char **argv)
+{
+	struct client	 c;
+	struct dir	 d;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*text, *host;
+	size_t		 len = 0;
+	int		 ch, newline = 1, status, in;
+
+	while ((ch = command_getopt("send", argc, argv, "n")) != -1) {
+		if (ch == 'n')
+			newline = 0;
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, argc > 1);
+	if (argc == 0)
+		usage_error("send", "no text: give it as arguments, or - to "
+		    "read stdin");
+	in = argc == 1 && strcmp(argv[0], "-") == 0;
+	if ((host = command_remote(name, &rname)) != NULL) {
+		/* The text goes on ssh's stdin, never in the command line. */
+		radd(&a, "send");
+		radd(&a, rname);
+		radd(&a, "-");
+		if (in)
+			return (remote_run(host, a.v, 0, NULL, 0));
+		text = send_text(argc, argv, newline, &len);
+		return (remote_run(host, a.v, 0, text, len));
+	}
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	/* First: a re-run as the server's binary must find stdin unread. */
+	client_connect(&c, &d, name);
+	if (in)
+		text = read_all(STDIN_FILENO, PROTO_MAXLEN, &len);
+	else
+		text = send_text(argc, argv, newline, &len);
+	if (client_send(&c, PROTO_SEND, text, len) == -1)
+		die(EXIT_FAIL, "send: %s", strerror(errno));
+	status = await_reply(&c);
+	client_close(&c);
+	free(text);
+	return (status);
+}
+
+int
+cmd_stop(int argc, char **argv, int killnow)
+{
+	const char	*cmd = killnow ? "kill" : "stop";
+	struct client	 c;
+	struct dir	 d;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname;
+	char		*host;
+	uint8_t		 msg[4];
+	long		 timeout = DEFAULT_STOP_TIMEOUT;
+	int		 ch, status, timeset = 0;
+
+	while ((ch = command_getopt(cmd, argc, argv, killnow ? "" : "t:")) !=
+	    -1) {
+		if (ch == 't') {
+			timeout = number(cmd, "-t", optarg, 0, 86400);
+			timeset = 1;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error(cmd, "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(name, &rname)) != NULL) {
+		radd(&a, cmd);
+		if (timeset)
+			radd_num(&a, "-t", timeout);
+		radd(&a, rname);
+		return (remote_run(host, a.v, 0, NULL, 0));
+	}
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	client_connect(&c, &d, name);
+	proto_put32(msg, (uint32_t)timeout);
+	if (client_send(&c, killnow ? PROTO_KILL : PROTO_STOP, msg,
+	    killnow ? 0 : sizeof msg) == -1)
+		die(EXIT_FAIL, "%s: %s", cmd, strerror(errno));
+	status = await_reply(&c);
+	client_close(&c);
+	return (status);
+}

@@ -1,0 +1,72 @@
+/*
+ * lispd swank: stdin and stdout joined to the image's swank, and the
+ * cache of swank sources kept for editors that come through ssh.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lispd.h"
+
+int
+cmd_swank(int argc, char **argv)
+{
+	struct dir	 d;
+	struct rargs	 a = { .n = 0 };
+	const char	*name, *rname, *loader = NULL, *find = NULL, *put = NULL;
+	char		*host;
+	int		 ch, relay = 1;
+
+	while ((ch = command_getopt("swank", argc, argv, "c:C:nw:")) != -1) {
+		switch (ch) {
+		case 'c':
+			find = optarg;
+			break;
+		case 'C':
+			put = optarg;
+			break;
+		case 'n':
+			relay = 0;
+			break;
+		case 'w':
+			loader = optarg;
+			break;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (find != NULL || put != NULL) {
+		/* The cache of swank sources: no session in it. */
+		if (argc > 0 || loader != NULL || !relay ||
+		    (find != NULL && put != NULL))
+			usage_error("swank", "-c and -C take a version, and "
+			    "nothing else");
+		return (find != NULL ? swank_cache_find(find) :
+		    swank_cache_put(put));
+	}
+	name = command_name(&argc, &argv, 1);
+	if (argc > 0)
+		usage_error("swank", "unexpected argument '%s'", argv[0]);
+	if (!relay && loader == NULL)
+		usage_error("swank", "-n is for -w: alone it would do nothing");
+	if ((host = command_remote(name, &rname)) != NULL) {
+		radd(&a, "swank");
+		if (loader != NULL) {
+			if (!remote_safe(loader))
+				die(EXIT_USAGE, "swank: -w %s is not safe in a "
+				    "remote command line: a path of letters, "
+				    "digits and ._-+=%%/:,@ only", loader);
+			radd(&a, "-w");
+			radd(&a, loader);
+		}
+		if (!relay)
+			radd(&a, "-n");
+		radd(&a, rname);
+		return (remote_run(host, a.v, 0, NULL, 0));
+	}
+	dir_open(&d, opt_dir);
+	dir_check_name(&d, name);
+	return (swank_main(&d, name, loader, relay));
+}
