@@ -10,8 +10,10 @@
 
 #include "lispd.h"
 
-int
-cmd_attach(int argc, char **argv, int autostart)
+/* autostart: lispd alone, which starts the session if it is not there. */
+static int
+attach_command(const struct cmd_entry *self, int argc, char **argv,
+    int autostart)
 {
 	struct attach_opts	 o = { 0, 0, DEFAULT_DETACH, -1, 0 };
 	struct dir		 d;
@@ -20,7 +22,7 @@ cmd_attach(int argc, char **argv, int autostart)
 	char			*host;
 	int			 ch, fd, lockfd, keyset = 0;
 
-	while ((ch = command_getopt("attach", argc, argv, "PrRe:n:")) != -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		switch (ch) {
 		case 'P':
 			o.piped = 1;
@@ -36,7 +38,7 @@ cmd_attach(int argc, char **argv, int autostart)
 			keyset = 1;
 			break;
 		case 'n':
-			o.history = number("attach", "-n", optarg, 0, 1000000);
+			o.history = number(self->name, "-n", optarg, 0, 1000000);
 			break;
 		}
 	}
@@ -44,8 +46,8 @@ cmd_attach(int argc, char **argv, int autostart)
 	argv += optind;
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
-		usage_error("attach", "unexpected argument '%s'", argv[0]);
-	if (!autostart && (host = command_remote(name, &rname)) != NULL) {
+		usage_error(self->name, "unexpected argument '%s'", argv[0]);
+	if (!autostart && (host = command_remote(self, name, &rname)) != NULL) {
 		radd(&a, "attach");
 		if (o.readonly)
 			radd(&a, "-r");
@@ -79,4 +81,18 @@ cmd_attach(int argc, char **argv, int autostart)
 		}
 	}
 	return (attach_main(&d, name, &o));
+}
+
+int
+cmd_attach(const struct cmd_entry *self, int argc, char **argv)
+{
+	return (attach_command(self, argc, argv, 0));
+}
+
+int
+cmd_attach_default(const struct cmd_entry *self)
+{
+	char	*none[] = { (char *)self->name, NULL };
+
+	return (attach_command(self, 1, none, 1));
 }

@@ -12,7 +12,7 @@
 #include "lispd.h"
 
 int
-cmd_eval(int argc, char **argv)
+cmd_eval(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct eval_opts o = { "", 0, 0, 0 };
 	struct dir	 d;
@@ -22,13 +22,13 @@ cmd_eval(int argc, char **argv)
 	size_t		 len = 0;
 	int		 ch, i;
 
-	while ((ch = command_getopt("eval", argc, argv, "p:t:v")) != -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		switch (ch) {
 		case 'p':
 			o.package = optarg;
 			break;
 		case 't':
-			o.timeout = number("eval", "--timeout", optarg, 1,
+			o.timeout = number(self->name, "--timeout", optarg, 1,
 			    31536000);
 			break;
 		case 'v':
@@ -40,9 +40,9 @@ cmd_eval(int argc, char **argv)
 	argv += optind;
 	name = command_name(&argc, &argv, 0);
 	if (argc == 0)
-		usage_error("eval", "no forms: give them as arguments, or - "
+		usage_error(self->name, "no forms: give them as arguments, or - "
 		    "to read them from stdin");
-	if ((host = command_remote(name, &rname)) != NULL) {
+	if ((host = command_remote(self, name, &rname)) != NULL) {
 		/* The forms go on ssh's stdin, never in the command line. */
 		radd(&a, "eval");
 		radd(&a, "-s");

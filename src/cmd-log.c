@@ -10,7 +10,7 @@
 #include "lispd.h"
 
 int
-cmd_log(int argc, char **argv)
+cmd_log(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
@@ -19,13 +19,13 @@ cmd_log(int argc, char **argv)
 	long		 lines = -1;
 	int		 ch, follow = 0;
 
-	while ((ch = command_getopt("log", argc, argv, "fn:")) != -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		switch (ch) {
 		case 'f':
 			follow = 1;
 			break;
 		case 'n':
-			lines = number("log", "-n", optarg, 0, 100000000);
+			lines = number(self->name, "-n", optarg, 0, 100000000);
 			break;
 		}
 	}
@@ -33,8 +33,8 @@ cmd_log(int argc, char **argv)
 	argv += optind;
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
-		usage_error("log", "unexpected argument '%s'", argv[0]);
-	if ((host = command_remote(name, &rname)) != NULL) {
+		usage_error(self->name, "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(self, name, &rname)) != NULL) {
 		radd(&a, "log");
 		if (follow)
 			radd(&a, "-f");

@@ -140,7 +140,7 @@ name_cmp(const void *a, const void *b)
 }
 
 int
-cmd_ls(int argc, char **argv)
+cmd_ls(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
@@ -152,8 +152,8 @@ cmd_ls(int argc, char **argv)
 	const char	*rname;
 	size_t		 n = 0, i, len;
 
-	if (command_getopt("ls", argc, argv, "") != -1)
-		usage_error("ls", "takes no options");
+	if (command_getopt(self, argc, argv) != -1)
+		usage_error(self->name, "takes no options");
 	argc -= optind;
 	argv += optind;
 	if (argc == 1 && argv[0][0] != '\0' &&
@@ -164,7 +164,7 @@ cmd_ls(int argc, char **argv)
 		return (remote_run(host, a.v, 0, NULL, 0));
 	}
 	if (argc > 0)
-		usage_error("ls", "takes no arguments but [user@]host:");
+		usage_error(self->name, "takes no arguments but [user@]host:");
 	client_stay();
 	dir_open(&d, opt_dir);
 	if ((dp = opendir(d.path)) == NULL)

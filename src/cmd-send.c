@@ -100,7 +100,7 @@ send_text(int argc, char **argv, int newline, size_t *lenp)
 }
 
 int
-cmd_send(int argc, char **argv)
+cmd_send(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct client	 c;
 	struct dir	 d;
@@ -110,7 +110,7 @@ cmd_send(int argc, char **argv)
 	size_t		 len = 0;
 	int		 ch, newline = 1, status, in;
 
-	while ((ch = command_getopt("send", argc, argv, "n")) != -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		if (ch == 'n')
 			newline = 0;
 	}
@@ -118,10 +118,10 @@ cmd_send(int argc, char **argv)
 	argv += optind;
 	name = command_name(&argc, &argv, argc > 1);
 	if (argc == 0)
-		usage_error("send", "no text: give it as arguments, or - to "
+		usage_error(self->name, "no text: give it as arguments, or - to "
 		    "read stdin");
 	in = argc == 1 && strcmp(argv[0], "-") == 0;
-	if ((host = command_remote(name, &rname)) != NULL) {
+	if ((host = command_remote(self, name, &rname)) != NULL) {
 		/* The text goes on ssh's stdin, never in the command line. */
 		radd(&a, "send");
 		radd(&a, rname);
@@ -147,10 +147,11 @@ cmd_send(int argc, char **argv)
 	return (status);
 }
 
-int
-cmd_stop(int argc, char **argv, int killnow)
+static int
+stop_command(const struct cmd_entry *self, int argc, char **argv,
+    int killnow)
 {
-	const char	*cmd = killnow ? "kill" : "stop";
+	const char	*cmd = self->name;
 	struct client	 c;
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
@@ -160,8 +161,7 @@ cmd_stop(int argc, char **argv, int killnow)
 	long		 timeout = DEFAULT_STOP_TIMEOUT;
 	int		 ch, status, timeset = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, killnow ? "" : "t:")) !=
-	    -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		if (ch == 't') {
 			timeout = number(cmd, "-t", optarg, 0, 86400);
 			timeset = 1;
@@ -172,7 +172,7 @@ cmd_stop(int argc, char **argv, int killnow)
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
 		usage_error(cmd, "unexpected argument '%s'", argv[0]);
-	if ((host = command_remote(name, &rname)) != NULL) {
+	if ((host = command_remote(self, name, &rname)) != NULL) {
 		radd(&a, cmd);
 		if (timeset)
 			radd_num(&a, "-t", timeout);
@@ -189,4 +189,16 @@ cmd_stop(int argc, char **argv, int killnow)
 	status = await_reply(&c);
 	client_close(&c);
 	return (status);
+}
+
+int
+cmd_stop(const struct cmd_entry *self, int argc, char **argv)
+{
+	return (stop_command(self, argc, argv, 0));
+}
+
+int
+cmd_kill(const struct cmd_entry *self, int argc, char **argv)
+{
+	return (stop_command(self, argc, argv, 1));
 }

@@ -220,7 +220,7 @@ wait_ready(const struct dir *d, const char *name, long timeout, int progress)
 }
 
 int
-cmd_wait(int argc, char **argv)
+cmd_wait(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
@@ -229,17 +229,17 @@ cmd_wait(int argc, char **argv)
 	long		 timeout = -1;
 	int		 ch;
 
-	while ((ch = command_getopt("wait", argc, argv, "t:")) != -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		if (ch == 't')
-			timeout = number("wait", "--timeout", optarg, 1,
+			timeout = number(self->name, "--timeout", optarg, 1,
 			    31536000);
 	}
 	argc -= optind;
 	argv += optind;
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
-		usage_error("wait", "unexpected argument '%s'", argv[0]);
-	if ((host = command_remote(name, &rname)) != NULL) {
+		usage_error(self->name, "unexpected argument '%s'", argv[0]);
+	if ((host = command_remote(self, name, &rname)) != NULL) {
 		radd(&a, "wait");
 		if (timeout != -1)
 			radd_num(&a, "-t", timeout);
@@ -251,17 +251,17 @@ cmd_wait(int argc, char **argv)
 	return (wait_ready(&d, name, timeout, 0));
 }
 
-int
-cmd_start(int argc, char **argv, int foreground)
+static int
+start_command(const struct cmd_entry *self, int argc, char **argv,
+    int foreground)
 {
-	const char	*cmd = foreground ? "run" : "start";
+	const char	*cmd = self->name;
 	struct dir	 d;
 	char		 path[PATH_MAX];
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
 	int		 ch, flags = 0;
 
-	while ((ch = command_getopt(cmd, argc, argv, "BF:NT:b:k:l:mr:w:z:")) !=
-	    -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		switch (ch) {
 		case 'l':
 			opt_log = optarg;
@@ -325,4 +325,16 @@ cmd_start(int argc, char **argv, int foreground)
 	return (start_session(&d, opt_name != NULL ? opt_name :
 	    DEFAULT_SESSION, argc > 0 ? argv : NULL, scrollback, foreground,
 	    flags, -1));
+}
+
+int
+cmd_start(const struct cmd_entry *self, int argc, char **argv)
+{
+	return (start_command(self, argc, argv, 0));
+}
+
+int
+cmd_run(const struct cmd_entry *self, int argc, char **argv)
+{
+	return (start_command(self, argc, argv, 1));
 }

@@ -11,7 +11,7 @@
 #include "lispd.h"
 
 int
-cmd_swank(int argc, char **argv)
+cmd_swank(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
 	struct rargs	 a = { .n = 0 };
@@ -19,7 +19,7 @@ cmd_swank(int argc, char **argv)
 	char		*host;
 	int		 ch, relay = 1;
 
-	while ((ch = command_getopt("swank", argc, argv, "c:C:nw:")) != -1) {
+	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		switch (ch) {
 		case 'c':
 			find = optarg;
@@ -41,17 +41,17 @@ cmd_swank(int argc, char **argv)
 		/* The cache of swank sources: no session in it. */
 		if (argc > 0 || loader != NULL || !relay ||
 		    (find != NULL && put != NULL))
-			usage_error("swank", "-c and -C take a version, and "
+			usage_error(self->name, "-c and -C take a version, and "
 			    "nothing else");
 		return (find != NULL ? swank_cache_find(find) :
 		    swank_cache_put(put));
 	}
 	name = command_name(&argc, &argv, 1);
 	if (argc > 0)
-		usage_error("swank", "unexpected argument '%s'", argv[0]);
+		usage_error(self->name, "unexpected argument '%s'", argv[0]);
 	if (!relay && loader == NULL)
-		usage_error("swank", "-n is for -w: alone it would do nothing");
-	if ((host = command_remote(name, &rname)) != NULL) {
+		usage_error(self->name, "-n is for -w: alone it would do nothing");
+	if ((host = command_remote(self, name, &rname)) != NULL) {
 		radd(&a, "swank");
 		if (loader != NULL) {
 			if (!remote_safe(loader))

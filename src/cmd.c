@@ -69,11 +69,12 @@ number(const char *cmd, const char *what, const char *s, long min, long max)
 }
 
 /*
- * getopt over a command's arguments; -S and -s are common to all. A long
- * option is there for the commands that have its short one.
+ * getopt over a command's arguments, with the options in its table entry;
+ * -S and -s are common to all. A long option is there for the commands
+ * that have its short one.
  */
 int
-command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
+command_getopt(const struct cmd_entry *self, int argc, char **argv)
 {
 	static const struct option all[] = {
 		{ "package", required_argument, NULL, 'p' },
@@ -91,6 +92,7 @@ command_getopt(const char *cmd, int argc, char **argv, const char *optstring)
 		{ "verbose", no_argument, NULL, 'v' },
 	};
 	struct option	longopts[nitems(all) + 1];
+	const char	*cmd = self->name, *optstring = self->getopt;
 	char		opts[64];
 	size_t		i, n = 0;
 	int		ch;
@@ -134,14 +136,18 @@ command_name(int *argc, char ***argv, int positional)
 	return (DEFAULT_SESSION);
 }
 
-
-/* A session on another host, as [user@]host:NAME: its host, or NULL. */
+/*
+ * A session on another host, as [user@]host:NAME: its host, or NULL (also
+ * for a command that runs only here: the name is then refused as a name).
+ */
 char *
-command_remote(const char *target, const char **name)
+command_remote(const struct cmd_entry *self, const char *target,
+    const char **name)
 {
 	char	*host;
 
-	if (!remote_split(target, &host, name))
+	if ((self->flags & CMD_REMOTE) == 0 ||
+	    !remote_split(target, &host, name))
 		return (NULL);
 	/* A leading - would be an option to the remote lispd. */
 	if (**name == '\0' || **name == '-' || !remote_safe(*name))

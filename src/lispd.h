@@ -465,9 +465,25 @@ int	 attach_main(const struct dir *, const char *,
 int	 attach_log(const struct dir *, const char *, uint32_t, int);
 
 /*
- * The command line: main.c (the command table, usage, main), cmd.c (what
- * the commands share), and a file per command or close family.
+ * The command line, as tmux has it: main.c (the command table, the usage
+ * made from it, main), cmd.c (what the commands share), and a cmd-*.c per
+ * command or close family.
  */
+
+/* main.c */
+struct cmd_usage {
+	const char	*args;		/* after the name: lines, \n between */
+	const char	*help;		/* what it does: lines, \n between */
+};
+struct cmd_entry {
+	const char	*name;
+	const char	*alias;		/* another name for it, or NULL */
+	struct cmd_usage usage[2];	/* a second form, or none */
+	const char	*getopt;	/* its options, besides -S and -s */
+	int		 flags;
+#define CMD_REMOTE	0x1	/* takes [user@]host:NAME */
+	int		(*exec)(const struct cmd_entry *, int, char **);
+};
 
 /* cmd.c */
 extern const char *opt_dir;
@@ -476,9 +492,10 @@ __attribute__((noreturn, format(printf, 2, 3)))
 void	 usage_error(const char *, const char *, ...);
 long	 number(const char *, const char *, const char *, long, long);
 long long size_number(const char *, const char *, const char *);
-int	 command_getopt(const char *, int, char **, const char *);
+int	 command_getopt(const struct cmd_entry *, int, char **);
 const char *command_name(int *, char ***, int);
-char	*command_remote(const char *, const char **);
+char	*command_remote(const struct cmd_entry *, const char *,
+	     const char **);
 struct rargs {		/* arguments for the lispd on another host */
 	char	*v[24];
 	int	 n;
@@ -492,26 +509,29 @@ void	 radd_num(struct rargs *, const char *, long);
 #define START_NOSWANK	0x2	/* -N: no swank in the image */
 int	 start_session(struct dir *, const char *, char **, size_t, int, int,
 	     int);
-int	 cmd_start(int, char **, int);
-int	 cmd_wait(int, char **);
+int	 cmd_start(const struct cmd_entry *, int, char **);
+int	 cmd_run(const struct cmd_entry *, int, char **);
+int	 cmd_wait(const struct cmd_entry *, int, char **);
 
-/* cmd-attach.c */
-int	 cmd_attach(int, char **, int);
+/* cmd-attach.c: attach, and lispd alone. */
+int	 cmd_attach(const struct cmd_entry *, int, char **);
+int	 cmd_attach_default(const struct cmd_entry *);
 
 /* cmd-eval.c */
-int	 cmd_eval(int, char **);
+int	 cmd_eval(const struct cmd_entry *, int, char **);
 
 /* cmd-ls.c */
-int	 cmd_ls(int, char **);
+int	 cmd_ls(const struct cmd_entry *, int, char **);
 
 /* cmd-log.c */
-int	 cmd_log(int, char **);
+int	 cmd_log(const struct cmd_entry *, int, char **);
 
 /* cmd-swank.c */
-int	 cmd_swank(int, char **);
+int	 cmd_swank(const struct cmd_entry *, int, char **);
 
 /* cmd-send.c: send, stop and kill. */
-int	 cmd_send(int, char **);
-int	 cmd_stop(int, char **, int);
+int	 cmd_send(const struct cmd_entry *, int, char **);
+int	 cmd_stop(const struct cmd_entry *, int, char **);
+int	 cmd_kill(const struct cmd_entry *, int, char **);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * lispd: command line. Each command parses its own options; -S and -s are
- * accepted before the command and after it.
+ * lispd: the command table, and main. Each command parses its own options
+ * (its entry says which); -S and -s are accepted before the command and
+ * after it. The usage is made from the table, in the table's order.
  */
 
 #include "config.h"
@@ -11,50 +12,74 @@
 
 #include "lispd.h"
 
-static const char usage_text[] =
-"usage: lispd [-S dir] [command [options] [args]]\n"
-"\n"
-"  lispd                      attach to session \"default\", starting it first\n"
-"  lispd start [-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
-"            [-l file] [-z size] [-k n] [-- command ...]\n"
-"                             start a session in the background (default: sbcl)\n"
-"                             and return once the image is ready\n"
-"  lispd run [-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
-"            [-l file|-] [-z size] [-k n] [--notify-fd n]\n"
-"            [--stop-timeout seconds] [-- command ...]\n"
-"                             the same in the foreground, for supervisors;\n"
-"                             exits with the image's status\n"
-"  lispd attach [-PrR] [-e key] [-n lines] [name]\n"
-"                             attach the terminal to the console; C-\\ detaches;\n"
-"                             -P: through pipes, no terminal (Emacs's comint)\n"
-"  lispd ls [[user@]host:]    list sessions\n"
-"  lispd eval [-v] [-s name] [-p package] [-t seconds] form ... | -\n"
-"                             evaluate forms in the image (- reads them from\n"
-"                             stdin): output as printed, then the last values\n"
-"  lispd wait [-t seconds] [name]\n"
-"                             return once the image is ready\n"
-"  lispd log [-f] [-n lines] [name]\n"
-"                             the console's recent output (the scrollback);\n"
-"                             -f: then follow it\n"
-"  lispd swank [-n] [-w loader] [name]\n"
-"                             join stdin and stdout to the image's swank\n"
-"                             (NAME.swank), for Emacs or any swank client;\n"
-"                             -w: first have it serve the swank of loader (a\n"
-"                             swank-loader.lisp), loaded in place of its own\n"
-"                             if no swank client is connected; -n: only that,\n"
-"                             printing the version served\n"
-"  lispd swank -c version | -C version\n"
-"                             the swank sources of that version kept for\n"
-"                             editors that come through ssh: -c prints its\n"
-"                             loader's path (exit 1 if none), -C keeps a tar\n"
-"                             archive of them read from stdin\n"
-"  lispd send [-n] [name] text ... | -\n"
-"                             type text (a newline is added unless -n; - reads\n"
-"                             stdin as it is)\n"
-"  lispd stop [-t seconds] [name]\n"
-"                             SIGTERM the image, SIGKILL after a timeout (10 s)\n"
-"  lispd kill [name]          SIGKILL the image now\n"
-"\n"
+static const struct cmd_entry cmd_table[] = {
+	{ "start", NULL,
+	  { { "[-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+	      "[-l file] [-z size] [-k n] [-- command ...]",
+	      "start a session in the background (default: sbcl)\n"
+	      "and return once the image is ready" } },
+	  "BF:NT:b:k:l:mr:w:z:", 0, cmd_start },
+	{ "run", NULL,
+	  { { "[-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+	      "[-l file|-] [-z size] [-k n] [--notify-fd n]\n"
+	      "[--stop-timeout seconds] [-- command ...]",
+	      "the same in the foreground, for supervisors;\n"
+	      "exits with the image's status" } },
+	  "BF:NT:b:k:l:mr:w:z:", 0, cmd_run },
+	{ "attach", "a",
+	  { { "[-PrR] [-e key] [-n lines] [name]",
+	      "attach the terminal to the console; C-\\ detaches;\n"
+	      "-P: through pipes, no terminal (Emacs's comint)" } },
+	  "PrRe:n:", CMD_REMOTE, cmd_attach },
+	{ "ls", "list",
+	  { { "[[user@]host:]",
+	      "list sessions" } },
+	  "", CMD_REMOTE, cmd_ls },
+	{ "eval", NULL,
+	  { { "[-v] [-s name] [-p package] [-t seconds] form ... | -",
+	      "evaluate forms in the image (- reads them from\n"
+	      "stdin): output as printed, then the last values" } },
+	  "p:t:v", CMD_REMOTE, cmd_eval },
+	{ "wait", NULL,
+	  { { "[-t seconds] [name]",
+	      "return once the image is ready" } },
+	  "t:", CMD_REMOTE, cmd_wait },
+	{ "log", NULL,
+	  { { "[-f] [-n lines] [name]",
+	      "the console's recent output (the scrollback);\n"
+	      "-f: then follow it" } },
+	  "fn:", CMD_REMOTE, cmd_log },
+	{ "swank", NULL,
+	  { { "[-n] [-w loader] [name]",
+	      "join stdin and stdout to the image's swank\n"
+	      "(NAME.swank), for Emacs or any swank client;\n"
+	      "-w: first have it serve the swank of loader (a\n"
+	      "swank-loader.lisp), loaded in place of its own\n"
+	      "if no swank client is connected; -n: only that,\n"
+	      "printing the version served" },
+	    { "-c version | -C version",
+	      "the swank sources of that version kept for\n"
+	      "editors that come through ssh: -c prints its\n"
+	      "loader's path (exit 1 if none), -C keeps a tar\n"
+	      "archive of them read from stdin" } },
+	  "c:C:nw:", CMD_REMOTE, cmd_swank },
+	{ "send", NULL,
+	  { { "[-n] [name] text ... | -",
+	      "type text (a newline is added unless -n; - reads\n"
+	      "stdin as it is)" } },
+	  "n", CMD_REMOTE, cmd_send },
+	{ "stop", NULL,
+	  { { "[-t seconds] [name]",
+	      "SIGTERM the image, SIGKILL after a timeout (10 s)" } },
+	  "t:", CMD_REMOTE, cmd_stop },
+	{ "kill", NULL,
+	  { { "[name]",
+	      "SIGKILL the image now" } },
+	  "", CMD_REMOTE, cmd_kill },
+};
+
+/* After the commands: what they share, and what lispd says back. */
+static const char usage_tail[] =
 "options:\n"
 "  -S dir     socket directory (else $LISPD_DIR, else /tmp/lispd-UID)\n"
 "  -s name    session name, [A-Za-z0-9._-]+ not beginning with -\n"
@@ -98,6 +123,77 @@ static const char usage_text[] =
 "3 no session or no bootstrap in the image, 124 timed out, 130 interrupted.\n"
 "Killing a server hangs up the pty and ends the image. See lispd(1).\n";
 
+#define USAGE_HELP_COL	29	/* where what a command does is said */
+#define USAGE_MORE_COL	12	/* a long synopsis's further lines */
+
+/*
+ * One form of a command: "lispd name args", the synopsis's further lines
+ * under it, then what it does at USAGE_HELP_COL: on the same line if the
+ * synopsis is one line that leaves room.
+ */
+static void
+usage_form(const char *name, const char *args, const char *help)
+{
+	const char	*s;
+	size_t		 n;
+	int		 col;
+
+	col = printf("  lispd");
+	if (name != NULL)
+		col += printf(" %s", name);
+	for (s = args; s != NULL; s = s[n] == '\n' ? s + n + 1 : NULL) {
+		n = strcspn(s, "\n");
+		if (s == args)
+			col += printf(" %.*s", (int)n, s);
+		else
+			col = printf("\n%*s%.*s", USAGE_MORE_COL, "", (int)n,
+			    s) - 1;
+	}
+	for (s = help; s != NULL; s = s[n] == '\n' ? s + n + 1 : NULL) {
+		n = strcspn(s, "\n");
+		if (s != help || col >= USAGE_HELP_COL) {
+			putchar('\n');
+			col = 0;
+		}
+		printf("%*s%.*s", USAGE_HELP_COL - col, "", (int)n, s);
+	}
+	putchar('\n');
+}
+
+static void
+usage(void)
+{
+	const struct cmd_entry	*e;
+	size_t			 i, j;
+
+	fputs("usage: lispd [-S dir] [command [options] [args]]\n\n", stdout);
+	usage_form(NULL, NULL, "attach to session \"default\", starting it "
+	    "first");
+	for (i = 0; i < nitems(cmd_table); i++) {
+		e = &cmd_table[i];
+		for (j = 0; j < nitems(e->usage) && e->usage[j].help != NULL;
+		    j++)
+			usage_form(e->name, e->usage[j].args, e->usage[j].help);
+	}
+	fputs("\n", stdout);
+	fputs(usage_tail, stdout);
+}
+
+static const struct cmd_entry *
+cmd_find(const char *name)
+{
+	const struct cmd_entry	*e;
+	size_t			 i;
+
+	for (i = 0; i < nitems(cmd_table); i++) {
+		e = &cmd_table[i];
+		if (strcmp(e->name, name) == 0 ||
+		    (e->alias != NULL && strcmp(e->alias, name) == 0))
+			return (e);
+	}
+	return (NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -106,8 +202,8 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*cmd;
-	int		 ch;
+	const struct cmd_entry	*cmd;
+	int			 ch;
 
 	client_init(argc, argv);
 	opterr = 0;
@@ -115,7 +211,7 @@ main(int argc, char **argv)
 	    -1) {
 		switch (ch) {
 		case 'h':
-			fputs(usage_text, stdout);
+			usage();
 			return (EXIT_OK);
 		case 'S':
 			opt_dir = optarg;
@@ -138,38 +234,13 @@ main(int argc, char **argv)
 	argv += optind;
 	optind = 1;	/* each command's getopt starts at its own argv[1] */
 
-	if (argc == 0) {
-		char	*none[] = { (char *)"attach", NULL };
-
-		return (cmd_attach(1, none, 1));
-	}
-	cmd = argv[0];
-	if (strcmp(cmd, "start") == 0)
-		return (cmd_start(argc, argv, 0));
-	if (strcmp(cmd, "run") == 0)
-		return (cmd_start(argc, argv, 1));
-	if (strcmp(cmd, "attach") == 0 || strcmp(cmd, "a") == 0)
-		return (cmd_attach(argc, argv, 0));
-	if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0)
-		return (cmd_ls(argc, argv));
-	if (strcmp(cmd, "eval") == 0)
-		return (cmd_eval(argc, argv));
-	if (strcmp(cmd, "wait") == 0)
-		return (cmd_wait(argc, argv));
-	if (strcmp(cmd, "swank") == 0)
-		return (cmd_swank(argc, argv));
-	if (strcmp(cmd, "log") == 0)
-		return (cmd_log(argc, argv));
-	if (strcmp(cmd, "send") == 0)
-		return (cmd_send(argc, argv));
-	if (strcmp(cmd, "stop") == 0)
-		return (cmd_stop(argc, argv, 0));
-	if (strcmp(cmd, "kill") == 0)
-		return (cmd_stop(argc, argv, 1));
-	if (strcmp(cmd, "help") == 0) {
-		fputs(usage_text, stdout);
+	if (argc == 0)
+		return (cmd_attach_default(cmd_find("attach")));
+	if (strcmp(argv[0], "help") == 0) {
+		usage();
 		return (EXIT_OK);
 	}
-	usage_error(NULL, "unknown command '%s'", cmd);
+	if ((cmd = cmd_find(argv[0])) == NULL)
+		usage_error(NULL, "unknown command '%s'", argv[0]);
+	return (cmd->exec(cmd, argc, argv));
 }
-
