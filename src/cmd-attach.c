@@ -17,7 +17,7 @@ attach_command(const struct cmd_entry *self, int argc, char **argv,
 {
 	struct attach_opts	 o = { 0, 0, DEFAULT_DETACH, -1, 0 };
 	struct dir		 d;
-	struct rargs		 a = { .n = 0 };
+	struct command_args	 a = { .n = 0 };
 	const char		*name, *rname;
 	char			*host;
 	int			 ch, fd, lockfd, keyset = 0;
@@ -38,35 +38,35 @@ attach_command(const struct cmd_entry *self, int argc, char **argv,
 			keyset = 1;
 			break;
 		case 'n':
-			o.history = number(self->name, "-n", optarg, 0, 1000000);
+			o.history = number(self->name, "-n", optarg, 0,
+			    1000000);
 			break;
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	name = command_name(&argc, &argv, 1);
+	name = command_name(self, &argc, &argv);
 	if (argc > 0)
 		usage_error(self->name, "unexpected argument '%s'", argv[0]);
 	if (!autostart && (host = command_remote(self, name, &rname)) != NULL) {
-		radd(&a, "attach");
 		if (o.readonly)
-			radd(&a, "-r");
+			command_arg(&a, "-r");
 		if (o.relay)
-			radd(&a, "-R");
+			command_arg(&a, "-R");
 		if (o.piped)
-			radd(&a, "-P");
+			command_arg(&a, "-P");
 		if (keyset) {
 			if (!remote_safe(o.detach))
 				die(EXIT_USAGE, "detach key '%s' is not safe in a "
 				    "remote command line: use C-x with a letter "
 				    "or digit, M-x or F1..F12", o.detach);
-			radd(&a, "-e");
-			radd(&a, o.detach);
+			command_arg(&a, "-e");
+			command_arg(&a, o.detach);
 		}
 		if (o.history >= 0)
-			radd_num(&a, "-n", o.history);
-		radd(&a, rname);
-		return (remote_run(host, a.v, !o.piped, NULL, 0));
+			command_arg_number(&a, "-n", o.history);
+		return (command_forward(self, host, rname, &a, !o.piped, NULL,
+		    0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);

@@ -16,7 +16,7 @@ cmd_eval(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct eval_opts o = { "", 0, 0, 0 };
 	struct dir	 d;
-	struct rargs	 a = { .n = 0 };
+	struct command_args a = { .n = 0 };
 	const char	*name, *rname;
 	char		*host, *text;
 	size_t		 len = 0;
@@ -38,31 +38,28 @@ cmd_eval(const struct cmd_entry *self, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	name = command_name(&argc, &argv, 0);
+	name = command_name(self, &argc, &argv);
 	if (argc == 0)
-		usage_error(self->name, "no forms: give them as arguments, or - "
-		    "to read them from stdin");
+		usage_error(self->name, "no forms: give them as arguments, or "
+		    "- to read them from stdin");
 	if ((host = command_remote(self, name, &rname)) != NULL) {
 		/* The forms go on ssh's stdin, never in the command line. */
-		radd(&a, "eval");
-		radd(&a, "-s");
-		radd(&a, rname);
 		if (*o.package != '\0') {
 			if (!remote_safe(o.package))
 				die(EXIT_USAGE, "eval: package name '%s' is not "
 				    "safe in a remote command line: use its "
 				    "plain name, or (in-package ...) among the "
 				    "forms", o.package);
-			radd(&a, "-p");
-			radd(&a, o.package);
+			command_arg(&a, "-p");
+			command_arg(&a, o.package);
 		}
 		if (o.timeout > 0)
-			radd_num(&a, "-t", o.timeout);
+			command_arg_number(&a, "-t", o.timeout);
 		if (o.verbose)
-			radd(&a, "-v");
-		radd(&a, "-");
+			command_arg(&a, "-v");
 		if (argc == 1 && strcmp(argv[0], "-") == 0)
-			return (remote_run(host, a.v, 0, NULL, 0));
+			return (command_forward(self, host, rname, &a, 0, NULL,
+			    0));
 		for (i = 0; i < argc; i++)
 			len += strlen(argv[i]) + 1;
 		text = xcalloc(1, len + 1);
@@ -70,7 +67,7 @@ cmd_eval(const struct cmd_entry *self, int argc, char **argv)
 			strcat(text, argv[i]);
 			strcat(text, "\n");
 		}
-		return (remote_run(host, a.v, 0, text, len));
+		return (command_forward(self, host, rname, &a, 0, text, len));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);

@@ -13,7 +13,7 @@ int
 cmd_log(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
-	struct rargs	 a = { .n = 0 };
+	struct command_args a = { .n = 0 };
 	const char	*name, *rname;
 	char		*host;
 	long		 lines = -1;
@@ -31,17 +31,15 @@ cmd_log(const struct cmd_entry *self, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	name = command_name(&argc, &argv, 1);
+	name = command_name(self, &argc, &argv);
 	if (argc > 0)
 		usage_error(self->name, "unexpected argument '%s'", argv[0]);
 	if ((host = command_remote(self, name, &rname)) != NULL) {
-		radd(&a, "log");
 		if (follow)
-			radd(&a, "-f");
+			command_arg(&a, "-f");
 		if (lines >= 0)
-			radd_num(&a, "-n", lines);
-		radd(&a, rname);
-		return (remote_run(host, a.v, 0, NULL, 0));
+			command_arg_number(&a, "-n", lines);
+		return (command_forward(self, host, rname, &a, 0, NULL, 0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);

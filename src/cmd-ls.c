@@ -143,7 +143,6 @@ int
 cmd_ls(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
-	struct rargs	 a = { .n = 0 };
 	DIR		*dp;
 	struct dirent	*de;
 	char		**names = NULL, info[PROTO_MAXLEN + 1], v[8][256];
@@ -160,8 +159,7 @@ cmd_ls(const struct cmd_entry *self, int argc, char **argv)
 	    argv[0][strlen(argv[0]) - 1] == ':') {
 		/* [user@]host: lists the sessions there. */
 		remote_split(argv[0], &host, &rname);
-		radd(&a, "ls");
-		return (remote_run(host, a.v, 0, NULL, 0));
+		return (command_forward(self, host, NULL, NULL, 0, NULL, 0));
 	}
 	if (argc > 0)
 		usage_error(self->name, "takes no arguments but [user@]host:");

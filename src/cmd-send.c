@@ -104,7 +104,6 @@ cmd_send(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct client	 c;
 	struct dir	 d;
-	struct rargs	 a = { .n = 0 };
 	const char	*name, *rname;
 	char		*text, *host;
 	size_t		 len = 0;
@@ -116,20 +115,19 @@ cmd_send(const struct cmd_entry *self, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	name = command_name(&argc, &argv, argc > 1);
+	name = command_name(self, &argc, &argv);
 	if (argc == 0)
-		usage_error(self->name, "no text: give it as arguments, or - to "
-		    "read stdin");
+		usage_error(self->name, "no text: give it as arguments, or - "
+		    "to read stdin");
 	in = argc == 1 && strcmp(argv[0], "-") == 0;
 	if ((host = command_remote(self, name, &rname)) != NULL) {
 		/* The text goes on ssh's stdin, never in the command line. */
-		radd(&a, "send");
-		radd(&a, rname);
-		radd(&a, "-");
 		if (in)
-			return (remote_run(host, a.v, 0, NULL, 0));
+			return (command_forward(self, host, rname, NULL, 0,
+			    NULL, 0));
 		text = send_text(argc, argv, newline, &len);
-		return (remote_run(host, a.v, 0, text, len));
+		return (command_forward(self, host, rname, NULL, 0, text,
+		    len));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
@@ -154,7 +152,7 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 	const char	*cmd = self->name;
 	struct client	 c;
 	struct dir	 d;
-	struct rargs	 a = { .n = 0 };
+	struct command_args a = { .n = 0 };
 	const char	*name, *rname;
 	char		*host;
 	uint8_t		 msg[4];
@@ -169,15 +167,13 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 	}
 	argc -= optind;
 	argv += optind;
-	name = command_name(&argc, &argv, 1);
+	name = command_name(self, &argc, &argv);
 	if (argc > 0)
 		usage_error(cmd, "unexpected argument '%s'", argv[0]);
 	if ((host = command_remote(self, name, &rname)) != NULL) {
-		radd(&a, cmd);
 		if (timeset)
-			radd_num(&a, "-t", timeout);
-		radd(&a, rname);
-		return (remote_run(host, a.v, 0, NULL, 0));
+			command_arg_number(&a, "-t", timeout);
+		return (command_forward(self, host, rname, &a, 0, NULL, 0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);

@@ -223,7 +223,7 @@ int
 cmd_wait(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
-	struct rargs	 a = { .n = 0 };
+	struct command_args a = { .n = 0 };
 	const char	*name, *rname;
 	char		*host;
 	long		 timeout = -1;
@@ -236,15 +236,13 @@ cmd_wait(const struct cmd_entry *self, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	name = command_name(&argc, &argv, 1);
+	name = command_name(self, &argc, &argv);
 	if (argc > 0)
 		usage_error(self->name, "unexpected argument '%s'", argv[0]);
 	if ((host = command_remote(self, name, &rname)) != NULL) {
-		radd(&a, "wait");
 		if (timeout != -1)
-			radd_num(&a, "-t", timeout);
-		radd(&a, rname);
-		return (remote_run(host, a.v, 0, NULL, 0));
+			command_arg_number(&a, "-t", timeout);
+		return (command_forward(self, host, rname, &a, 0, NULL, 0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
@@ -255,7 +253,7 @@ static int
 start_command(const struct cmd_entry *self, int argc, char **argv,
     int foreground)
 {
-	const char	*cmd = self->name;
+	const char	*cmd = self->name, *name;
 	struct dir	 d;
 	char		 path[PATH_MAX];
 	size_t		 scrollback = DEFAULT_SCROLLBACK;
@@ -322,9 +320,9 @@ start_command(const struct cmd_entry *self, int argc, char **argv,
 	argc -= optind;
 	argv += optind;
 	dir_open(&d, opt_dir);
-	return (start_session(&d, opt_name != NULL ? opt_name :
-	    DEFAULT_SESSION, argc > 0 ? argv : NULL, scrollback, foreground,
-	    flags, -1));
+	name = command_name(self, &argc, &argv);
+	return (start_session(&d, name, argc > 0 ? argv : NULL, scrollback,
+	    foreground, flags, -1));
 }
 
 int

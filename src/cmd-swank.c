@@ -14,7 +14,7 @@ int
 cmd_swank(const struct cmd_entry *self, int argc, char **argv)
 {
 	struct dir	 d;
-	struct rargs	 a = { .n = 0 };
+	struct command_args a = { .n = 0 };
 	const char	*name, *rname, *loader = NULL, *find = NULL, *put = NULL;
 	char		*host;
 	int		 ch, relay = 1;
@@ -46,25 +46,24 @@ cmd_swank(const struct cmd_entry *self, int argc, char **argv)
 		return (find != NULL ? swank_cache_find(find) :
 		    swank_cache_put(put));
 	}
-	name = command_name(&argc, &argv, 1);
+	name = command_name(self, &argc, &argv);
 	if (argc > 0)
 		usage_error(self->name, "unexpected argument '%s'", argv[0]);
 	if (!relay && loader == NULL)
-		usage_error(self->name, "-n is for -w: alone it would do nothing");
+		usage_error(self->name, "-n is for -w: alone it would do "
+		    "nothing");
 	if ((host = command_remote(self, name, &rname)) != NULL) {
-		radd(&a, "swank");
 		if (loader != NULL) {
 			if (!remote_safe(loader))
 				die(EXIT_USAGE, "swank: -w %s is not safe in a "
 				    "remote command line: a path of letters, "
 				    "digits and ._-+=%%/:,@ only", loader);
-			radd(&a, "-w");
-			radd(&a, loader);
+			command_arg(&a, "-w");
+			command_arg(&a, loader);
 		}
 		if (!relay)
-			radd(&a, "-n");
-		radd(&a, rname);
-		return (remote_run(host, a.v, 0, NULL, 0));
+			command_arg(&a, "-n");
+		return (command_forward(self, host, rname, &a, 0, NULL, 0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);

@@ -1,7 +1,8 @@
 /*
  * What the commands share: their errors, numbers and getopt (-S and -s
- * are accepted after any command, as before it), and how one finds its
- * session, here or [user@]host:NAME on another host.
+ * are accepted after any command, as before it), how one finds its
+ * session, here or [user@]host:NAME on another host, and how it runs
+ * there.
  */
 
 #include "config.h"
@@ -13,6 +14,9 @@
 #include <string.h>
 
 #include "lispd.h"
+
+/* The options, and the command, -s NAME or NAME, "-" and the NULL. */
+#define COMMAND_FORWARD_MAX	(nitems(((struct command_args *)0)->v) + 5)
 
 const char	*opt_dir;	/* -S */
 const char	*opt_name;	/* -s */
@@ -123,13 +127,18 @@ command_getopt(const struct cmd_entry *self, int argc, char **argv)
 	}
 }
 
-/* The session named by -s, or the first argument, or "default". */
+/*
+ * The session named by -s, or the first argument, or "default". The first
+ * argument is not a name for a command whose arguments are something else
+ * (CMD_NAMEOPT), nor when it is all the text a CMD_STDIN command has.
+ */
 const char *
-command_name(int *argc, char ***argv, int positional)
+command_name(const struct cmd_entry *self, int *argc, char ***argv)
 {
 	if (opt_name != NULL)
 		return (opt_name);
-	if (positional && *argc > 0) {
+	if ((self->flags & CMD_NAMEOPT) == 0 && *argc > 0 &&
+	    ((self->flags & CMD_STDIN) == 0 || *argc > 1)) {
 		(*argc)--;
 		return (*(*argv)++);
 	}
@@ -156,19 +165,65 @@ command_remote(const struct cmd_entry *self, const char *target,
 	return (host);
 }
 
+/*
+ * A word for the lispd on another host: a fixed option word, or a value
+ * the command checked with remote_safe.
+ */
 void
-radd(struct rargs *a, const char *s)
+command_arg(struct command_args *a, const char *word)
 {
-	a->v[a->n++] = (char *)s;
-	a->v[a->n] = NULL;
+	if (a->n == (int)nitems(a->v))
+		fatalx("%s: too many words", __func__);
+	a->v[a->n++] = word;
 }
 
+/* An option and its number, as the remote lispd reads it. */
 void
-radd_num(struct rargs *a, const char *opt, long v)
+command_arg_number(struct command_args *a, const char *opt, long v)
 {
-	char	*buf = a->num[a->n % 2];
+	if (a->nnum == (int)nitems(a->num))
+		fatalx("%s: too many numbers", __func__);
+	snprintf(a->num[a->nnum], sizeof a->num[0], "%ld", v);
+	command_arg(a, opt);
+	command_arg(a, a->num[a->nnum++]);
+}
 
-	snprintf(buf, sizeof a->num[0], "%ld", v);
-	radd(a, opt);
-	radd(a, buf);
+/*
+ * Run the command on host as "lispd CMD [-s NAME] args [NAME] [-]" through
+ * ssh (remote.c): exec'd, or fed input on its stdin if not NULL. Only
+ * words no shell can take for anything else reach the remote shell's
+ * command line: fixed option words, numbers, values the command checked
+ * and the name command_remote checked, checked again here all together.
+ * Forms and text (CMD_STDIN) go on stdin and "-" tells the remote so.
+ */
+int
+command_forward(const struct cmd_entry *self, const char *host,
+    const char *name, const struct command_args *args, int tty,
+    const char *input, size_t len)
+{
+	char	*v[COMMAND_FORWARD_MAX];
+	int	 n = 0, i;
+
+	v[n++] = (char *)self->name;
+	if (name != NULL && (self->flags & CMD_NAMEOPT)) {
+		v[n++] = (char *)"-s";
+		v[n++] = (char *)name;
+	}
+	for (i = 0; args != NULL && i < args->n; i++)
+		v[n++] = (char *)args->v[i];
+	if (name != NULL && (self->flags & CMD_NAMEOPT) == 0)
+		v[n++] = (char *)name;
+	if (self->flags & CMD_STDIN)
+		v[n++] = (char *)"-";
+	v[n] = NULL;
+	for (i = 0; i < n; i++) {
+		/* An empty word would vanish: the next would take its place. */
+		if (*v[i] == '\0')
+			die(EXIT_USAGE, "%s: an empty argument cannot go in a "
+			    "remote command line", self->name);
+		if (!remote_safe(v[i]))
+			die(EXIT_USAGE, "%s: '%s' is not safe in a remote "
+			    "command line", self->name, v[i]);
+	}
+	return (remote_run(host, v, tty, input, len));
 }

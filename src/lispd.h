@@ -470,7 +470,7 @@ int	 attach_log(const struct dir *, const char *, uint32_t, int);
  * command or close family.
  */
 
-/* main.c */
+/* main.c: the command table, the usage made from it, main. */
 struct cmd_usage {
 	const char	*args;		/* after the name: lines, \n between */
 	const char	*help;		/* what it does: lines, \n between */
@@ -481,11 +481,13 @@ struct cmd_entry {
 	struct cmd_usage usage[2];	/* a second form, or none */
 	const char	*getopt;	/* its options, besides -S and -s */
 	int		 flags;
-#define CMD_REMOTE	0x1	/* takes [user@]host:NAME */
+#define CMD_REMOTE	0x1	/* takes [user@]host:NAME (ls: host:) */
+#define CMD_NAMEOPT	0x2	/* the session only by -s: no name argument */
+#define CMD_STDIN	0x4	/* forms or text, on a remote's stdin */
 	int		(*exec)(const struct cmd_entry *, int, char **);
 };
 
-/* cmd.c */
+/* cmd.c: errors, numbers, getopt, the session named, a remote run. */
 extern const char *opt_dir;
 extern const char *opt_name;
 __attribute__((noreturn, format(printf, 2, 3)))
@@ -493,18 +495,21 @@ void	 usage_error(const char *, const char *, ...);
 long	 number(const char *, const char *, const char *, long, long);
 long long size_number(const char *, const char *, const char *);
 int	 command_getopt(const struct cmd_entry *, int, char **);
-const char *command_name(int *, char ***, int);
+const char *command_name(const struct cmd_entry *, int *, char ***);
 char	*command_remote(const struct cmd_entry *, const char *,
 	     const char **);
-struct rargs {		/* arguments for the lispd on another host */
-	char	*v[24];
-	int	 n;
-	char	 num[2][24];
+struct command_args {	/* options for the lispd on another host */
+	const char	*v[12];
+	int		 n;
+	char		 num[2][24];
+	int		 nnum;
 };
-void	 radd(struct rargs *, const char *);
-void	 radd_num(struct rargs *, const char *, long);
+void	 command_arg(struct command_args *, const char *);
+void	 command_arg_number(struct command_args *, const char *, long);
+int	 command_forward(const struct cmd_entry *, const char *, const char *,
+	     const struct command_args *, int, const char *, size_t);
 
-/* cmd-start.c: start, run and wait. */
+/* cmd-start.c: start, run, wait; a session started (attach too). */
 #define START_BOOTSTRAP	0x1	/* -B: the command serves the channel */
 #define START_NOSWANK	0x2	/* -N: no swank in the image */
 int	 start_session(struct dir *, const char *, char **, size_t, int, int,
@@ -513,23 +518,23 @@ int	 cmd_start(const struct cmd_entry *, int, char **);
 int	 cmd_run(const struct cmd_entry *, int, char **);
 int	 cmd_wait(const struct cmd_entry *, int, char **);
 
-/* cmd-attach.c: attach, and lispd alone. */
+/* cmd-attach.c: attach, and lispd alone (attach.c does it). */
 int	 cmd_attach(const struct cmd_entry *, int, char **);
 int	 cmd_attach_default(const struct cmd_entry *);
 
-/* cmd-eval.c */
+/* cmd-eval.c: eval (eval.c does it). */
 int	 cmd_eval(const struct cmd_entry *, int, char **);
 
-/* cmd-ls.c */
+/* cmd-ls.c: ls, the sessions and what is wrong with them. */
 int	 cmd_ls(const struct cmd_entry *, int, char **);
 
-/* cmd-log.c */
+/* cmd-log.c: log, the scrollback and what follows. */
 int	 cmd_log(const struct cmd_entry *, int, char **);
 
-/* cmd-swank.c */
+/* cmd-swank.c: swank, the bridge or the cache of sources. */
 int	 cmd_swank(const struct cmd_entry *, int, char **);
 
-/* cmd-send.c: send, stop and kill. */
+/* cmd-send.c: send, stop and kill, each answered by the server. */
 int	 cmd_send(const struct cmd_entry *, int, char **);
 int	 cmd_stop(const struct cmd_entry *, int, char **);
 int	 cmd_kill(const struct cmd_entry *, int, char **);

@@ -18,14 +18,14 @@ static const struct cmd_entry cmd_table[] = {
 	      "[-l file] [-z size] [-k n] [-- command ...]",
 	      "start a session in the background (default: sbcl)\n"
 	      "and return once the image is ready" } },
-	  "BF:NT:b:k:l:mr:w:z:", 0, cmd_start },
+	  "BF:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_start },
 	{ "run", NULL,
 	  { { "[-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
 	      "[-l file|-] [-z size] [-k n] [--notify-fd n]\n"
 	      "[--stop-timeout seconds] [-- command ...]",
 	      "the same in the foreground, for supervisors;\n"
 	      "exits with the image's status" } },
-	  "BF:NT:b:k:l:mr:w:z:", 0, cmd_run },
+	  "BF:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_run },
 	{ "attach", "a",
 	  { { "[-PrR] [-e key] [-n lines] [name]",
 	      "attach the terminal to the console; C-\\ detaches;\n"
@@ -39,7 +39,7 @@ static const struct cmd_entry cmd_table[] = {
 	  { { "[-v] [-s name] [-p package] [-t seconds] form ... | -",
 	      "evaluate forms in the image (- reads them from\n"
 	      "stdin): output as printed, then the last values" } },
-	  "p:t:v", CMD_REMOTE, cmd_eval },
+	  "p:t:v", CMD_REMOTE|CMD_NAMEOPT|CMD_STDIN, cmd_eval },
 	{ "wait", NULL,
 	  { { "[-t seconds] [name]",
 	      "return once the image is ready" } },
@@ -67,7 +67,7 @@ static const struct cmd_entry cmd_table[] = {
 	  { { "[-n] [name] text ... | -",
 	      "type text (a newline is added unless -n; - reads\n"
 	      "stdin as it is)" } },
-	  "n", CMD_REMOTE, cmd_send },
+	  "n", CMD_REMOTE|CMD_STDIN, cmd_send },
 	{ "stop", NULL,
 	  { { "[-t seconds] [name]",
 	      "SIGTERM the image, SIGKILL after a timeout (10 s)" } },
