@@ -43,11 +43,7 @@ attach_command(const struct cmd_entry *self, int argc, char **argv,
 			break;
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	name = command_name(self, &argc, &argv);
-	if (argc > 0)
-		usage_error(self->name, "unexpected argument '%s'", argv[0]);
+	name = command_only_name(self, argc, argv);
 	if (!autostart && (host = command_remote(self, name, &rname)) != NULL) {
 		if (o.readonly)
 			command_arg(&a, "-r");

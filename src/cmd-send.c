@@ -165,11 +165,7 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 			timeset = 1;
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	name = command_name(self, &argc, &argv);
-	if (argc > 0)
-		usage_error(cmd, "unexpected argument '%s'", argv[0]);
+	name = command_only_name(self, argc, argv);
 	if ((host = command_remote(self, name, &rname)) != NULL) {
 		if (timeset)
 			command_arg_number(&a, "-t", timeout);

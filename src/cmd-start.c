@@ -234,11 +234,7 @@ cmd_wait(const struct cmd_entry *self, int argc, char **argv)
 			timeout = number(self->name, "--timeout", optarg, 1,
 			    31536000);
 	}
-	argc -= optind;
-	argv += optind;
-	name = command_name(self, &argc, &argv);
-	if (argc > 0)
-		usage_error(self->name, "unexpected argument '%s'", argv[0]);
+	name = command_only_name(self, argc, argv);
 	if ((host = command_remote(self, name, &rname)) != NULL) {
 		if (timeout != -1)
 			command_arg_number(&a, "-t", timeout);

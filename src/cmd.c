@@ -145,6 +145,20 @@ command_name(const struct cmd_entry *self, int *argc, char ***argv)
 	return (DEFAULT_SESSION);
 }
 
+/* After the options, the session's name and nothing else. */
+const char *
+command_only_name(const struct cmd_entry *self, int argc, char **argv)
+{
+	const char	*name;
+
+	argc -= optind;
+	argv += optind;
+	name = command_name(self, &argc, &argv);
+	if (argc > 0)
+		usage_error(self->name, "unexpected argument '%s'", argv[0]);
+	return (name);
+}
+
 /*
  * A session on another host, as [user@]host:NAME: its host, or NULL (also
  * for a command that runs only here: the name is then refused as a name).
@@ -219,8 +233,10 @@ command_forward(const struct cmd_entry *self, const char *host,
 	for (i = 0; i < n; i++) {
 		/* An empty word would vanish: the next would take its place. */
 		if (*v[i] == '\0')
-			die(EXIT_USAGE, "%s: an empty argument cannot go in a "
-			    "remote command line", self->name);
+			die(EXIT_USAGE, "%s: an empty argument%s%s cannot "
+			    "reach %s (ssh would drop it): give it a value",
+			    self->name, i > 0 ? " after " : "",
+			    i > 0 ? v[i - 1] : "", host);
 		if (!remote_safe(v[i]))
 			die(EXIT_USAGE, "%s: '%s' is not safe in a remote "
 			    "command line", self->name, v[i]);

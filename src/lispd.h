@@ -496,6 +496,7 @@ long	 number(const char *, const char *, const char *, long, long);
 long long size_number(const char *, const char *, const char *);
 int	 command_getopt(const struct cmd_entry *, int, char **);
 const char *command_name(const struct cmd_entry *, int *, char ***);
+const char *command_only_name(const struct cmd_entry *, int, char **);
 char	*command_remote(const struct cmd_entry *, const char *,
 	     const char **);
 struct command_args {	/* options for the lispd on another host */

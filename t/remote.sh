@@ -70,5 +70,12 @@ is $rc 0 "stop host:NAME"
 like "$out" "the image exited" "and says how the image ended"
 out=$("$LISPD" eval -s "-oProxyCommand=x:r" 1 2>&1); rc=$?
 is $rc 2 "a host that could pass for an ssh option is refused"
+# ssh joins its words with spaces: an empty one would vanish, and the
+# next take its place (-w '' r: r as the loader, on session "default").
+out=$("$LISPD" swank -w '' "$host:r" 2>&1); rc=$?
+is "$rc $out" "2 lispd: swank: an empty argument after -w cannot reach $host (ssh would drop it): give it a value" \
+    "an empty option value for another host: exit 2, saying so"
+out=$("$LISPD" attach -e '' "$host:r" 2>&1); rc=$?
+is $rc 2 "attach -e '' host:NAME too"
 
 done_testing
