@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # lispd quick start on Debian 12.
 #   sh setup.sh          install what lispd needs, build it, attach to a
 #                        live SBCL in session "default" (C-\ detaches)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd attach: the user's terminal in raw mode, joined to the session.
  * Every byte passes unchanged except the detach key. The terminal itself

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * How the bootstrap (lispd.lisp) gets into the image. For a plain sbcl the
  * server adds "--load BOOTSTRAP" after the runtime options, which are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The client side of a connection to a session server: connect, say hello,
  * and exchange frames. Used by every command but start and run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd attach: the terminal joined to the console (attach.c); lispd
  * alone attaches to "default", starting it first.

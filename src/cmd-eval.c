@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd eval: forms evaluated in the image (eval.c), or on another host
  * with the forms on ssh's stdin.

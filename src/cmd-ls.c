@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd ls: the sessions in the socket directory, a line each, and what
  * is wrong with any of them after the table.

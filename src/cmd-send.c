@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd send, stop and kill: text typed into the console, and the image
  * ended, each answered by the server.

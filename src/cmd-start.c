@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd start, run and wait: a session started in the background (start,
  * and lispd alone through attach) or the foreground (run), and the wait

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd swank: stdin and stdout joined to the image's swank, and the
  * cache of swank sources kept for editors that come through ssh.

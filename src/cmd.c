@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * What the commands share: their errors, numbers and getopt (-S and -s
  * are accepted after any command, as before it), how one finds its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The console log: every byte the image writes, with or without clients,
  * to a file rotated by size (or to stdout, for s6-log or journald), with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The control channel: a socketpair between the server and the bootstrap
  * in the image (src/lispd.lisp), inherited by the image as fd CTL_FD. Over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The socket directory and the names in it: NAME.sock for clients and
  * NAME.lock, held by the server for its whole life (its pid in it), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd eval: forms to the image through the server and the control
  * channel; what they print streams back to stdout and stderr as it is

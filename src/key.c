@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The detach key. The spec ("C-\", "C-]", "M-d", "F12") is parsed by
  * libtermkey, turned into the bytes a terminal sends for it, and checked by

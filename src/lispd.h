@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd: keep a Lisp image alive on a pseudo-terminal, reachable through
  * UNIX-domain sockets.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 ;;;; lispd.lisp: the bootstrap lispd loads into an SBCL image.
 ;;;;
 ;;;; It joins the image to its lispd server over the control channel, a

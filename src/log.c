@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * Logging. In the foreground everything goes to stderr; a detached server
  * logs to syslog. Messages are escaped so that nothing a peer sends can

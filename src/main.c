@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * lispd: the command table, and main. Each command parses its own options
  * (its entry says which); -S and -s are accepted before the command and

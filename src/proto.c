@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * Frame parsing and packing, and every payload's fields: pure functions
  * over buffers, no I/O, so the unit tests and the fuzzer drive them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The image's pseudo-terminal: a new one per image run, its termios set so
  * that no keystroke stops or kills the image by accident.

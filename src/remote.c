@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * [user@]host:NAME: a command for a session on another host runs the
  * remote lispd through ssh ($LISPD_SSH, else ssh; $LISPD_REMOTE, else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The scrollback ring: the last bytes the image wrote, replayed to a client
  * when it attaches, cut at a line start.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * One connected client of the session server. A client that stops reading
  * or falls behind gets a bounded queue, then loses output; when it catches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * A terminal handed over by `lispd attach`, as tmux's client hands over
  * its own: the client sends its terminal with SCM_RIGHTS and the server

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The session server: holds the image on its pty, reads the pty all the
  * time (a console nobody reads must never stop the image), keeps the

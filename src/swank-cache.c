@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * The swank sources an editor brought, kept by version: an editor that
  * reaches a session through ssh needs its own SLIME's swank on that host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * NAME.swank, the image's swank server on a UNIX-domain socket. The server
  * makes the listening socket (0600, in the session's directory) and hands

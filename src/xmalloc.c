@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /* Allocation that cannot fail: out of memory is a setup failure. */
 
 #include "config.h"

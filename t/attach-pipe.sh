@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # lispd attach -P: the console through pipes, for a program that edits
 # lines itself (Emacs's comint): the scrollback first, input to the image,
 # the output of every thread back, SIGINT the image's, and neither ^D,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # attach through a real terminal (tmux): the REPL, detach, reattach with
 # history, read-only, several clients, resize, the image's exit. The
 # terminal is handed to the server; t/attach-relay.sh runs all of this

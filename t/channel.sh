@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The control channel under ordinary abuse: interrupted chatty evaluations,
 # messages over a frame, bad bytes, threads that end past the evaluation,
 # clients that leave before "go", more forms than the queue holds, and

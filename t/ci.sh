@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The whole suite, as CI runs it: a -Wall -Wextra -Werror build, the tests,
 # again under AddressSanitizer and UndefinedBehaviorSanitizer, the fuzzer
 # for a bounded time, and make distcheck. Ends with "N passed, N failed".

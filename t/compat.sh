@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # A package upgrade never strands a running image. A newer lispd speaks
 # an older session's protocol (t/lispd-prev speaks version 1, from before
 # the terminal was handed over); a lispd that no longer speaks it runs the

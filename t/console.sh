@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # --log: every byte the image writes, with or without clients, rotated by
 # size, with timestamps if asked; --log - to stdout for run; SIGHUP reopens
 # it; a write that fails (a full disk: /dev/full) is said once and the

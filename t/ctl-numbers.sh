@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The control channel's message numbers are written twice: enum ctl_type in
 # src/proto.h and the defconstants of src/lispd.lisp, the image's side. A
 # number changed on one side only would pass every other test that does not

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # contrib/emacs/lispd.el's console and reconnect, with real Emacs in
 # batch mode: M-x lispd-console (lispd attach -P in a comint buffer): the
 # scrollback first, a line typed is evaluated, another thread's output,

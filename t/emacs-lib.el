@@ -1,4 +1,5 @@
 ;;; emacs-lib.el --- what lispd's Emacs tests share  -*- lexical-binding: t -*-
+;; SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 ;; Loaded by t/emacs.sh, t/emacs-swank.sh and t/emacs-console.sh after
 ;; contrib/emacs/lispd.el: waiting on a condition, telling the shell what
 ;; was seen, connecting SLIME, and typing into the console's buffer.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The session serves the connecting SLIME's own swank (contrib/emacs/
 # lispd.el, lispd swank -w): a second SLIME, Debian's 2.27 copied as
 # 2.27.99, connects to a session that serves 2.27 with no "Versions

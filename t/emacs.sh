@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # contrib/emacs/lispd.el with real Emacs and Debian's SLIME, in batch mode:
 # connect over the session's UNIX socket, slime-eval, completion, M-., a
 # REPL round trip, UTF-8, disconnect and reconnect while the image lives

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # lispd eval, lispd wait and the bootstrap, with real SBCL: values, output,
 # errors, unreadable forms, interrupts, timeouts, 20 MB of output, UTF-8,
 # images without the bootstrap, bad frames on the control channel, and a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The fd limit. Clients past what ulimit -n leaves room for are told so in
 # one line at once. Should the limit still be met (lowered under a running
 # server), the server pauses accepting (a level-triggered listen event

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * libFuzzer harness for the frame parser: parse every frame in the input,
  * unpack each as every payload the server and client read, and decode each

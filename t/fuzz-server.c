@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * libFuzzer harness for the session server itself: fuzzed bytes from
  * clients and from the image's control channel, through the real event

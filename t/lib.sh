@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # Shared by the shell tests: TAP output, a private directory, real tmux as
 # the terminal a person types into, and cleanup of every process started.
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # lispd log: the console's recent output through the server, -n, -f while
 # the image prints, the image's exit, and log readers that are not clients.
 . "${srcdir:-.}/t/lib.sh"

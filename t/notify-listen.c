@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * notify-listen PATH SECONDS: bind a datagram socket at PATH ("@name" for
  * an abstract one), as systemd does for NOTIFY_SOCKET, and print the first

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # run and systemd's readiness protocol: READY=1 to $NOTIFY_SOCKET once the
 # image is ready (not when it merely runs), to a path or an abstract
 # socket; the variable does not reach the image; a bad --notify-fd.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * A raw client for the tests: connect to a socket, write the bytes given in
  * hex, then print each frame the server sends ("TYPE LEN TEXT") until it

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # Every command against [user@]host:NAME, through a real sshd on 127.0.0.1
 # (a throwaway host key and client key, a private port, the authorized
 # keys in the test directory): ls, eval of forms full of shell syntax,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # --restart: the image comes back after it dies, with backoff; attached
 # clients stay and are told; NAME.sock and NAME.swank stay; sbcl runs with
 # --disable-ldb --lose-on-corruption; stop during the wait ends it; run

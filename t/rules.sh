@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The rules the server keeps: it always reads the pty, bounds what a stalled
 # client holds, drops a vanished client, queues input within a bound, makes
 # no wakeups when idle, and the pty's termios spares the image ^\ and ^Z.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # Under a real s6-svscan: the service is ready only when the image is
 # (notification-fd), lispd eval reaches it, kill -9 of the image brings it
 # back (s6 restarts lispd run, which exited with the image's status), and

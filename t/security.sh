@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The socket directory, peer credentials, bad frames, no TCP.
 . "${srcdir:-.}/t/lib.sh"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # The service files in contrib/: the systemd units pass systemd-analyze
 # verify (there is no systemd as PID 1 here), and the runit service's way
 # of running lispd works under a real runsv: up, eval, kill -9 of the

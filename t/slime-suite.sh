@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # SLIME's own ERT suite (Debian's slime-tests.el), in batch Emacs, three
 # times in one run: against SLIME's own inferior sbcl, through lispd.el to
 # a local session, and through lispd.el and the real sshd on 127.0.0.1,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # SIGUSR1 makes the sockets again after a tmp cleaner deleted them (tmux
 # users meet exactly this): NAME.sock at once; NAME.swank, which the image
 # serves, by the image listening at the path anew; the clients connected

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # start, run, ls, stop, kill and their errors, with real SBCL.
 . "${srcdir:-.}/t/lib.sh"
 

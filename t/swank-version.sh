@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # lispd swank -w: the image serves the swank an editor needs, loading it in
 # place of its own (Debian's cl-swank) when no swank client is connected;
 # one clear line when it cannot (a client of the other version, a swank

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 # NAME.swank: real swank (Debian's cl-swank) served by the bootstrap on a
 # UNIX socket, reached with lispd swank; garbled, silent and wrong-secret
 # clients followed by good ones; --no-swank; no TCP port anywhere.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /* A few TAP helpers for the C unit tests. */
 
 #ifndef TAP_H

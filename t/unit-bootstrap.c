@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * Unit tests for where the bootstrap goes in an sbcl command line
  * (src/bootstrap.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * Unit tests for decoding the control channel's messages from the image
  * (control_decode in src/control.c).

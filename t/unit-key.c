@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /* Unit tests for the detach key: parsing (libtermkey) and matching. */
 
 #include "config.h"

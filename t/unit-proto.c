@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * Unit tests for the frame parser and the payloads' pack and unpack pairs
  * (src/proto.c), and the swank frame counter of lispd swank (swank_scan in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /* Unit tests for the scrollback ring (src/ring.c). */
 
 #include "config.h"

@@ -1,4 +1,5 @@
 ;;; lispd.el --- SLIME to lispd sessions, over UNIX sockets and ssh -*- lexical-binding: t -*-
+;; SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 
 ;; Usage:
 ;;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 #
 # all.sh - every benchmark, then the whole table in one place: each
 # figure's median for lispd, its ratio or value against the peers that do

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * benchpty.c - pty helpers shared by the lispd benchmark harnesses
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * echo - keystroke echo latency through an attach client
  *

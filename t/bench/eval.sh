@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 #
 # eval.sh - `lispd eval NAME '(+ 1 2)'` as a whole process, against
 # spawning /bin/true the same way (the floor for any command) and against

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 #
 # figures.sh - the figures of the table that are not about moving bytes:
 # an idle session's wakeups and memory with three clients attached, for

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors
 #
 # run.sh - the terminal figures of lispd against a bare pty, dtach and
 # tmux, side by side: keystroke echo latency, console throughput, attach

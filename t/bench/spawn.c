@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
  * spawn: run a command many times, each to its end, and print the median
  * and 90th percentile of the wall time in microseconds.
