@@ -44,6 +44,7 @@ static int
 await_reply(struct client *c)
 {
 	struct proto_msg	m;
+	struct proto_status	e;
 	uint32_t		status;
 	char			how[64];
 
@@ -56,13 +57,11 @@ await_reply(struct client *c)
 			    (int)m.len, m.data);
 			break;
 		case PROTO_ERROR:
-			if (proto_get32(&m, 0, &status) != 0)
-				status = EXIT_PROTO;
-			fprintf(stderr, "lispd: %.*s\n",
-			    m.len > 4 ? (int)m.len - 4 : 0, m.data + 4);
-			return (status);
+			client_error(&m, &e);
+			fprintf(stderr, "lispd: %.*s\n", (int)e.len, e.text);
+			return (e.status);
 		case PROTO_EXIT:
-			if (proto_get32(&m, 0, &status) != 0)
+			if (proto_unpack_u32(&m, &status) != 0)
 				return (EXIT_PROTO);
 			client_describe_exit(status, how, sizeof how);
 			fprintf(stderr, "lispd: %s: the image %s\n", c->name,
@@ -157,6 +156,7 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 	const char	*name, *rname;
 	char		*host;
 	uint8_t		 msg[4];
+	size_t		 n;
 	long		 timeout = DEFAULT_STOP_TIMEOUT;
 	int		 ch, status, timeset = 0;
 
@@ -175,9 +175,9 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	client_connect(&c, &d, name);
-	proto_put32(msg, (uint32_t)timeout);
+	n = proto_pack_u32(msg, sizeof msg, (uint32_t)timeout);
 	if (client_send(&c, killnow ? PROTO_KILL : PROTO_STOP, msg,
-	    killnow ? 0 : sizeof msg) == -1)
+	    killnow ? 0 : n) == -1)
 		die(EXIT_FAIL, "%s: %s", cmd, strerror(errno));
 	status = await_reply(&c);
 	client_close(&c);

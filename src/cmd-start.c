@@ -150,6 +150,7 @@ wait_ready(const struct dir *d, const char *name, long timeout, int progress)
 {
 	struct client	 c;
 	struct proto_msg m;
+	struct proto_status e;
 	struct pollfd	 pfd;
 	uint32_t	 status;
 	long		 waited = 0;
@@ -205,16 +206,14 @@ wait_ready(const struct dir *d, const char *name, long timeout, int progress)
 				client_close(&c);
 				return (EXIT_OK);
 			case PROTO_EXIT:
-				if (proto_get32(&m, 0, &status) != 0)
+				if (proto_unpack_u32(&m, &status) != 0)
 					status = 0;
 				client_describe_exit(status, how, sizeof how);
 				die(EXIT_FAIL, "session %s: the image %s before "
 				    "it was ready", name, how);
 			case PROTO_ERROR:
-				if (proto_get32(&m, 0, &status) != 0)
-					status = EXIT_PROTO;
-				die(status, "%.*s", m.len > 4 ?
-				    (int)m.len - 4 : 0, m.data + 4);
+				client_error(&m, &e);
+				die(e.status, "%.*s", (int)e.len, e.text);
 			}
 		}
 	}

@@ -192,7 +192,7 @@ size_t	 proto_frame_size(const uint8_t *);
 void	 proto_header(uint8_t *, uint32_t, uint32_t);
 const char *proto_name(uint32_t);
 const char *proto_ctl_name(uint32_t);
-/* A field at an offset: under the pairs below, and for cmd-*.c's few. */
+/* A field at an offset: under the pairs below only (and their tests). */
 int	 proto_get16(const struct proto_msg *, size_t, uint16_t *);
 int	 proto_get32(const struct proto_msg *, size_t, uint32_t *);
 int	 proto_get64(const struct proto_msg *, size_t, uint64_t *);
