@@ -152,25 +152,12 @@ attach_notice(const char *fmt, ...)
 {
 	va_list	ap;
 	char	buf[600];
-	int	n;
+	size_t	n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	n = notice_format(buf, sizeof buf, attach_piped, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof buf)
-		n = sizeof buf - 1;
-	if (attach_piped) {
-		attach_write("\n[lispd: ", 9);
-		attach_write(buf, n);
-		attach_write("]\n", 2);
-		return;
-	}
-	/* CAN ends an escape sequence the lost output may have cut. */
-	attach_write("\030\r\n[lispd: ", 11);
 	attach_write(buf, n);
-	attach_write("]\r\n", 3);
 }
 
 /* Frames from the server. Returns only if the session goes on. */

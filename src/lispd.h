@@ -93,6 +93,8 @@ void	 fatalx(const char *, ...);
 __attribute__((noreturn, format(printf, 2, 3)))
 void	 die(int, const char *, ...);
 void	 warnmsg(const char *, ...) __attribute__((format(printf, 1, 2)));
+size_t	 notice_format(char *, size_t, int, const char *, va_list)
+	     __attribute__((format(printf, 4, 0)));
 
 /* xmalloc.c */
 void	*xmalloc(size_t);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,4 +143,37 @@ warnmsg(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_user(fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * A notice for a person at a terminal, as "[lispd: TEXT]" on a line of its
+ * own, in buf; its length, cut to fit. CAN first ends an escape sequence
+ * that lost output may have cut; through pipes (piped: Emacs's comint)
+ * plain newlines. The one rendering of a notice, in the attach client and
+ * in the server writing to a terminal handed over.
+ */
+size_t
+notice_format(char *buf, size_t size, int piped, const char *fmt, va_list ap)
+{
+	const char	*pre = piped ? "\n[lispd: " : "\030\r\n[lispd: ";
+	const char	*post = piped ? "]\n" : "]\r\n";
+	size_t		 n, room;
+	int		 w;
+
+	n = strlen(pre);
+	if (size < n + strlen(post) + 1) {
+		if (size > 0)
+			*buf = '\0';
+		return (0);
+	}
+	memcpy(buf, pre, n);
+	room = size - n - strlen(post);
+	w = vsnprintf(buf + n, room, fmt, ap);
+	if (w < 0)
+		w = 0;
+	if ((size_t)w >= room)
+		w = room - 1;
+	n += w;
+	memcpy(buf + n, post, strlen(post) + 1);
+	return (n + strlen(post));
 }

@@ -117,6 +117,20 @@ server_client_chunks(struct server_client *c, const char *p, size_t len,
 	}
 }
 
+/* A notice queued for the terminal, after what it has not taken yet. */
+static void __attribute__((format(printf, 2, 3)))
+server_client_tty_notice(struct server_client *c, const char *fmt, ...)
+{
+	va_list	ap;
+	char	buf[600];
+	size_t	n;
+
+	va_start(ap, fmt);
+	n = notice_format(buf, sizeof buf, 0, fmt, ap);
+	va_end(ap);
+	evbuffer_add(c->tty_out, buf, n);
+}
+
 /*
  * A client that was dropping has caught up. What it missed is the last
  * c->dropped bytes of the console, so it gets again what the scrollback
@@ -148,9 +162,9 @@ server_client_dropped(struct server_client *c)
 	c->dropped = 0;
 	if (missed != 0) {
 		if (c->ttyfd != -1)
-			evbuffer_add_printf(c->tty_out, "\030\r\n[lispd: %llu "
-			    "bytes of output were dropped while this terminal "
-			    "was behind]\r\n", (unsigned long long)missed);
+			server_client_tty_notice(c, "%llu bytes of output were "
+			    "dropped while this terminal was behind",
+			    (unsigned long long)missed);
 		else {
 			n = proto_pack_dropped(msg, sizeof msg, missed);
 			server_client_queue(c, PROTO_DROPPED, msg, n);
@@ -367,22 +381,24 @@ void
 server_client_notice(struct server_client *c, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 buf[512];
+	char	 buf[600];
 	int	 n;
+	size_t	 len;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	if (c->ttyfd != -1) {
+		len = notice_format(buf, sizeof buf, 0, fmt, ap);
+		va_end(ap);
+		server_tty_write(c, buf, len);
+		return;
+	}
+	n = vsnprintf(buf, 512, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof buf)
-		n = sizeof buf - 1;
-	if (c->ttyfd != -1) {
-		server_tty_write(c, "\r\n[lispd: ", 10);
-		server_tty_write(c, buf, n);
-		server_tty_write(c, "]\r\n", 3);
-	} else
-		server_client_write(c, PROTO_NOTICE, buf, n);
+	if (n >= 512)
+		n = 511;
+	server_client_write(c, PROTO_NOTICE, buf, n);
 }
 
 /* The image exited: tell the client its status, then let it go. */
