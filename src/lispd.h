@@ -55,6 +55,7 @@ struct winsize;
 #define CLIENT_QUEUE_MAX	(1024 * 1024)	/* output held per client */
 #define CLIENT_ANSWER_MAX	(2 * CLIENT_QUEUE_MAX)	/* then not read */
 #define DROPPED_LINES	24	/* lines sent again after drops, no size */
+#define NOTICE_MAX	512	/* bytes of a notice's text */
 /*
  * Output read in pieces of at least BULK_MIN is a burst: it is held for a
  * client until CORK_MAX bytes wait or CORK_WAIT us pass, so that many
@@ -265,7 +266,7 @@ struct server_client {
 #define SC_CLOSING	0x20	/* close once the queue is written */
 #define SC_DEAD		0x40	/* to be freed by the reaper */
 #define SC_TOLDRO	0x80	/* told its input is ignored */
-#define SC_EXITING	0x200	/* exit status sent once the tty drains */
+#define SC_EXITING	0x200	/* exit status sent once the output is out */
 #define SC_WAITREADY	0x400	/* wants PROTO_OK when the image is ready */
 #define SC_WANTINFO	0x800	/* wants PROTO_INFO */
 #define SC_LOG		0x1000	/* lispd log: output only, not a terminal */
@@ -376,9 +377,7 @@ void	 server_accept_failed(const char *);
 void	 server_client_create(int);
 void	 server_client_free(struct server_client *);
 void	 server_client_lost(struct server_client *);
-int	 server_client_drain(struct evbuffer *, int);
 void	 server_client_flush(struct server_client *);
-void	 server_client_dropped(struct server_client *);
 void	 server_client_write(struct server_client *, uint32_t, const void *,
 	     size_t);
 void	 server_client_error(struct server_client *, int, const char *, ...)
@@ -388,8 +387,8 @@ void	 server_client_notice(struct server_client *, const char *, ...)
 void	 server_client_output(struct server_client *, const void *, size_t,
 	    int);
 void	 server_client_uncork(struct server_client *);
-int	 server_client_held(struct server_client *, struct event *);
-void	 server_client_exit(struct server_client *, int);
+void	 server_client_exit(struct server_client *);
+void	 server_client_writable(struct server_client *, struct event *);
 void	 server_client_keys(struct server_client *, const void *, size_t);
 void	 server_client_detach(struct server_client *);
 void	 server_client_eval_out(struct server_client *, int, const void *,
@@ -405,8 +404,7 @@ int	 server_tty_open(struct server_client *, int, const uint8_t *,
 	     size_t, char *, size_t);
 void	 server_tty_close(struct server_client *);
 void	 server_tty_free(struct server_client *);
-void	 server_tty_write(struct server_client *, const void *, size_t);
-void	 server_tty_flush(struct server_client *);
+int	 server_tty_stopped(struct server_client *);
 
 /* client.c */
 struct client {

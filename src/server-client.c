@@ -29,6 +29,7 @@ static void	server_client_gone_cb(evutil_socket_t, short, void *);
 static void	server_client_eval_stop(struct server_client *, uint32_t);
 static void	server_client_later(struct server_client *);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
+static int	server_client_held(struct server_client *, struct event *);
 static void	server_client_queue(struct server_client *, uint32_t,
 		    const void *, size_t);
 static void	server_client_put(struct server_client *, const void *, size_t);
@@ -117,18 +118,55 @@ server_client_chunks(struct server_client *c, const char *p, size_t len,
 	}
 }
 
-/* A notice queued for the terminal, after what it has not taken yet. */
-static void __attribute__((format(printf, 2, 3)))
-server_client_tty_notice(struct server_client *c, const char *fmt, ...)
+/*
+ * A notice for the client: rendered here for a terminal it handed over,
+ * or in a NOTICE frame for its own process to render. Queued after what
+ * it has not taken yet, and written now if now is set.
+ */
+static void
+server_client_vnotice(struct server_client *c, int now, const char *fmt,
+    va_list ap)
+{
+	char	buf[NOTICE_MAX + 16];	/* and the brackets around it */
+	size_t	n;
+	int	w;
+
+	if (c->flags & SC_DEAD)
+		return;
+	if (c->ttyfd != -1) {
+		n = notice_format(buf, sizeof buf, 0, fmt, ap);
+		if (now)
+			server_client_put(c, buf, n);
+		else
+			server_client_hold(c, buf, n);
+		return;
+	}
+	if ((w = vsnprintf(buf, NOTICE_MAX, fmt, ap)) < 0)
+		return;
+	n = (size_t)w < NOTICE_MAX ? (size_t)w : NOTICE_MAX - 1;
+	server_client_queue(c, PROTO_NOTICE, buf, n);
+	if (now)
+		server_client_later(c);
+}
+
+void
+server_client_notice(struct server_client *c, const char *fmt, ...)
 {
 	va_list	ap;
-	char	buf[600];
-	size_t	n;
 
 	va_start(ap, fmt);
-	n = notice_format(buf, sizeof buf, 0, fmt, ap);
+	server_client_vnotice(c, 1, fmt, ap);
 	va_end(ap);
-	evbuffer_add(c->tty_out, buf, n);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+server_client_hold_notice(struct server_client *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	server_client_vnotice(c, 0, fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -138,7 +176,7 @@ server_client_tty_notice(struct server_client *c, const char *fmt, ...)
  * told how many bytes before that are lost. The newest output, the prompt
  * above all, always reaches it. Queued only: the caller writes it.
  */
-void
+static void
 server_client_dropped(struct server_client *c)
 {
 	const char	*p[2];
@@ -160,15 +198,14 @@ server_client_dropped(struct server_client *c)
 	else
 		missed = c->dropped - have;
 	c->dropped = 0;
-	if (missed != 0) {
-		if (c->ttyfd != -1)
-			server_client_tty_notice(c, "%llu bytes of output were "
-			    "dropped while this terminal was behind",
-			    (unsigned long long)missed);
-		else {
-			n = proto_pack_dropped(msg, sizeof msg, missed);
-			server_client_queue(c, PROTO_DROPPED, msg, n);
-		}
+	if (missed != 0 && c->ttyfd != -1)
+		server_client_hold_notice(c, "%llu bytes of output were "
+		    "dropped while this terminal was behind",
+		    (unsigned long long)missed);
+	else if (missed != 0) {
+		/* Its client says so, in words that suit where it writes. */
+		n = proto_pack_dropped(msg, sizeof msg, missed);
+		server_client_queue(c, PROTO_DROPPED, msg, n);
 	}
 	for (i = 0; i < 2; i++) {
 		if (skip >= l[i]) {
@@ -178,15 +215,13 @@ server_client_dropped(struct server_client *c)
 		server_client_chunks(c, p[i] + skip, l[i] - skip, 0);
 		skip = 0;
 	}
-	if (c->ttyfd == -1)
-		server_client_later(c);
 }
 
 /*
  * Write a client's queue to fd until it is empty or fd is full, the time
  * it takes counted against the fan-out credit. -1 if fd is gone.
  */
-int
+static int
 server_client_drain(struct evbuffer *q, int fd)
 {
 	uint64_t	t0 = server_now();
@@ -203,44 +238,101 @@ server_client_drain(struct evbuffer *q, int fd)
 	return (rc);
 }
 
+/*
+ * Write the console output queued for a terminal the client handed over:
+ * 1 once all of it is written, 0 while some waits (or the client is lost).
+ * A socket client's console output is in its frames: 1 once they are out.
+ */
+static int
+server_client_console(struct server_client *c)
+{
+	if (c->ttyfd == -1)
+		return (evbuffer_get_length(c->out) == 0);
+	if (server_tty_stopped(c))
+		return (0);	/* its shell has the terminal: wait */
+	/* EIO: the terminal was hung up. */
+	if (server_client_drain(c->tty_out, c->ttyfd) == -1) {
+		server_client_lost(c);
+		return (0);
+	}
+	if (evbuffer_get_length(c->tty_out) != 0) {
+		event_add(c->tty_wr, NULL);
+		return (0);
+	}
+	event_del(c->tty_wr);
+	return (1);
+}
+
+/*
+ * Write what waits for the client: its frames to its socket and console
+ * output to the terminal it handed over, if it did. Once all its console
+ * output is out come the steps that wait for that: the catch-up of a
+ * client that was dropping, then the image's exit status.
+ */
 void
 server_client_flush(struct server_client *c)
 {
-	if (c->flags & SC_DEAD)
-		return;
-	/* ECONNRESET, EPIPE: it went away mid-write. */
-	if (server_client_drain(c->out, c->fd) == -1) {
-		server_client_lost(c);
-		return;
-	}
-	if (c->eval_unacked != 0 &&
-	    evbuffer_get_length(c->out) < CTL_WINDOW / 2) {
-		/* Delivered: the image may print more. */
-		control_ack(c->eval_id, c->eval_unacked);
-		c->eval_unacked = 0;
-	}
-	if ((c->flags & (SC_UNREAD | SC_CLOSING)) == SC_UNREAD &&
-	    evbuffer_get_length(c->out) <= CLIENT_ANSWER_MAX / 2) {
-		/* It read its answers: read it again. */
-		c->flags &= ~SC_UNREAD;
-		if (!(c->flags & SC_PAUSED))
-			event_add(c->rd, NULL);
-		server_client_parse(c);
+	uint8_t	msg[16];
+	size_t	n;
+
+	for (;;) {
 		if (c->flags & SC_DEAD)
 			return;
+		/* ECONNRESET, EPIPE: it went away mid-write. */
+		if (server_client_drain(c->out, c->fd) == -1) {
+			server_client_lost(c);
+			return;
+		}
+		if (c->eval_unacked != 0 &&
+		    evbuffer_get_length(c->out) < CTL_WINDOW / 2) {
+			/* Delivered: the image may print more. */
+			control_ack(c->eval_id, c->eval_unacked);
+			c->eval_unacked = 0;
+		}
+		if ((c->flags & (SC_UNREAD | SC_CLOSING)) == SC_UNREAD &&
+		    evbuffer_get_length(c->out) <= CLIENT_ANSWER_MAX / 2) {
+			/* It read its answers: read it again. */
+			c->flags &= ~SC_UNREAD;
+			if (!(c->flags & SC_PAUSED))
+				event_add(c->rd, NULL);
+			server_client_parse(c);
+			if (c->flags & SC_DEAD)
+				return;
+		}
+		if (evbuffer_get_length(c->out) != 0)
+			event_add(c->wr, NULL);
+		else {
+			event_del(c->wr);
+			if (c->flags & SC_CLOSING) {
+				server_client_lost(c);
+				return;
+			}
+		}
+		if (!server_client_console(c))
+			return;
+		if (c->flags & SC_DROPPING) {
+			/* It caught up: say what it missed, then resume. */
+			server_client_dropped(c);
+			continue;
+		}
+		if (!(c->flags & SC_EXITING))
+			return;
+		/* All the output is out: now the status, and goodbye. */
+		c->flags &= ~SC_EXITING;
+		server_tty_close(c);
+		event_del(c->rd);
+		n = proto_pack_u32(msg, sizeof msg, server.status);
+		server_client_queue(c, PROTO_EXIT, msg, n);
+		c->flags |= SC_CLOSING;
 	}
-	if (evbuffer_get_length(c->out) != 0) {
-		event_add(c->wr, NULL);
-		return;
-	}
-	event_del(c->wr);
-	if ((c->flags & SC_DROPPING) && c->ttyfd == -1) {
-		/* It caught up: say what it missed, then resume. */
-		server_client_dropped(c);
-		return;
-	}
-	if (c->flags & SC_CLOSING)
-		server_client_lost(c);
+}
+
+/* The socket, or the terminal handed over (ev), can take more. */
+void
+server_client_writable(struct server_client *c, struct event *ev)
+{
+	if (!server_client_held(c, ev))
+		server_client_flush(c);
 }
 
 static void
@@ -249,8 +341,7 @@ server_client_write_cb(evutil_socket_t fd, short events, void *arg)
 	struct server_client	*c = arg;
 
 	(void)fd; (void)events;
-	if (!server_client_held(c, c->wr))
-		server_client_flush(c);
+	server_client_writable(c, c->wr);
 }
 
 /* A frame into the queue, to be written with whatever comes next. */
@@ -294,14 +385,20 @@ server_client_hold(struct server_client *c, const void *data, size_t len)
 		evbuffer_add(c->tty_out, data, len);
 }
 
-/* Console bytes, to the terminal or in a frame, whatever the queue. */
+/*
+ * Console bytes, queued and written: to a terminal now, if it is not
+ * full; in a frame once the current callback is done.
+ */
 static void
 server_client_put(struct server_client *c, const void *data, size_t len)
 {
-	if (c->ttyfd != -1)
-		server_tty_write(c, data, len);
-	else
-		server_client_write(c, PROTO_OUTPUT, data, len);
+	if (c->flags & SC_DEAD)	/* lost while writing a part before */
+		return;
+	server_client_hold(c, data, len);
+	if (c->ttyfd == -1)
+		server_client_later(c);
+	else if (!event_pending(c->tty_wr, EV_WRITE, NULL))
+		server_client_flush(c);
 }
 
 /*
@@ -335,7 +432,7 @@ server_client_output(struct server_client *c, const void *data, size_t len,
 }
 
 /* A writable client waits while the image comes first (a flood). */
-int
+static int
 server_client_held(struct server_client *c, struct event *ev)
 {
 	if (server_fanout_ok())
@@ -353,12 +450,13 @@ server_client_uncork(struct server_client *c)
 	if ((c->flags & (SC_CORKED | SC_DEAD)) != SC_CORKED)
 		return;
 	c->flags &= ~SC_CORKED;
-	/* Written now, not later: what it takes counts against the credit. */
-	if (evbuffer_get_length(c->out) != 0)
+	/*
+	 * Written now, not later: what it takes counts against the credit.
+	 * A full terminal is written when it can take more.
+	 */
+	if (evbuffer_get_length(c->out) != 0 || (c->ttyfd != -1 &&
+	    !event_pending(c->tty_wr, EV_WRITE, NULL)))
 		server_client_flush(c);
-	if (c->ttyfd != -1 && !(c->flags & SC_DEAD) &&
-	    !event_pending(c->tty_wr, EV_WRITE, NULL))
-		server_tty_flush(c);
 }
 
 void
@@ -377,56 +475,22 @@ server_client_error(struct server_client *c, int status, const char *fmt, ...)
 	server_client_flush(c);
 }
 
+/*
+ * The image exited: the client gets its output to the end, then the
+ * status (server.status), then it is let go. Until the terminal it handed
+ * over has taken the output, a signalled client may still ask for it.
+ */
 void
-server_client_notice(struct server_client *c, const char *fmt, ...)
+server_client_exit(struct server_client *c)
 {
-	va_list	 ap;
-	char	 buf[600];
-	int	 n;
-	size_t	 len;
-
-	va_start(ap, fmt);
-	if (c->ttyfd != -1) {
-		len = notice_format(buf, sizeof buf, 0, fmt, ap);
-		va_end(ap);
-		server_tty_write(c, buf, len);
-		return;
-	}
-	n = vsnprintf(buf, 512, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (n >= 512)
-		n = 511;
-	server_client_write(c, PROTO_NOTICE, buf, n);
-}
-
-/* The image exited: tell the client its status, then let it go. */
-void
-server_client_exit(struct server_client *c, int status)
-{
-	uint8_t	msg[16];
-	size_t	n;
-
 	if (!(c->flags & SC_HELLO) || (c->flags & SC_DEAD))
 		return;
 	if (c->ttyfd != -1) {
-		/*
-		 * The status follows the output already on its way; until
-		 * then a signalled client may still ask for its terminal.
-		 */
 		event_del(c->tty_rd);
 		evtimer_del(c->tty_key);
-		c->flags |= SC_EXITING;	/* the status is server.status */
-		server_tty_flush(c);
-		return;
-	}
-	event_del(c->rd);
-	if (c->flags & SC_DROPPING)
-		server_client_dropped(c);	/* before the end, not never */
-	n = proto_pack_u32(msg, sizeof msg, status);
-	server_client_write(c, PROTO_EXIT, msg, n);
-	c->flags |= SC_CLOSING;
+	} else
+		event_del(c->rd);
+	c->flags |= SC_EXITING;
 	server_client_flush(c);
 }
 
@@ -518,7 +582,7 @@ server_client_attach(struct server_client *c, const struct proto_msg *m)
 	server_resize(c);
 	server_client_replay(c, a.replay);
 	if (server.state == SERVER_EXITED)
-		server_client_exit(c, server.status);
+		server_client_exit(c);
 }
 
 /* Keys typed in an attached client's terminal. */
@@ -817,7 +881,7 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		if (server.ready)
 			server_client_write(c, PROTO_OK, NULL, 0);
 		else if (server.state == SERVER_EXITED)
-			server_client_exit(c, server.status);
+			server_client_exit(c);
 		else
 			c->flags |= SC_WAITREADY;
 		break;

@@ -4,7 +4,10 @@
  * its own: the client sends its terminal with SCM_RIGHTS and the server
  * reads the keys and writes the output itself, one process hop fewer per
  * keystroke and per byte. The client keeps the terminal's settings and
- * restores them when the server lets go.
+ * restores them when the server lets go. This file takes the terminal,
+ * reads its keys, watches whether its client is stopped, and lets it go;
+ * what is written to it is queued and flushed with the client's socket
+ * output, in server-client.c.
  *
  * The server reopens the terminal through /proc/self/fd, so O_NONBLOCK is
  * set on its own open file, never on the one the user's shell shares.
@@ -179,7 +182,7 @@ server_tty_look(struct server_client *c, int now)
  * terminal, which is its shell's now: it is neither read (type-ahead is
  * the shell's) nor written until the client is in the foreground again.
  */
-static int
+int
 server_tty_stopped(struct server_client *c)
 {
 	struct timeval	tv = { 0, SERVER_TTY_CONT_WAIT };
@@ -209,42 +212,7 @@ server_tty_cont_cb(evutil_socket_t fd, short events, void *arg)
 	c->tty_stopped = 0;
 	if (!(c->flags & SC_EXITING))
 		event_add(c->tty_rd, NULL);
-	server_tty_flush(c);
-}
-
-void
-server_tty_flush(struct server_client *c)
-{
-	uint8_t	msg[16];
-	size_t	n;
-
-	if (c->ttyfd == -1 || server_tty_stopped(c))
-		return;
-	/* EIO: the terminal was hung up. */
-	if (server_client_drain(c->tty_out, c->ttyfd) == -1) {
-		server_client_lost(c);
-		return;
-	}
-	if (evbuffer_get_length(c->tty_out) != 0) {
-		event_add(c->tty_wr, NULL);
-		return;
-	}
-	event_del(c->tty_wr);
-	if (c->flags & SC_DROPPING) {
-		server_client_dropped(c);
-		server_tty_flush(c);
-		return;
-	}
-	if (c->flags & SC_EXITING) {
-		/* All the output is on the terminal: now the status. */
-		c->flags &= ~SC_EXITING;
-		server_tty_close(c);
-		event_del(c->rd);
-		n = proto_pack_u32(msg, sizeof msg, server.status);
-		server_client_write(c, PROTO_EXIT, msg, n);
-		c->flags |= SC_CLOSING;
-		server_client_flush(c);
-	}
+	server_client_flush(c);
 }
 
 static void
@@ -253,19 +221,7 @@ server_tty_write_cb(evutil_socket_t fd, short events, void *arg)
 	struct server_client	*c = arg;
 
 	(void)fd; (void)events;
-	if (!server_client_held(c, c->tty_wr))
-		server_tty_flush(c);
-}
-
-/* Bytes for the terminal, written now if it takes them. */
-void
-server_tty_write(struct server_client *c, const void *data, size_t len)
-{
-	if (c->ttyfd == -1)	/* lost while writing a part before */
-		return;
-	evbuffer_add(c->tty_out, data, len);
-	if (!event_pending(c->tty_wr, EV_WRITE, NULL))
-		server_tty_flush(c);
+	server_client_writable(c, c->tty_wr);
 }
 
 static void

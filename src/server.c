@@ -673,7 +673,7 @@ server_finish(int status)
 	evtimer_del(server.stop_ev);
 	evtimer_del(server.restart_ev);
 	TAILQ_FOREACH(c, &server.clients, entry)
-		server_client_exit(c, status);
+		server_client_exit(c);
 	evtimer_add(server.linger_ev, &tv);
 	server_reap();
 }
