@@ -569,6 +569,48 @@ no one is there to read it. Done again after each load of swank."
         (setf (fdefinition name) guard
               (get name 'lispd-guard) guard)))))
 
+(defparameter *compile-lock-wait* 300
+  "Seconds at most to wait for another image compiling swank.")
+
+(defun compile-lock-path ()
+  "The lock file beside the user's fasl cache, or nil without a home."
+  (let ((xdg (sb-ext:posix-getenv "XDG_CACHE_HOME"))
+        (home (sb-ext:posix-getenv "HOME")))
+    (cond ((and xdg (string/= xdg ""))
+           (concatenate 'string xdg "/common-lisp/lispd-swank.lock"))
+          ((and home (string/= home ""))
+           (concatenate 'string home "/.cache/common-lisp/lispd-swank.lock")))))
+
+(defun call-with-compile-lock (fn)
+  "Call FN holding an flock on the fasl cache's lock file: images that
+start at once load swank one after another, so none loads a fasl that
+another is still writing (\"an empty FASL file\"). If the lock cannot be
+had (no home, a read-only one, a holder stuck for *compile-lock-wait*
+seconds), FN runs without it."
+  (let* ((path (compile-lock-path))
+         (s (and path
+                 (ignore-errors
+                  (ensure-directories-exist path)
+                  (open path :direction :output :if-exists :append
+                             :if-does-not-exist :create)))))
+    (if (null s)
+        (funcall fn)
+        (unwind-protect
+             (let ((fd (sb-sys:fd-stream-fd s))
+                   (deadline (+ (get-internal-real-time)
+                                (* *compile-lock-wait*
+                                   internal-time-units-per-second))))
+               (loop until (or (zerop (sb-alien:alien-funcall
+                                       (sb-alien:extern-alien
+                                        "flock" (function sb-alien:int
+                                                          sb-alien:int
+                                                          sb-alien:int))
+                                       fd 6)) ; LOCK_EX | LOCK_NB
+                               (> (get-internal-real-time) deadline))
+                     do (sleep 0.1))
+               (funcall fn))
+          (close s)))))                 ; and the lock with it
+
 (defun swank-load ()
   "Load swank, quietly: LISPD_SWANK names a swank-loader.lisp or a
 directory with swank.asd; else Quicklisp's, if the init file loaded
@@ -578,20 +620,22 @@ Quicklisp; else ASDF finds it (Debian's cl-swank)."
         (*error-output* (make-broadcast-stream)))
     (unless (find-package "SWANK")
       (require :asdf)
-      (cond ((and path (string/= path "")
-                  (pathname-name (probe-file path)))
-             (load path)
-             (funcall (find-symbol "INIT" "SWANK-LOADER")))
-            ((and (or (null path) (string= path ""))
-                  (find-package "QUICKLISP-CLIENT"))
-             ;; The user's init file loaded Quicklisp: its swank.
-             (funcall (find-symbol "QUICKLOAD" "QUICKLISP-CLIENT") :swank
-                      :silent t))
-            (t
-             (when (and path (string/= path ""))
-               (push (probe-file path)
-                     (symbol-value (find-symbol "*CENTRAL-REGISTRY*" "ASDF"))))
-             (funcall (find-symbol "LOAD-SYSTEM" "ASDF") :swank)))))
+      (call-with-compile-lock
+       (lambda ()
+         (cond ((and path (string/= path "")
+                     (pathname-name (probe-file path)))
+                (load path)
+                (funcall (find-symbol "INIT" "SWANK-LOADER")))
+               ((and (or (null path) (string= path ""))
+                     (find-package "QUICKLISP-CLIENT"))
+                ;; The user's init file loaded Quicklisp: its swank.
+                (funcall (find-symbol "QUICKLOAD" "QUICKLISP-CLIENT") :swank
+                         :silent t))
+               (t
+                (when (and path (string/= path ""))
+                  (push (probe-file path)
+                        (symbol-value (find-symbol "*CENTRAL-REGISTRY*" "ASDF"))))
+                (funcall (find-symbol "LOAD-SYSTEM" "ASDF") :swank)))))))
   (swank-guard))
 
 (defparameter *swank-first-max* (* 1024 1024)
@@ -787,11 +831,14 @@ files (t/swank-version.sh)."
                     (find-symbol name "SWANK-LOADER"))))
         (when s
           (makunbound s))))
-    (load loader)
-    ;; Its contribs go with the old swank's packages: they must load again.
-    (setf *modules* (remove-if (lambda (m) (eql 0 (search "SWANK" (string m))))
-                               *modules*))
-    (funcall (find-symbol "INIT" "SWANK-LOADER") :delete t :reload t)
+    (call-with-compile-lock
+     (lambda ()
+       (load loader)
+       ;; Its contribs go with the old swank's packages: they load again.
+       (setf *modules* (remove-if (lambda (m)
+                                    (eql 0 (search "SWANK" (string m))))
+                                  *modules*))
+       (funcall (find-symbol "INIT" "SWANK-LOADER") :delete t :reload t)))
     (funcall (swank-symbol "INIT-LOG-OUTPUT"))
     (swank-guard)))
 

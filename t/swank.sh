@@ -147,6 +147,27 @@ like "$(lispd eval -s s '(mapcar (function sb-thread:thread-name) (sb-thread:lis
 [ "$(lispd eval -s s '(count "reader-thread" (sb-thread:list-all-threads) :key (function sb-thread:thread-name) :test (function equal))')" = 0 ]
 ok $? "with no swank reader thread left"
 
+# Images that start at once with no compiled swank yet (a new machine, a
+# new cl-swank, a supervisor starting several): each gets swank, none
+# loads a fasl another is still writing ("an empty FASL file").
+mkdir "$T/cache"
+for n in c1 c2 c3; do
+	XDG_CACHE_HOME=$T/cache "$LISPD" -S "$D" start -s $n -- sbcl --noinform \
+	    >"$T/$n.start" 2>&1 &
+done
+wait
+for n in c1 c2 c3; do
+	track $n
+done
+ls -d "$T"/cache/common-lisp/*/ >/dev/null 2>&1
+ok $? "three images started at once compiled swank into the cache given"
+up=$(lispd ls | grep -cE "^c[123] .* $swank_up +SBCL")
+is "$up" 3 "and all three serve swank"
+[ "$up" = 3 ] || { lispd ls; cat "$T"/c?.start; } 2>&1 | sed 's/^/#   /'
+for n in c1 c2 c3; do
+	lispd kill $n >/dev/null 2>&1
+done
+
 pids="$(server_pid s) $(image_pid s) $(server_pid sec) $(image_pid sec)"
 tcp=$(ss -Hltunp 2>/dev/null | grep -E "pid=($(echo $pids | tr ' ' '|'))," || true)
 is "$tcp" "" "with swank up, no TCP or UDP socket listens in server or image"
