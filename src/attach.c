@@ -151,7 +151,7 @@ static void
 attach_notice(const char *fmt, ...)
 {
 	va_list	ap;
-	char	buf[600];
+	char	buf[NOTICE_MAX + 16];	/* and the brackets around it */
 	size_t	n;
 
 	va_start(ap, fmt);
@@ -165,10 +165,15 @@ static void
 attach_dispatch(struct client *c, const struct proto_msg *m)
 {
 	struct proto_status	e;
+	struct client_end	end;
 	uint64_t		dropped;
-	uint32_t		status;
-	char			how[64];
 
+	if (client_ended(c, m, &end)) {
+		if (end.exited)
+			attach_exit(client_exit_status(end.status),
+			    "[%s: the image %s]", c->name, end.text);
+		attach_exit(end.status, "lispd: %s", end.text);
+	}
 	switch (m->type) {
 	case PROTO_OUTPUT:
 		if (attach_write(m->data, m->len) == -1)
@@ -197,16 +202,6 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 	case PROTO_DETACHED:
 		client_close(c);
 		attach_exit(EXIT_OK, "[detached from %s]", c->name);
-	case PROTO_EXIT:
-		if (proto_unpack_u32(m, &status) != 0)
-			attach_exit(EXIT_PROTO, "lispd: malformed exit message");
-		client_describe_exit(status, how, sizeof how);
-		attach_exit(client_exit_status(status), "[%s: the image %s]",
-		    c->name, how);
-	case PROTO_ERROR:
-		client_error(m, &e);
-		attach_exit(e.status, "lispd: session %s: %.*s", c->name,
-		    (int)e.len, e.text);
 	default:
 		break;
 	}
@@ -528,62 +523,3 @@ attach_stop(void)
 	sigaction(SIGTSTP, &old, NULL);
 }
 
-/*
- * lispd log: the console's recent output to stdout, as it is; with follow,
- * then what the image prints, until it exits or we are stopped.
- */
-int
-attach_log(const struct dir *d, const char *name, uint32_t history, int follow)
-{
-	struct client		 c;
-	struct proto_msg	 m;
-	struct proto_attach	 a;
-	struct proto_status	 e;
-	uint8_t			 msg[32];
-	uint64_t		 dropped;
-	uint32_t		 status;
-	size_t			 len;
-	char			 how[64];
-
-	client_connect(&c, d, name);
-	memset(&a, 0, sizeof a);
-	a.flags = PROTO_ATTACH_LOG | (follow ? 0 : PROTO_ATTACH_ONCE);
-	a.replay = history;
-	len = proto_pack_attach(msg, sizeof msg, &a);
-	if (client_send(&c, PROTO_ATTACH, msg, len) == -1)
-		die(EXIT_FAIL, "log: lost session %s: %s", name,
-		    strerror(errno));
-	while (client_recv(&c, &m)) {
-		switch (m.type) {
-		case PROTO_OUTPUT:
-			if (client_write_all(STDOUT_FILENO, m.data, m.len) == -1)
-				die(EXIT_FAIL, "log: cannot write stdout: %s",
-				    strerror(errno));
-			break;
-		case PROTO_DROPPED:
-			if (proto_unpack_dropped(&m, &dropped) == 0)
-				warnmsg("log: %s: %llu bytes of output were "
-				    "dropped while this reader was behind",
-				    name, (unsigned long long)dropped);
-			break;
-		case PROTO_NOTICE:
-			warnmsg("log: %s: %.*s", name, (int)m.len, m.data);
-			break;
-		case PROTO_OK:
-			client_close(&c);
-			return (EXIT_OK);
-		case PROTO_EXIT:
-			if (proto_unpack_u32(&m, &status) == 0) {
-				client_describe_exit(status, how, sizeof how);
-				warnmsg("log: %s: the image %s", name, how);
-			}
-			client_close(&c);
-			return (EXIT_OK);
-		case PROTO_ERROR:
-			client_error(&m, &e);
-			die(e.status, "log: session %s: %.*s", name,
-			    (int)e.len, e.text);
-		}
-	}
-	die(EXIT_FAIL, "log: lost session %s: its server went away", name);
-}

@@ -146,7 +146,6 @@ client_hello(struct client *c)
 	struct proto_msg	m;
 	struct proto_hello	h;
 	struct proto_status	e;
-	int			refused;
 	char			why[300];
 	const char		*name = c->name;
 
@@ -155,10 +154,13 @@ client_hello(struct client *c)
 		    "server is exiting, or refused us (see the system log)",
 		    name);
 	if (m.type == PROTO_ERROR) {
-		refused = client_error(&m, &e) == 0 && e.status != EXIT_PROTO;
+		if (proto_unpack_status(&m, &e) != 0) {
+			e.status = EXIT_PROTO;
+			e.len = 0;
+		}
 		snprintf(why, sizeof why, "%.*s", (int)e.len, e.text);
 		/* Refused (another uid): nothing to run instead. */
-		if (refused)
+		if (e.status != EXIT_PROTO)
 			die(e.status, "%s", why);
 		/* A newer server that no longer speaks our version. */
 		client_reexec(c, client_peer_pid(c->fd), why);
@@ -182,18 +184,45 @@ client_hello(struct client *c)
 }
 
 /*
- * A PROTO_ERROR's status and text: 0, or -1 if it is too short to have a
- * status, and then EXIT_PROTO and no text.
+ * The frames that end every conversation with a server, read alike by
+ * each client loop: ERROR, the server refusing (its status, and its words
+ * led by the session's name if they do not name it), and EXIT, the image
+ * ended (its wait status, described: "exited with status 3"). 1 and *e
+ * filled for either, else 0. A malformed one is an ERROR of EXIT_PROTO.
  */
 int
-client_error(const struct proto_msg *m, struct proto_status *e)
+client_ended(const struct client *c, const struct proto_msg *m,
+    struct client_end *e)
 {
-	if (proto_unpack_status(m, e) == 0)
+	struct proto_status	s;
+	uint32_t		status;
+	size_t			n = strlen(c->name);
+
+	if (m->type != PROTO_ERROR && m->type != PROTO_EXIT)
 		return (0);
+	e->exited = 0;
 	e->status = EXIT_PROTO;
-	e->text = "";
-	e->len = 0;
-	return (-1);
+	if (m->type == PROTO_EXIT && proto_unpack_u32(m, &status) == 0) {
+		e->exited = 1;
+		e->status = (int)status;
+		client_describe_exit(e->status, e->text, sizeof e->text);
+	} else if (m->type == PROTO_EXIT || proto_unpack_status(m, &s) != 0) {
+		snprintf(e->text, sizeof e->text, "session %s sent a malformed "
+		    "%s message (%u bytes)", c->name, proto_name(m->type),
+		    m->len);
+	} else if ((s.len > n && memcmp(s.text, c->name, n) == 0 &&
+	    s.text[n] == ':') || (s.len > n + 8 &&
+	    memcmp(s.text, "session ", 8) == 0 &&
+	    memcmp(s.text + 8, c->name, n) == 0 &&
+	    (s.text[n + 8] == ' ' || s.text[n + 8] == ':'))) {
+		e->status = s.status;
+		snprintf(e->text, sizeof e->text, "%.*s", (int)s.len, s.text);
+	} else {
+		e->status = s.status;
+		snprintf(e->text, sizeof e->text, "session %s: %.*s", c->name,
+		    (int)s.len, s.text);
+	}
+	return (1);
 }
 
 void

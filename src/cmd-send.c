@@ -44,11 +44,18 @@ static int
 await_reply(struct client *c)
 {
 	struct proto_msg	m;
-	struct proto_status	e;
-	uint32_t		status;
-	char			how[64];
+	struct client_end	end;
 
 	while (client_recv(c, &m)) {
+		if (client_ended(c, &m, &end)) {
+			if (!end.exited) {
+				fprintf(stderr, "lispd: %s\n", end.text);
+				return (end.status);
+			}
+			fprintf(stderr, "lispd: %s: the image %s\n", c->name,
+			    end.text);
+			return (EXIT_OK);
+		}
 		switch (m.type) {
 		case PROTO_OK:
 			return (EXIT_OK);
@@ -56,17 +63,6 @@ await_reply(struct client *c)
 			fprintf(stderr, "lispd: %s: %.*s\n", c->name,
 			    (int)m.len, m.data);
 			break;
-		case PROTO_ERROR:
-			client_error(&m, &e);
-			fprintf(stderr, "lispd: %.*s\n", (int)e.len, e.text);
-			return (e.status);
-		case PROTO_EXIT:
-			if (proto_unpack_u32(&m, &status) != 0)
-				return (EXIT_PROTO);
-			client_describe_exit(status, how, sizeof how);
-			fprintf(stderr, "lispd: %s: the image %s\n", c->name,
-			    how);
-			return (EXIT_OK);
 		}
 	}
 	die(EXIT_FAIL, "session %s closed the connection without an answer",

@@ -150,11 +150,9 @@ wait_ready(const struct dir *d, const char *name, long timeout, int progress)
 {
 	struct client	 c;
 	struct proto_msg m;
-	struct proto_status e;
+	struct client_end end;
 	struct pollfd	 pfd;
-	uint32_t	 status;
 	long		 waited = 0;
-	char		 how[64];
 	int		 n, shown = 0;
 
 	progress = progress && isatty(STDERR_FILENO);
@@ -205,15 +203,12 @@ wait_ready(const struct dir *d, const char *name, long timeout, int progress)
 			case PROTO_OK:
 				client_close(&c);
 				return (EXIT_OK);
-			case PROTO_EXIT:
-				if (proto_unpack_u32(&m, &status) != 0)
-					status = 0;
-				client_describe_exit(status, how, sizeof how);
-				die(EXIT_FAIL, "session %s: the image %s before "
-				    "it was ready", name, how);
-			case PROTO_ERROR:
-				client_error(&m, &e);
-				die(e.status, "%.*s", (int)e.len, e.text);
+			}
+			if (client_ended(&c, &m, &end)) {
+				if (end.exited)
+					die(EXIT_FAIL, "session %s: the image %s "
+					    "before it was ready", name, end.text);
+				die(end.status, "%s", end.text);
 			}
 		}
 	}

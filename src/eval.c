@@ -179,6 +179,7 @@ eval_frame(struct client *c, const struct proto_msg *m)
 {
 	struct proto_out	o;
 	struct proto_status	s;
+	struct client_end	end;
 
 	switch (m->type) {
 	case PROTO_EVAL_OUT:
@@ -197,12 +198,12 @@ eval_frame(struct client *c, const struct proto_msg *m)
 		}
 		client_close(c);
 		return ((int)s.status);
-	case PROTO_ERROR:
-		client_error(m, &s);
-		die(s.status, "%.*s", (int)s.len, s.text);
-	case PROTO_EXIT:
-		die(EVAL_NOIMAGE, "eval: session %s: the image exited",
-		    c->name);
+	}
+	if (client_ended(c, m, &end)) {
+		if (end.exited)
+			die(EVAL_NOIMAGE, "eval: session %s: the image %s",
+			    c->name, end.text);
+		die(end.status, "%s", end.text);
 	}
 	return (-1);
 }

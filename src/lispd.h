@@ -419,6 +419,12 @@ struct client {
 	uint8_t		*obuf;
 	size_t		 olen;
 };
+/* How a conversation with a server ended (client_ended). */
+struct client_end {
+	int		 exited;	/* 1: the image ended; 0: refused */
+	int		 status;	/* its wait status; else lispd's exit */
+	char		 text[NOTICE_MAX]; /* how it ended; else why, named */
+};
 void	 client_init(int, char **);
 void	 client_stay(void);
 int	 client_connect(struct client *, const struct dir *, const char *);
@@ -434,7 +440,8 @@ int	 client_write_all(int, const void *, size_t);
 int	 client_read(struct client *);
 int	 client_next(struct client *, struct proto_msg *);
 int	 client_exit_status(int);
-int	 client_error(const struct proto_msg *, struct proto_status *);
+int	 client_ended(const struct client *, const struct proto_msg *,
+	     struct client_end *);
 const char *client_info_get(const char *, const char *, char *, size_t);
 void	 client_describe_exit(int, char *, size_t);
 
@@ -463,7 +470,6 @@ struct attach_opts {
 };
 int	 attach_main(const struct dir *, const char *,
 	     const struct attach_opts *);
-int	 attach_log(const struct dir *, const char *, uint32_t, int);
 
 /*
  * The command line, as tmux has it: main.c (the command table, the usage
