@@ -62,7 +62,6 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.name = name;
 	o.argv = (cmdv != NULL && cmdv[0] != NULL) ? cmdv : defv;
 	o.scrollback = scrollback;
-	o.foreground = foreground;
 	o.bootstrap = (flags & START_BOOTSTRAP) != 0;
 	o.no_swank = (flags & START_NOSWANK) != 0;
 	o.notify_fd = opt_notify_fd;

@@ -231,7 +231,6 @@ struct server_opts {
 	const char	*name;
 	char *const	*argv;
 	size_t		 scrollback;
-	int		 foreground;
 	int		 bootstrap;	/* the command serves the channel */
 	int		 no_swank;
 	int		 notify_fd;	/* a newline there when ready, or -1 */
