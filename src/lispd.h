@@ -286,8 +286,8 @@ struct server_client {
 	/* A handed-over terminal (server-tty.c), or ttyfd -1. */
 	int			 ttyfd;
 	struct event		*tty_rd;
-	struct event		*tty_wr;
 	struct event		*tty_key;	/* a part of the key waits */
+	struct event		*tty_wr;	/* its output: server-client.c */
 	struct evbuffer		*tty_out;
 	struct key		 key;
 	int			 tty_statfd;	/* /proc/PID/stat of the client */
@@ -387,7 +387,6 @@ void	 server_client_output(struct server_client *, const void *, size_t,
 	    int);
 void	 server_client_uncork(struct server_client *);
 void	 server_client_exit(struct server_client *);
-void	 server_client_writable(struct server_client *, struct event *);
 void	 server_client_keys(struct server_client *, const void *, size_t);
 void	 server_client_detach(struct server_client *);
 void	 server_client_eval_out(struct server_client *, int, const void *,

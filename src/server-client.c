@@ -70,12 +70,39 @@ server_client_free(struct server_client *c)
 	event_free(c->wr);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
+	if (c->tty_out != NULL) {
+		event_free(c->tty_wr);
+		evbuffer_free(c->tty_out);
+	}
 	server_tty_free(c);
 	free(c->eval_package);
 	if (c->passfd != -1)
 		close(c->passfd);
 	close(c->fd);
 	free(c);
+}
+
+/*
+ * A terminal the client handed over (server_tty_open) gets an output
+ * queue and a write event here: its output goes the way a socket's does.
+ */
+static void
+server_client_tty_taken(struct server_client *c)
+{
+	c->tty_out = evbuffer_new();
+	c->tty_wr = event_new(server.base, c->ttyfd, EV_WRITE | EV_PERSIST,
+	    server_client_write_cb, c);
+}
+
+/* Let go of the terminal at once; what it has not taken is dropped. */
+static void
+server_client_tty_close(struct server_client *c)
+{
+	if (c->ttyfd == -1)
+		return;
+	event_del(c->tty_wr);
+	evbuffer_drain(c->tty_out, evbuffer_get_length(c->tty_out));
+	server_tty_close(c);
 }
 
 /* Drop the client; it is freed outside its own callbacks. */
@@ -89,7 +116,7 @@ server_client_lost(struct server_client *c)
 	event_del(c->rd);
 	event_del(c->wr);
 	event_del(c->gone);
-	server_tty_close(c);
+	server_client_tty_close(c);
 	if (c->eval_id != 0)
 		server_client_eval_stop(c, EVAL_INTERRUPTED);
 	if (server.active == c)
@@ -248,8 +275,10 @@ server_client_console(struct server_client *c)
 {
 	if (c->ttyfd == -1)
 		return (evbuffer_get_length(c->out) == 0);
-	if (server_tty_stopped(c))
-		return (0);	/* its shell has the terminal: wait */
+	if (server_tty_stopped(c)) {
+		event_del(c->tty_wr);	/* its shell has the terminal: wait */
+		return (0);
+	}
 	/* EIO: the terminal was hung up. */
 	if (server_client_drain(c->tty_out, c->ttyfd) == -1) {
 		server_client_lost(c);
@@ -319,7 +348,7 @@ server_client_flush(struct server_client *c)
 			return;
 		/* All the output is out: now the status, and goodbye. */
 		c->flags &= ~SC_EXITING;
-		server_tty_close(c);
+		server_client_tty_close(c);
 		event_del(c->rd);
 		n = proto_pack_u32(msg, sizeof msg, server.status);
 		server_client_queue(c, PROTO_EXIT, msg, n);
@@ -327,21 +356,15 @@ server_client_flush(struct server_client *c)
 	}
 }
 
-/* The socket, or the terminal handed over (ev), can take more. */
-void
-server_client_writable(struct server_client *c, struct event *ev)
-{
-	if (!server_client_held(c, ev))
-		server_client_flush(c);
-}
-
+/* The socket, or the terminal handed over, can take more. */
 static void
 server_client_write_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct server_client	*c = arg;
 
-	(void)fd; (void)events;
-	server_client_writable(c, c->wr);
+	(void)events;
+	if (!server_client_held(c, fd == c->fd ? c->wr : c->tty_wr))
+		server_client_flush(c);
 }
 
 /* A frame into the queue, to be written with whatever comes next. */
@@ -500,7 +523,7 @@ server_client_detach(struct server_client *c)
 {
 	if (c->flags & (SC_DEAD | SC_CLOSING))
 		return;
-	server_tty_close(c);
+	server_client_tty_close(c);
 	c->flags &= ~(SC_ATTACHED | SC_EXITING);
 	if (server.active == c)
 		server.active = NULL;
@@ -549,6 +572,7 @@ server_client_attach(struct server_client *c, const struct proto_msg *m)
 			    "the attach message");
 		} else if ((n = server_tty_open(c, c->passfd, a.key, a.keylen,
 		    why, sizeof why)) == 0) {
+			server_client_tty_taken(c);
 			t.status = 1;
 		} else if (n == -2) {
 			close(c->passfd);

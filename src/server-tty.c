@@ -37,7 +37,6 @@
 #define SERVER_TTY_CONT_WAIT	100000	/* us between looks at a stopped one */
 
 static void	server_tty_read_cb(evutil_socket_t, short, void *);
-static void	server_tty_write_cb(evutil_socket_t, short, void *);
 static void	server_tty_key_cb(evutil_socket_t, short, void *);
 static void	server_tty_cont_cb(evutil_socket_t, short, void *);
 
@@ -98,11 +97,8 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 		snprintf(path, sizeof path, "/proc/%ld/stat", (long)cred.pid);
 		c->tty_statfd = open(path, O_RDONLY | O_CLOEXEC);
 	}
-	c->tty_out = evbuffer_new();
 	c->tty_rd = event_new(server.base, tfd, EV_READ | EV_PERSIST,
 	    server_tty_read_cb, c);
-	c->tty_wr = event_new(server.base, tfd, EV_WRITE | EV_PERSIST,
-	    server_tty_write_cb, c);
 	c->tty_key = evtimer_new(server.base, server_tty_key_cb, c);
 	c->tty_cont = evtimer_new(server.base, server_tty_cont_cb, c);
 	event_add(c->tty_rd, NULL);
@@ -111,7 +107,7 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 }
 
 /*
- * Let go of the terminal at once; what it has not taken yet is dropped.
+ * Let go of the terminal at once (its output queue is server-client.c's).
  * The events may be in their own callbacks: they are freed with the client.
  */
 void
@@ -120,10 +116,8 @@ server_tty_close(struct server_client *c)
 	if (c->ttyfd == -1)
 		return;
 	event_del(c->tty_rd);
-	event_del(c->tty_wr);
 	evtimer_del(c->tty_key);
 	evtimer_del(c->tty_cont);
-	evbuffer_drain(c->tty_out, evbuffer_get_length(c->tty_out));
 	close(c->ttyfd);
 	c->ttyfd = -1;
 	if (c->tty_statfd != -1)
@@ -136,13 +130,11 @@ void
 server_tty_free(struct server_client *c)
 {
 	server_tty_close(c);
-	if (c->tty_out == NULL)
+	if (c->tty_rd == NULL)
 		return;
 	event_free(c->tty_rd);
-	event_free(c->tty_wr);
 	event_free(c->tty_key);
 	event_free(c->tty_cont);
-	evbuffer_free(c->tty_out);
 }
 
 /*
@@ -192,7 +184,6 @@ server_tty_stopped(struct server_client *c)
 	log_debug("%s: client %d is stopped", __func__, c->fd);
 	c->tty_stopped = 1;
 	event_del(c->tty_rd);
-	event_del(c->tty_wr);
 	evtimer_add(c->tty_cont, &tv);
 	return (1);
 }
@@ -213,15 +204,6 @@ server_tty_cont_cb(evutil_socket_t fd, short events, void *arg)
 	if (!(c->flags & SC_EXITING))
 		event_add(c->tty_rd, NULL);
 	server_client_flush(c);
-}
-
-static void
-server_tty_write_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct server_client	*c = arg;
-
-	(void)fd; (void)events;
-	server_client_writable(c, c->tty_wr);
 }
 
 static void
