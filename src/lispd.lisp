@@ -694,10 +694,19 @@ or one that is not six hex digits."
 
 (defun swank-client (socket stream)
   (handler-case
-      (let ((len (unwind-protect (peek-header (sb-sys:fd-stream-fd stream))
-                   (sb-thread:with-mutex (*swank-pending-lock*)
-                     (decf *swank-pending*)))))
-        (unless (and len (<= len *swank-first-max*))
+      (let ((len nil) (known nil))
+        ;; Counted among the pending until it is known: a client that
+        ;; stops halfway through its header or its secret waits alone,
+        ;; holding no lock (it held swank's from all others).
+        (unwind-protect
+             (progn
+               (setf len (peek-header (sb-sys:fd-stream-fd stream)))
+               (when (and len (<= len *swank-first-max*))
+                 (funcall (swank-symbol "AUTHENTICATE-CLIENT") stream)
+                 (setf known t)))
+          (sb-thread:with-mutex (*swank-pending-lock*)
+            (decf *swank-pending*)))
+        (unless known
           (when len
             (console "closed a swank connection whose first frame would be ~
                       ~d bytes (at most ~d before it is authenticated)"
@@ -709,7 +718,6 @@ or one that is not six hex digits."
           ;; Set to t, swank opens a TCP port for output: never here.
           (setf (symbol-value (swank-symbol "*USE-DEDICATED-OUTPUT-STREAM*"))
                 nil)
-          (funcall (swank-symbol "AUTHENTICATE-CLIENT") stream)
           (let ((conn (funcall (swank-symbol "MAKE-CONNECTION") socket stream
                                :spawn)))
             (funcall (swank-symbol "SERVE-REQUESTS") conn)

@@ -63,6 +63,21 @@ like "$(cat "$T/out")" '\(:return \(:ok \("" "42"\)\) 1\)' \
     "the right secret is served while a silent client waits"
 exec 9>&-
 wait "$silent"
+# One that stops halfway through its secret: swank reads it for up to 20 s,
+# and nobody else may wait on that (it held the bootstrap's swank lock).
+mkfifo "$T/half"
+lispd swank sec <"$T/half" >/dev/null 2>&1 &
+half=$!
+exec 9>"$T/half"
+printf '000010(:emacs' >&9
+half_read() { lispd eval -s sec '(let ((n 0)) (dolist (th (sb-thread:list-all-threads) n) (when (equal (sb-thread:thread-name th) "lispd swank client") (incf n))))' | grep -qx 1; }
+wait_until 10 half_read; ok $? "a client that stops halfway through its secret is being read"
+swank_call sec "$(frame sekrit)" "$(rex '(+ 20 22)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "42"\)\) 1\)' \
+    "the right secret is served meanwhile"
+exec 9>&-
+kill "$half" 2>/dev/null
+wait "$half"
 
 # --no-swank: the socket is there, answered and closed by the server.
 lispd start -N -s ns -- sbcl --noinform && track ns
