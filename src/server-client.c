@@ -318,9 +318,10 @@ server_client_flush(struct server_client *c)
 			control_ack(c->eval_id, c->eval_unacked);
 			c->eval_unacked = 0;
 		}
-		if ((c->flags & (SC_UNREAD | SC_CLOSING)) == SC_UNREAD &&
+		if ((c->flags & (SC_UNREAD | SC_CLOSING | SC_EXITING)) ==
+		    SC_UNREAD &&
 		    evbuffer_get_length(c->out) <= CLIENT_ANSWER_MAX / 2) {
-			/* It read its answers: read it again. */
+			/* It read its answers: read it again (not once ending). */
 			c->flags &= ~SC_UNREAD;
 			if (!(c->flags & SC_PAUSED))
 				event_add(c->rd, NULL);
