@@ -17,6 +17,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -69,6 +70,31 @@ number(const char *s, long long min, long long max)
 	if (*s == '\0' || *end != '\0' || v < min || v > max)
 		errx(2, "bad number: %s", s);
 	return (v);
+}
+
+/*
+ * The options the harnesses share: -t timeout_ms and, where readyms is
+ * not NULL, -w ready_ms.  Returns 1 if ch was one of them.
+ */
+int
+bench_timeopt(int ch, const char *arg, int *ms, int *readyms)
+{
+	if (ch == 't')
+		*ms = number(arg, 1, INT_MAX);
+	else if (ch == 'w' && readyms != NULL)
+		*readyms = number(arg, 1, INT_MAX);
+	else
+		return (0);
+	return (1);
+}
+
+/* The command after the options, or usage() if there is none. */
+char **
+bench_command(int argc, char **argv, void (*usage)(void))
+{
+	if (argc - optind < 1)
+		usage();
+	return (argv + optind);
 }
 
 void

@@ -41,6 +41,8 @@ struct client {
 
 uint64_t	 now_ns(void);
 long long	 number(const char *, long long, long long);
+int		 bench_timeopt(int, const char *, int *, int *);
+char		**bench_command(int, char **, void (*)(void));
 void		 tty_makeraw(struct termios *);
 int		 pty_open(int *, int *, const struct winsize *);
 pid_t		 pty_spawn(int, int, int, char **);

@@ -27,7 +27,6 @@
 #include <sys/types.h>
 
 #include <err.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,20 +81,12 @@ main(int argc, char *argv[])
 		case 'n':
 			n = number(optarg, 1, 10000000);
 			break;
-		case 't':
-			ms = number(optarg, 1, INT_MAX);
-			break;
-		case 'w':
-			readyms = number(optarg, 1, INT_MAX);
-			break;
 		default:
-			usage();
+			if (!bench_timeopt(ch, optarg, &ms, &readyms))
+				usage();
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1)
-		usage();
+	argv = bench_command(argc, argv, usage);
 	if ((v = calloc(n, sizeof(*v))) == NULL)
 		err(1, NULL);
 

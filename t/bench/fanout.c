@@ -35,7 +35,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -136,20 +135,13 @@ main(int argc, char *argv[])
 		case 's':
 			ns = number(optarg, 0, FANOUT_MAX);
 			break;
-		case 't':
-			ms = number(optarg, 1, INT_MAX);
-			break;
-		case 'w':
-			readyms = number(optarg, 1, INT_MAX);
-			break;
 		default:
-			usage();
+			if (!bench_timeopt(ch, optarg, &ms, &readyms))
+				usage();
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1 || nc < 0 || donefile == NULL || gofile == NULL ||
-	    ns > nc)
+	argv = bench_command(argc, argv, usage);
+	if (nc < 0 || donefile == NULL || gofile == NULL || ns > nc)
 		usage();
 	reading = nc - ns;
 

@@ -19,7 +19,6 @@
 #include <sys/types.h>
 
 #include <err.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,19 +42,10 @@ main(int argc, char *argv[])
 	uint64_t	 t0, t1;
 	int		 ch, ms = 10000;
 
-	while ((ch = getopt(argc, argv, "t:")) != -1) {
-		switch (ch) {
-		case 't':
-			ms = number(optarg, 1, INT_MAX);
-			break;
-		default:
+	while ((ch = getopt(argc, argv, "t:")) != -1)
+		if (!bench_timeopt(ch, optarg, &ms, NULL))
 			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1)
-		usage();
+	argv = bench_command(argc, argv, usage);
 
 	t0 = now_ns();
 	client_start(&c, argv);

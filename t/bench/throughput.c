@@ -53,19 +53,13 @@ main(int argc, char *argv[])
 		case 'b':
 			bytes = number(optarg, 0, LLONG_MAX);
 			break;
-		case 't':
-			ms = number(optarg, 1, INT_MAX);
-			break;
-		case 'w':
-			readyms = number(optarg, 1, INT_MAX);
-			break;
 		default:
-			usage();
+			if (!bench_timeopt(ch, optarg, &ms, &readyms))
+				usage();
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1 || bytes < 0)
+	argv = bench_command(argc, argv, usage);
+	if (bytes < 0)
 		usage();
 
 	client_start(&c, argv);
