@@ -302,19 +302,44 @@ client_uncork(struct client *c)
 	return (rc);
 }
 
-/* The same, with fd riding along on the first byte (SCM_RIGHTS). */
-int
-client_send_fd(struct client *c, uint32_t type, const void *data, size_t len,
-    int fd)
+/*
+ * One sendmsg(2) of iov[0..iovcnt) on sock, with fd riding along on the
+ * first byte (SCM_RIGHTS) unless it is -1: what sendmsg returns.
+ */
+ssize_t
+client_sendmsg_fd(int sock, struct iovec *iov, int iovcnt, int fd, int flags)
 {
-	uint8_t		 hdr[PROTO_HDRLEN];
-	struct iovec	 iov[2];
 	struct msghdr	 mh;
 	struct cmsghdr	*cm;
 	union {
 		struct cmsghdr	 hdr;
 		char		 buf[CMSG_SPACE(sizeof (int))];
 	}		 cbuf;
+
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = iovcnt;
+	if (fd != -1) {
+		memset(&cbuf, 0, sizeof cbuf);
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof cbuf.buf;
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof (int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	}
+	return (sendmsg(sock, &mh, flags));
+}
+
+/* A frame, with fd riding along on its first byte (SCM_RIGHTS). */
+int
+client_send_fd(struct client *c, uint32_t type, const void *data, size_t len,
+    int fd)
+{
+	uint8_t		 hdr[PROTO_HDRLEN];
+	struct iovec	 iov[2];
+	int		 iovcnt = len != 0 ? 2 : 1;
 	ssize_t		 n;
 
 	proto_header(hdr, type, len);
@@ -322,23 +347,12 @@ client_send_fd(struct client *c, uint32_t type, const void *data, size_t len,
 	iov[0].iov_len = sizeof hdr;
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
-	memset(&mh, 0, sizeof mh);
-	memset(&cbuf, 0, sizeof cbuf);
-	mh.msg_iov = iov;
-	mh.msg_iovlen = len != 0 ? 2 : 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof cbuf.buf;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof (int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
 	do
-		n = sendmsg(c->fd, &mh, 0);
+		n = client_sendmsg_fd(c->fd, iov, iovcnt, fd, 0);
 	while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return (-1);
-	return (client_writev(c, iov, mh.msg_iovlen, n));
+	return (client_writev(c, iov, iovcnt, n));
 }
 
 /* All of buf to fd, or -1. */

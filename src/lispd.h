@@ -32,6 +32,7 @@ struct event;
 struct event_base;
 struct evbuffer;
 struct winsize;
+struct iovec;
 
 /* Exit statuses, as documented in lispd(1). */
 #define EXIT_OK		0
@@ -161,6 +162,8 @@ int	 pty_open(const struct winsize *, char *, size_t);
 pid_t	 pty_spawn(int, const char *, char *const *, int, int, const char *,
 	     const char *, int *);
 int	 pty_resize(int, u_short, u_short);
+int	 pty_stat_open(pid_t);
+const char *pty_stat(int, char *, size_t);
 int	 pty_stopped(pid_t);
 int	 pty_eof(int);
 int	 pty_peer(int);
@@ -432,6 +435,7 @@ void	 client_close(struct client *);
 int	 client_send(struct client *, uint32_t, const void *, size_t);
 int	 client_uncork(struct client *);
 int	 client_send_fd(struct client *, uint32_t, const void *, size_t, int);
+ssize_t	 client_sendmsg_fd(int, struct iovec *, int, int, int);
 int	 client_recv(struct client *, struct proto_msg *);
 int	 client_signals(const int *, size_t);
 int	 client_write_all(int, const void *, size_t);

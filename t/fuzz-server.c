@@ -271,33 +271,15 @@ fuzz_run(void)
 static int
 fuzz_send(int fd, const uint8_t *data, size_t len, int passfd)
 {
-	struct msghdr	 mh;
 	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof (int))];
-	}		 cbuf;
 	ssize_t		 n;
 	int		 tries = 0;
 
 	while (fd != -1 && len > 0 && tries++ < FUZZ_PASSES) {
-		memset(&mh, 0, sizeof mh);
 		iov.iov_base = (void *)data;
 		iov.iov_len = len;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		if (passfd != -1) {
-			memset(&cbuf, 0, sizeof cbuf);
-			mh.msg_control = cbuf.buf;
-			mh.msg_controllen = sizeof cbuf.buf;
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof (int));
-			memcpy(CMSG_DATA(cm), &passfd, sizeof passfd);
-		}
-		n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = client_sendmsg_fd(fd, &iov, 1, passfd,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0) {
 			passfd = -1;
 			data += n;
