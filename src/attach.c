@@ -259,21 +259,15 @@ attach_can_hand(const struct client *c)
 static int
 attach_proc(pid_t pid, pid_t *ppid, unsigned long *tty)
 {
-	char	 path[64], buf[1024], *p;
-	ssize_t	 n;
-	int	 fd, parent;
+	char		 buf[1024];
+	const char	*p;
+	int		 fd, parent;
 
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (-1);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
-	/* After the command's name, which may hold anything but the last ). */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %d %*d %*d %lu", &parent, tty) != 2)
+	fd = pty_stat_open(pid);
+	p = pty_stat(fd, buf, sizeof buf);
+	if (fd != -1)
+		close(fd);
+	if (p == NULL || sscanf(p, "%*c %d %*d %*d %lu", &parent, tty) != 2)
 		return (-1);
 	*ppid = parent;
 	return (0);

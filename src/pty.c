@@ -183,26 +183,48 @@ pty_resize(int fd, u_short rows, u_short cols)
 	return (ioctl(fd, TIOCSWINSZ, &ws));
 }
 
+/* /proc/PID/stat, opened to be read with pty_stat(); -1 if it is not. */
+int
+pty_stat_open(pid_t pid)
+{
+	char	 path[64];
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	return (open(path, O_RDONLY | O_CLOEXEC));
+}
+
+/*
+ * The fields of the /proc/PID/stat open on fd after the command's name,
+ * which may hold anything but the last ')': "S ppid pgrp sid tty_nr
+ * tpgid ...", in buf.  NULL if it cannot be read.
+ */
+const char *
+pty_stat(int fd, char *buf, size_t size)
+{
+	ssize_t	 n;
+	char	*p;
+
+	if (fd == -1 || (n = pread(fd, buf, size - 1, 0)) <= 0)
+		return (NULL);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0')
+		return (NULL);
+	return (p + 2);
+}
+
 /* Is the process stopped (SIGSTOP, a debugger)? From /proc/PID/stat. */
 int
 pty_stopped(pid_t pid)
 {
-	char	 path[64], buf[512], *p;
-	ssize_t	 n;
-	int	 fd;
+	char		 buf[512];
+	const char	*p;
+	int		 fd;
 
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (0);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return (0);
-	buf[n] = '\0';
-	/* The state follows the command's name, which may hold anything. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0' || p[2] == '\0')
-		return (0);
-	return (p[2] == 'T' || p[2] == 't');
+	fd = pty_stat_open(pid);
+	p = pty_stat(fd, buf, sizeof buf);
+	if (fd != -1)
+		close(fd);
+	return (p != NULL && (p[0] == 'T' || p[0] == 't'));
 }
 
 /* The VEOF character while the line discipline is canonical, else -1. */

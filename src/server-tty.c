@@ -94,8 +94,7 @@ server_tty_open(struct server_client *c, int fd, const uint8_t *key,
 	c->tty_dev = st.st_rdev;
 	/* The client may be stopped (SIGSTOP): its pid, to look. */
 	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
-		snprintf(path, sizeof path, "/proc/%ld/stat", (long)cred.pid);
-		c->tty_statfd = open(path, O_RDONLY | O_CLOEXEC);
+		c->tty_statfd = pty_stat_open(cred.pid);
 	}
 	c->tty_rd = event_new(server.base, tfd, EV_READ | EV_PERSIST,
 	    server_tty_read_cb, c);
@@ -144,8 +143,8 @@ server_tty_free(struct server_client *c)
 static int
 server_tty_look(struct server_client *c, int now)
 {
-	char		 buf[512], *p, state;
-	ssize_t		 n;
+	char		 buf[512], state;
+	const char	*p;
 	uint64_t	 t = server_now();
 	u_int		 ttynr;
 	int		 pgrp, tpgid;
@@ -154,13 +153,9 @@ server_tty_look(struct server_client *c, int now)
 	    (!now && t - c->tty_looked < SERVER_TTY_LOOK_AGAIN))
 		return (c->tty_stopped);
 	c->tty_looked = t;
-	n = pread(c->tty_statfd, buf, sizeof buf - 1, 0);
-	if (n <= 0)
-		return (0);
-	buf[n] = '\0';
-	/* "pid (comm) S ppid pgrp sid tty_nr tpgid", comm holds anything. */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1,
-	    " %c %*d %d %*d %u %d", &state, &pgrp, &ttynr, &tpgid) != 4)
+	if ((p = pty_stat(c->tty_statfd, buf, sizeof buf)) == NULL ||
+	    sscanf(p, "%c %*d %d %*d %u %d", &state, &pgrp, &ttynr,
+	    &tpgid) != 4)
 		return (0);
 	if (state == 'T' || state == 't')
 		return (1);
