@@ -31,8 +31,7 @@ pane_sh=$(tmux -S "$TMUX_SOCK" display -p -t a '#{pane_pid}')
 nonblocking "$pane_sh"; ok $((! $?)) "the shell's terminal is not left non-blocking"
 alive "$(image_pid web)"; ok $? "the image runs on after the detach"
 
-term_type a 'clear'
-term_type a "$LISPD $ATTACH -e 'C-]' web; echo rc=\$?"
+term_afresh a "$LISPD $ATTACH -e 'C-]' web"
 wait_screen a '^hello-42'; ok $? "reattach replays the recent history"
 term_type a '(+ 100 23)'
 wait_screen a '^123'; ok $? "and the REPL goes on"
@@ -52,8 +51,7 @@ term_keys a 'C-]'
 wait_screen a '^rc=0'; ok $? "and C-] detaches"
 
 # A key of two bytes: a lone first byte still reaches the image.
-term_type a clear
-term_type a "$LISPD $ATTACH -e M-d web; echo rc=\$?"
+term_afresh a "$LISPD $ATTACH -e M-d web"
 wait_screen a '^28$'	# the replayed history
 term_type a '(char-code (read-char))'
 term_keys a Escape
@@ -69,8 +67,7 @@ like "$out" "bad detach key 'C-x-y'" "and names it"
 
 # Two clients, one read-only: output reaches both, input only from one.
 term_new b
-term_type a 'clear'
-term_type a "$LISPD $ATTACH web; echo rc=\$?"
+term_afresh a "$LISPD $ATTACH web"
 term_type b "$LISPD $ATTACH -r web; echo rc=\$?"
 wait_screen b '^\* ?$'; ok $? "a read-only client attaches"
 term_type a '(format t "from-a~%")'
@@ -189,8 +186,7 @@ term_keys d Enter
 wait_screen d '^bp-42'; ok $? "bracketed paste is off: a paste reaches the shell as typed"
 
 # A signal to the client restores the terminal too.
-term_type b 'clear'
-term_type b "$LISPD $ATTACH web; echo rc=\$?"
+term_afresh b "$LISPD $ATTACH web"
 wait_screen b '^\* ?$'
 kill -TERM "$(term_pid b)"
 wait_screen b 'detached from web by SIGTERM'; ok $? "SIGTERM detaches and says so"

@@ -37,6 +37,15 @@ run_emacs() {
 	OUT=$T/$2.out timeout "$1" emacs --batch -Q -L "$slime" \
 	    -l "$T/common.el" -l "$T/$2.el" >"$T/$2.err" 2>&1
 }
+# ran NAME STATUS WHAT: Emacs NAME exited STATUS, 0 if it ran WHAT through
+# (else its last words are shown); its pid is for the end's check; its
+# answers are in $o.
+ran() {
+	is "$2" 0 "emacs --batch ran $3 through (see $T/$1.err)"
+	[ "$2" -eq 0 ] || tail -20 "$T/$1.err" | sed 's/^/#   /'
+	PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
+	o=$T/$1.out
+}
 
 # The console.
 start -s c -- sbcl --noinform
@@ -54,11 +63,7 @@ cat >"$T/console.el" <<EOT
 (say "typed" (shown "^typed-42$"))
 (write-region "" nil "$T/console.ready")
 (say "thread" (shown "thread-out$"))
-(type "(progn (format t \"sleeping~%\") (finish-output) (sleep 600))")
-(shown "^sleeping$")
-(with-current-buffer buf
-  (execute-kbd-macro (kbd "C-c C-c")))
-(say "interrupted" (shown "Interactive interrupt"))
+(say "interrupted" (interrupt))
 (type "abort")			; the debugger's restart, to the REPL
 (say "aborted" (shown "^\\* $"))
 (with-current-buffer buf
@@ -88,11 +93,7 @@ wait_until 60 sh -c "[ -f '$T/console.eof' ] || ! kill -0 $e"
 eof_pid=$(image_pid c)
 touch "$T/console.go"
 wait "$e"
-rc=$?
-is $rc 0 "emacs --batch ran the console through (see $T/console.err)"
-[ $rc -eq 0 ] || tail -20 "$T/console.err" | sed 's/^/#   /'
-PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
-o=$T/console.out
+ran console $? "the console"
 is "$(get "$o" mode)" lispd-console-mode "lispd-console opens a buffer in lispd-console-mode"
 is "$(get "$o" scrollback)" t "the scrollback comes first"
 is "$(get "$o" no-cr)" t "lines end LF, no CR"
@@ -165,12 +166,8 @@ wait_until 60 sh -c "[ -f '$T/ready3' ] || ! kill -0 $e"
 wait_until 30 eval 'lispd ls | grep -Eq "^r +[0-9]+ +running .* $swank_up "'
 touch "$T/go3"
 wait "$e"
-rc=$?
-is $rc 0 "emacs --batch ran the reconnections through (see $T/reconnect.err)"
-[ $rc -eq 0 ] || tail -20 "$T/reconnect.err" | sed 's/^/#   /'
-PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
+ran reconnect $? "the reconnections"
 track r
-o=$T/reconnect.out
 is "$(get "$o" connected)" t "lispd-connect connects SLIME to r"
 is "$(get "$o" pid1)" "$(cat "$T/kill1")" "slime-eval in r's image"
 is "$(get "$o" lost)" t "kill -9 of the image closes SLIME's connection"
@@ -219,13 +216,9 @@ lispd stop g >/dev/null 2>&1
 wait_until 60 sh -c "[ -s '$T/kill3' ] || ! kill -0 $e"
 [ -s "$T/kill3" ] && kill -9 "$(cat "$T/kill3")"
 wait "$e"
-rc=$?
-is $rc 0 "emacs --batch ran the stopped session through (see $T/gone.err)"
-[ $rc -eq 0 ] || tail -20 "$T/gone.err" | sed 's/^/#   /'
-PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
+ran gone $? "the stopped session"
 track r
 track g		# if lispd.el started it again
-o=$T/gone.out
 is "$(get "$o" connected)" t "SLIME connected to g"
 is "$(get "$o" lost)" t "lispd stop g closes the connection"
 is "$(get "$o" gone)" t "lispd.el says g is gone, not reconnecting"
@@ -250,11 +243,7 @@ if sshd_usable >/dev/null && sshd_start; then
 (say "scrollback" (shown "^again-42$"))
 (type "(format t \"ssh-~a~%\" (* 6 7))")
 (say "typed" (shown "^ssh-42$"))
-(type "(progn (format t \"sleeping~%\") (finish-output) (sleep 600))")
-(shown "^sleeping$")
-(with-current-buffer buf
-  (execute-kbd-macro (kbd "C-c C-c")))
-(say "interrupted" (shown "Interactive interrupt"))
+(say "interrupted" (interrupt))
 (type "abort")
 (with-current-buffer buf
   (execute-kbd-macro (kbd "C-c C-z")))
@@ -292,11 +281,7 @@ if sshd_usable >/dev/null && sshd_start; then
                           10))
 EOT
 	run_emacs 150 ssh
-	rc=$?
-	is $rc 0 "emacs --batch ran the ssh part through (see $T/ssh.err)"
-	[ $rc -eq 0 ] || tail -20 "$T/ssh.err" | sed 's/^/#   /'
-	PIDS="$PIDS $(cat "$T/emacs.pids" 2>/dev/null)"
-	o=$T/ssh.out
+	ran ssh $? "the ssh part"
 	is "$(get "$o" name)" "\"*lispd-console $host:c*\"" "lispd-console host:c opens *lispd-console host:c*"
 	is "$(get "$o" scrollback)" t "the scrollback comes through ssh lispd attach -P"
 	is "$(get "$o" typed)" t "a line typed is evaluated"

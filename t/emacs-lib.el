@@ -80,4 +80,12 @@ while Emacs runs), or on stdout if OUT is not set."
     (insert text)
     (comint-send-input)))
 
+(defun interrupt ()
+  "t once C-c C-c in BUF has interrupted a form that sleeps."
+  (type "(progn (format t \"sleeping~%\") (finish-output) (sleep 600))")
+  (shown "^sleeping$")
+  (with-current-buffer buf
+    (execute-kbd-macro (kbd "C-c C-c")))
+  (shown "Interactive interrupt"))
+
 ;;; emacs-lib.el ends here

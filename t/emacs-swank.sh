@@ -76,6 +76,15 @@ pids() {
 get() {
 	sed -n "s/^$2=//p" "$1" 2>/dev/null
 }
+# served_well NAME VERSION [PID]: what Emacs NAME said of its connection:
+# the session serves swank VERSION, completion works, it is the image PID,
+# and Emacs was never prompted.
+served_well() {
+	is "$(get "$T/$1.out" served)" "\"$2\"" "$1: the session serves $2"
+	is "$(get "$T/$1.out" complete)" '("mapcan" "mapcar")' "$1: completion"
+	[ -z "$3" ] || is "$(get "$T/$1.out" pid)" "$3" "$1: in the same image"
+	is "$(get "$T/$1.out" prompts)" nil "$1: no prompt"
+}
 
 # A, with SLIME 2.27.99, connects and stays until told to go.
 cat >"$T/a.el" <<EOT
@@ -164,11 +173,8 @@ emacs_debian 120 b2
 is $? 0 "Emacs B ran again (see $T/b2.err)"
 pids
 is "$(get "$T/b2.out" connected)" t "B connects once A is gone"
-is "$(get "$T/b2.out" served)" '"2.27"' "and swank says 2.27 again"
-is "$(get "$T/b2.out" complete)" '("mapcan" "mapcar")' "completion"
+served_well b2 2.27 "$pid"
 is "$(get "$T/b2.out" repl)" t "a REPL round trip"
-is "$(get "$T/b2.out" pid)" "$pid" "in the same image"
-is "$(get "$T/b2.out" prompts)" nil "no prompt"
 like "$(lispd ls)" "^s +$pid +running .* 2\.27 +SBCL" "ls shows s serving 2.27"
 
 # A session lispd-connect starts, from SLIME 2.27.99: its swank from the
@@ -186,9 +192,7 @@ track fresh
 pids
 is $rc 0 "Emacs C, with SLIME 2.27.99, ran (see $T/c.err)"
 is "$(get "$T/c.out" connected)" t "lispd-connect starts session fresh and connects"
-is "$(get "$T/c.out" served)" '"2.27.99"' "which serves 2.27.99"
-is "$(get "$T/c.out" complete)" '("mapcan" "mapcar")' "completion"
-is "$(get "$T/c.out" prompts)" nil "no prompt"
+served_well c 2.27.99
 like "$(lispd ls)" "^fresh +[0-9]+ +running .* 2\.27\.99 +SBCL" "ls shows fresh serving 2.27.99"
 is "$(lispd eval -s fresh "$asdf_swank")" NIL "and never had Debian's swank to switch from"
 is "$(lispd eval -s fresh '(namestring swank-loader:*source-directory*)')" "\"$b/\"" \
@@ -222,10 +226,7 @@ EOT
 	is $? 0 "Emacs D, with SLIME 2.27.99, ran through ssh (see $T/d.err)"
 	pids
 	is "$(get "$T/d.out" connected)" t "lispd-connect host:r connects through ssh"
-	is "$(get "$T/d.out" served)" '"2.27.99"' "and the session serves 2.27.99"
-	is "$(get "$T/d.out" complete)" '("mapcan" "mapcar")' "completion"
-	is "$(get "$T/d.out" pid)" "$rpid" "in the same image"
-	is "$(get "$T/d.out" prompts)" nil "no prompt"
+	served_well d 2.27.99 "$rpid"
 	[ -f "$T/rcache/lispd/swank/2.27.99/swank-loader.lisp" ]
 	ok $? "the sources are in the host's cache, by version"
 	is "$(get "$T/d.out" again)" t "a second connection"

@@ -84,8 +84,7 @@ catches() {
 	mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status")
 	[ $((0x$mask >> ($2 - 1) & 1)) -eq 1 ]
 }
-term_type a clear
-term_type a "$LISPD eval -s s -; echo rc=\$?"
+term_afresh a "$LISPD eval -s s -"
 wait_until 10 eval 'p=$(term_pid a) && catches "$p" 2'
 term_type a '(defvar *typed* 1)'
 wait_screen a '^\(defvar \*typed\* 1\)'

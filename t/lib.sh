@@ -277,6 +277,26 @@ screen_has() {
 	term_screen "$1" | grep -Eq -- "$2"
 }
 
+# term_afresh PANE COMMAND: a clear screen in PANE, then COMMAND typed,
+# its status to follow as "rc=N".
+term_afresh() {
+	term_type "$1" clear
+	term_type "$1" "$2; echo rc=\$?"
+}
+
+# term_answers PANE [WHAT]: attached in PANE, (+ 40 2) typed shows 42.
+term_answers() {
+	term_type "$1" '(+ 40 2)'
+	wait_screen "$1" '^42'; ok $? "${2:+$2: }the REPL answers"
+}
+
+# term_detach PANE [WHAT]: attached in PANE with "...; echo rc=\$?", C-\
+# detaches and attach exits 0.
+term_detach() {
+	term_keys "$1" 'C-\'
+	wait_screen "$1" '^rc=0'; ok $? "${2:+$2: }C-\\ detaches, attach exits 0"
+}
+
 # wait_screen PANE PATTERN [TIMEOUT]
 wait_screen() {
 	if wait_until "${3:-10}" screen_has "$1" "$2"; then

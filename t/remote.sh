@@ -57,8 +57,7 @@ wait_screen a '^rc=0'; ok $? "and attach exits 0"
 others() {	# evaluations running in the image besides the one asking
 	lispd eval -s r '(1- (hash-table-count lispd::*jobs*))'
 }
-term_type a clear
-term_type a "$LISPD eval -s $host:r '(progn (format t \"started~%\") (finish-output) (sleep 600))'; echo rc=\$?"
+term_afresh a "$LISPD eval -s $host:r '(progn (format t \"started~%\") (finish-output) (sleep 600))'"
 wait_screen a '^started$' 20	# not the typed line, wrapped
 is "$(others)" 1 "a remote evaluation runs in the image"
 term_keys a C-c

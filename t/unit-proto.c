@@ -56,15 +56,63 @@ pack_error(uint8_t *buf, size_t size, int status, const char *fmt, ...)
 	return (n);
 }
 
+/*
+ * An eval request (-v, in CL-USER, 7 bytes of forms, id 77) through pack
+ * and unpack: hlen bytes before the package, the id kept if with_id.
+ */
+static void
+eval_round_trip(size_t (*pack)(uint8_t *, size_t, const struct proto_eval *),
+    int (*unpack)(const struct proto_msg *, struct proto_eval *),
+    size_t hlen, int with_id, const char *name)
+{
+	struct proto_eval	e, e2;
+	size_t			n;
+
+	memset(&e, 0, sizeof e);
+	e.id = 77;
+	e.flags = PROTO_EVAL_VERBOSE;
+	e.package = "CL-USER";
+	e.len = 7;
+	n = pack(pbuf, sizeof pbuf, &e);
+	ok(n == hlen + 7 && unpack(msg_of(n), &e2) == 0 &&
+	    (!with_id || e2.id == 77) && e2.flags == PROTO_EVAL_VERBOSE &&
+	    e2.len == 7 && memcmp(e2.package, "CL-USER", 7) == 0,
+	    "%s: round trip", name);
+	is_truncated(unpack, &e2, n, hlen, name);
+}
+
+/*
+ * Output of an evaluation (4 bytes on stream 2, id 3) through pack and
+ * unpack: hlen bytes before the data, the id kept if with_id.
+ */
+static void
+out_round_trip(size_t (*pack)(uint8_t *, size_t, const struct proto_out *),
+    int (*unpack)(const struct proto_msg *, struct proto_out *),
+    size_t hlen, int with_id, const char *name)
+{
+	struct proto_out	o, o2;
+	size_t			n;
+
+	memset(&o, 0, sizeof o);
+	o.id = 3;
+	o.stream = 2;
+	o.data = "oops";
+	o.len = 4;
+	n = pack(pbuf, sizeof pbuf, &o);
+	ok(n == hlen + 4 && unpack(msg_of(n), &o2) == 0 &&
+	    (!with_id || o2.id == 3) && o2.stream == 2 && o2.len == 4 &&
+	    memcmp(o2.data, "oops", 4) == 0, "%s: round trip", name);
+	is_truncated(unpack, &o2, n, hlen, name);
+}
+
 static void
 test_payloads(void)
 {
 	struct proto_hello	h, h2;
 	struct proto_attach	a, a2;
 	struct proto_resize	r, r2;
-	struct proto_eval	e, e2;
 	struct proto_status	s, s2;
-	struct proto_out	o, o2;
+	struct proto_out	o;
 	struct proto_text	t, t2;
 	struct proto_value	v, v2;
 	uint64_t		u64;
@@ -127,21 +175,9 @@ test_payloads(void)
 	    u64 == 0x0123456789abcdefULL, "dropped: round trip");
 	is_truncated(proto_unpack_dropped, &u64, n, 8, "dropped");
 
-	memset(&e, 0, sizeof e);
-	e.flags = PROTO_EVAL_VERBOSE;
-	e.package = "CL-USER";
-	e.len = 7;
-	n = proto_pack_eval(pbuf, sizeof pbuf, &e);
-	ok(n == 11 && proto_unpack_eval(msg_of(n), &e2) == 0 &&
-	    e2.flags == PROTO_EVAL_VERBOSE && e2.len == 7 &&
-	    memcmp(e2.package, "CL-USER", 7) == 0, "eval: round trip");
-	is_truncated(proto_unpack_eval, &e2, n, 4, "eval");
-	e.id = 77;
-	n = proto_pack_ctl_eval(pbuf, sizeof pbuf, &e);
-	ok(n == 15 && proto_unpack_ctl_eval(msg_of(n), &e2) == 0 &&
-	    e2.id == 77 && e2.flags == PROTO_EVAL_VERBOSE && e2.len == 7 &&
-	    memcmp(e2.package, "CL-USER", 7) == 0, "ctl eval: round trip");
-	is_truncated(proto_unpack_ctl_eval, &e2, n, 8, "ctl eval");
+	eval_round_trip(proto_pack_eval, proto_unpack_eval, 4, 0, "eval");
+	eval_round_trip(proto_pack_ctl_eval, proto_unpack_ctl_eval, 8, 1,
+	    "ctl eval");
 
 	memset(&s, 0, sizeof s);
 	s.status = EXIT_NOSESSION;
@@ -175,21 +211,9 @@ test_payloads(void)
 	ok(n == 4 + PROTO_TEXT_MAX - 1, "error: at most PROTO_TEXT_MAX - 1 "
 	    "bytes of text");
 
-	memset(&o, 0, sizeof o);
-	o.stream = 2;
-	o.data = "oops";
-	o.len = 4;
-	n = proto_pack_out(pbuf, sizeof pbuf, &o);
-	ok(n == 5 && proto_unpack_out(msg_of(n), &o2) == 0 &&
-	    o2.stream == 2 && o2.len == 4 && memcmp(o2.data, "oops", 4) == 0,
-	    "eval out: round trip");
-	is_truncated(proto_unpack_out, &o2, n, 1, "eval out");
-	o.id = 3;
-	n = proto_pack_ctl_out(pbuf, sizeof pbuf, &o);
-	ok(n == 9 && proto_unpack_ctl_out(msg_of(n), &o2) == 0 &&
-	    o2.id == 3 && o2.stream == 2 && o2.len == 4 &&
-	    memcmp(o2.data, "oops", 4) == 0, "ctl out: round trip");
-	is_truncated(proto_unpack_ctl_out, &o2, n, 5, "ctl out");
+	out_round_trip(proto_pack_out, proto_unpack_out, 1, 0, "eval out");
+	out_round_trip(proto_pack_ctl_out, proto_unpack_ctl_out, 5, 1,
+	    "ctl out");
 
 	t.id = 5;
 	t.data = "(+ 1 2)";
@@ -209,7 +233,8 @@ test_payloads(void)
 	is_truncated(proto_unpack_ctl_value, &v2, n, 8, "ctl value");
 
 	/* Packed with its bytes NULL: the fields, for the caller to follow. */
-	o.data = NULL;
+	memset(&o, 0, sizeof o);
+	o.stream = 2;
 	o.len = 4096;
 	is_int(proto_pack_out(pbuf, sizeof pbuf, &o), 1,
 	    "eval out without its bytes: the stream alone");
