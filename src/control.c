@@ -33,11 +33,13 @@
 /*
  * The image writes each frame whole, with interrupts deferred, so a frame
  * stays begun and unfinished only while the image is slow (a long GC, swap)
- * or if the channel is out of step: said after CONTROL_STALL, and taken as
- * out of step, the channel closed, after CONTROL_STALL_MAX.
+ * or if the channel is out of step: said after CONTROL_STALL seconds, and
+ * taken as out of step, the channel closed, after CONTROL_STALL_TIMES times
+ * that.  LISPD_CONTROL_STALL sets the seconds (for very slow machines, and
+ * for the tests).
  */
-#define CONTROL_STALL		10	/* seconds */
-#define CONTROL_STALL_MAX	120
+#define CONTROL_STALL		10
+#define CONTROL_STALL_TIMES	12
 
 enum control_state {
 	CONTROL_NONE,		/* no channel */
@@ -59,6 +61,7 @@ static struct {
 	struct event		*stall;		/* a frame stays incomplete */
 	size_t			 stall_len;
 	int			 stalled;	/* s it has stayed so */
+	int			 stall_s;	/* CONTROL_STALL, or as set */
 	uint32_t		 next_id;	/* of the last evaluation */
 	char			*lisp;		/* its name and version */
 } control = { .fd = -1 };
@@ -66,6 +69,7 @@ static struct {
 static void	control_read_cb(evutil_socket_t, short, void *);
 static void	control_write_cb(evutil_socket_t, short, void *);
 static void	control_stall_cb(evutil_socket_t, short, void *);
+static int	control_stall_seconds(void);
 static void	control_stall_check(void);
 
 /*
@@ -154,6 +158,7 @@ control_open(int expected)
 	control.wr = event_new(server.base, sv[0], EV_WRITE | EV_PERSIST,
 	    control_write_cb, NULL);
 	control.stall = evtimer_new(server.base, control_stall_cb, NULL);
+	control.stall_s = control_stall_seconds();
 	control.state = CONTROL_WAITING;
 	if (!expected) {
 		close(sv[1]);
@@ -458,11 +463,31 @@ control_read(void)
 	return (got);
 }
 
+/* The seconds an incomplete frame may stay so before it is said. */
+static int
+control_stall_seconds(void)
+{
+	const char	*env = getenv("LISPD_CONTROL_STALL");
+	char		*end;
+	long		 s;
+
+	if (env == NULL || *env == '\0')
+		return (CONTROL_STALL);
+	errno = 0;
+	s = strtol(env, &end, 10);
+	if (errno != 0 || *end != '\0' || s < 1 || s > 3600) {
+		log_warnx("LISPD_CONTROL_STALL=%s is not 1 to 3600 seconds: "
+		    "%d it is", env, CONTROL_STALL);
+		return (CONTROL_STALL);
+	}
+	return ((int)s);
+}
+
 /* A frame begun and not ended arms the clock; a whole one stops it. */
 static void
 control_stall_check(void)
 {
-	struct timeval	tv = { CONTROL_STALL, 0 };
+	struct timeval	tv = { control.stall_s, 0 };
 
 	if (evbuffer_get_length(control.in) == 0) {
 		event_del(control.stall);
@@ -480,7 +505,7 @@ control_stall_check(void)
 static void
 control_stall_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct timeval	 tv = { CONTROL_STALL, 0 };
+	struct timeval	 tv = { control.stall_s, 0 };
 	char		 why[256];
 
 	(void)fd; (void)events; (void)arg;
@@ -489,13 +514,13 @@ control_stall_cb(evutil_socket_t fd, short events, void *arg)
 		evtimer_add(control.stall, &tv);
 		return;
 	}
-	control.stalled += CONTROL_STALL;
-	if (control.stalled < CONTROL_STALL_MAX) {
-		if (control.stalled == CONTROL_STALL)
+	control.stalled += control.stall_s;
+	if (control.stalled < control.stall_s * CONTROL_STALL_TIMES) {
+		if (control.stalled == control.stall_s)
 			log_warnx("%s: a frame of the control channel stays "
 			    "incomplete (%zu bytes) for %d s: the image is slow, "
 			    "or the channel is out of step", server.name,
-			    control.stall_len, CONTROL_STALL);
+			    control.stall_len, control.stall_s);
 		evtimer_add(control.stall, &tv);
 		return;
 	}

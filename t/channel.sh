@@ -174,6 +174,28 @@ like "$(cat "$T/out")" '\(:return \(:ok \("" ":HERE"\)\) 1\)' \
     "^D after the channel closed: the REPL reads on"
 is "$(image_pid c)" "$pid" "in the same image"
 
+# A frame begun and never ended (the channel out of step): the server says
+# so at LISPD_CONTROL_STALL seconds (10 by default), and at 12 times that
+# ends the evaluations waiting, each with the reason, and closes the
+# channel; swank and the image stay.
+LISPD_CONTROL_STALL=1 "$LISPD" -S "$D" run -s st -- sbcl --noinform \
+    >"$T/st.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_until 30 lispd wait st; ok $? "a session with LISPD_CONTROL_STALL=1 runs"
+track st
+stpid=$(image_pid st)
+half='(sb-thread:with-mutex (lispd::*out-lock*) (write-sequence (coerce (list 0 0 0 3 0 0 234 96 1 2) (quote (vector (unsigned-byte 8)))) lispd::*out*) (finish-output lispd::*out*) 7)'
+out=$(ev -s st "$half" 2>&1); rc=$?
+is $rc 3 "an evaluation behind half a frame ends, status 3"
+like "$out" "^lispd: session st: the control channel is out of step \(a frame of [0-9]+ bytes stayed incomplete for 12 s\)" \
+    "saying the channel is out of step"
+like "$(cat "$T/st.log")" "st: a frame of the control channel stays incomplete \([0-9]+ bytes\) for 1 s: the image is slow, or the channel is out of step" \
+    "the server said so at 1 s"
+like "$(ev -s st '(+ 1 2)' 2>&1)" "out of step" "a later evaluation is told at once"
+swank_call st "$(rex '(+ 40 2)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "42"\)\) 1\)' "swank still serves"
+is "$(image_pid st)" "$stpid" "in the same image"
+
 # An image that falls into LDB (as on heap exhaustion) is said to be there.
 lispd send c '(sb-alien:alien-funcall (sb-alien:extern-alien "ldb_monitor" (function sb-alien:void)))'
 wait_until 10 eval 'lispd ls | grep -q "^c .* ldb "'
