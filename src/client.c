@@ -184,6 +184,26 @@ client_hello(struct client *c)
 }
 
 /*
+ * The server's words about session c, text[0..len), in out: led by the
+ * session's name ("session NAME: ") unless they name it already.
+ */
+void
+client_named(const struct client *c, const char *text, size_t len,
+    char *out, size_t size)
+{
+	size_t	 n = strlen(c->name);
+
+	if ((len > n && memcmp(text, c->name, n) == 0 && text[n] == ':') ||
+	    (len > n + 8 && memcmp(text, "session ", 8) == 0 &&
+	    memcmp(text + 8, c->name, n) == 0 &&
+	    (text[n + 8] == ' ' || text[n + 8] == ':')))
+		snprintf(out, size, "%.*s", (int)len, text);
+	else
+		snprintf(out, size, "session %s: %.*s", c->name, (int)len,
+		    text);
+}
+
+/*
  * The frames that end every conversation with a server, read alike by
  * each client loop: ERROR, the server refusing (its status, and its words
  * led by the session's name if they do not name it), and EXIT, the image
@@ -196,7 +216,6 @@ client_ended(const struct client *c, const struct proto_msg *m,
 {
 	struct proto_status	s;
 	uint32_t		status;
-	size_t			n = strlen(c->name);
 
 	if (m->type != PROTO_ERROR && m->type != PROTO_EXIT)
 		return (0);
@@ -210,17 +229,9 @@ client_ended(const struct client *c, const struct proto_msg *m,
 		snprintf(e->text, sizeof e->text, "session %s sent a malformed "
 		    "%s message (%u bytes)", c->name, proto_name(m->type),
 		    m->len);
-	} else if ((s.len > n && memcmp(s.text, c->name, n) == 0 &&
-	    s.text[n] == ':') || (s.len > n + 8 &&
-	    memcmp(s.text, "session ", 8) == 0 &&
-	    memcmp(s.text + 8, c->name, n) == 0 &&
-	    (s.text[n + 8] == ' ' || s.text[n + 8] == ':'))) {
-		e->status = s.status;
-		snprintf(e->text, sizeof e->text, "%.*s", (int)s.len, s.text);
 	} else {
 		e->status = s.status;
-		snprintf(e->text, sizeof e->text, "session %s: %.*s", c->name,
-		    (int)s.len, s.text);
+		client_named(c, s.text, s.len, e->text, sizeof e->text);
 	}
 	return (1);
 }

@@ -180,6 +180,7 @@ eval_frame(struct client *c, const struct proto_msg *m)
 	struct proto_out	o;
 	struct proto_status	s;
 	struct client_end	end;
+	char			why[NOTICE_MAX];
 
 	switch (m->type) {
 	case PROTO_EVAL_OUT:
@@ -191,6 +192,11 @@ eval_frame(struct client *c, const struct proto_msg *m)
 		if (proto_unpack_status(m, &s) != 0)
 			die(EXIT_PROTO, "eval: malformed answer from session %s",
 			    c->name);
+		if (s.status == EVAL_NOIMAGE) {
+			/* The server's words (the image never says 3). */
+			client_named(c, s.text, s.len, why, sizeof why);
+			die(EVAL_NOIMAGE, "%s", why);
+		}
 		if (s.len > 0) {
 			eval_write(STDERR_FILENO, s.text, s.len);
 			if (s.text[s.len - 1] != '\n')

@@ -442,6 +442,8 @@ int	 client_write_all(int, const void *, size_t);
 int	 client_read(struct client *);
 int	 client_next(struct client *, struct proto_msg *);
 int	 client_exit_status(int);
+void	 client_named(const struct client *, const char *, size_t, char *,
+	     size_t);
 int	 client_ended(const struct client *, const struct proto_msg *,
 	     struct client_end *);
 const char *client_info_get(const char *, const char *, char *, size_t);
