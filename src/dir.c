@@ -266,6 +266,25 @@ dir_answers(const struct dir *d, const char *name, const char *suffix,
 	return (live);
 }
 
+/*
+ * Stop listening on NAME.sock or NAME.swank (suffix), on fd: the file goes
+ * only if it is still ours (SO_PEERCRED names the process that listens),
+ * or nobody answers on it.  A tmp cleaner may have deleted it and another
+ * server made it again: that server's socket stays.
+ */
+void
+dir_unlisten(const struct dir *d, const char *name, const char *suffix,
+    int fd)
+{
+	struct sockaddr_un	sun;
+	pid_t			pid;
+
+	if (dir_address(d, name, suffix, &sun) == 0 &&
+	    (!dir_answers(d, name, suffix, &pid) || pid == getpid()))
+		unlink(sun.sun_path);
+	close(fd);
+}
+
 int
 dir_connect(const struct dir *d, const char *name, const char *suffix)
 {

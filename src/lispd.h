@@ -121,6 +121,7 @@ pid_t	 dir_lock_pid(const struct dir *, const char *);
 int	 dir_answers(const struct dir *, const char *, const char *, pid_t *);
 int	 dir_connect(const struct dir *, const char *, const char *);
 int	 dir_listen(const struct dir *, const char *, const char *);
+void	 dir_unlisten(const struct dir *, const char *, const char *, int);
 
 /* ring.c */
 struct ring {

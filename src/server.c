@@ -1402,7 +1402,6 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	char		 msg[512], warn[400];
 	pid_t		 pid;
 	int		 status, i;
-	char		*sockpath;
 
 	memset(&server, 0, sizeof server);
 	server.ptyfd = -1;
@@ -1513,12 +1512,8 @@ out:
 	free(server.notify_socket);
 	swank_close(d, opts->name);
 	control_free();
-	if (server.listenfd != -1) {
-		sockpath = dir_path(d, opts->name, ".sock");
-		unlink(sockpath);
-		free(sockpath);
-		close(server.listenfd);
-	}
+	if (server.listenfd != -1)
+		dir_unlisten(d, opts->name, ".sock", server.listenfd);
 	dir_unlock(d, opts->name, server.lockfd);
 	for (i = 0; i < 5; i++)
 		event_free(sigs[i]);

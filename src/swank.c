@@ -124,16 +124,11 @@ swank_recreate(void)
 void
 swank_close(const struct dir *d, const char *name)
 {
-	char	*path;
-
 	if (swank.fd == -1)
 		return;
 	event_free(swank.ev);
-	close(swank.fd);
+	dir_unlisten(d, name, ".swank", swank.fd);
 	swank.fd = -1;
-	path = dir_path(d, name, ".swank");
-	unlink(path);
-	free(path);
 	free(swank.why);
 	swank.why = NULL;
 	swank_set_version(NULL, 0);

@@ -65,4 +65,18 @@ wait_until 10 test -S "$D/web.sock"
 is "$(lispd eval -s web '(list (boundp (quote *state*)) (+ 1 2))')" "(T 3)" "after SIGUSR1 the same image answers"
 is "$(ls "$D" | grep -c '^web\.')" 3 "no second session's files are left"
 
+# A cleaner deletes all three files and a second session takes the name:
+# the first server, when it ends, leaves the second one's sockets alone.
+rm -f "$D/web.lock" "$D/web.sock" "$D/web.swank"
+start -s web -- sbcl --noinform; is $? 0 "with all its files gone, the name can be taken again"
+srv2=$(server_pid web)
+[ -n "$srv2" ] && [ "$srv2" != "$srv" ]; ok $? "by a second server"
+kill -TERM "$srv"
+wait_until 30 dead "$srv"; ok $? "the first server ends"
+[ -S "$D/web.sock" ] && [ -S "$D/web.swank" ]
+ok $? "and leaves the second one's web.sock and web.swank"
+is "$(lispd eval -s web '(+ 1 2)')" 3 "which answers"
+swank_call web "$(rex '(+ 2 3)')"
+like "$(cat "$T/out")" '\(:ok \("" "5"\)\)' "on swank too"
+
 done_testing
