@@ -121,7 +121,8 @@ static const char usage_tail[] =
 "5 protocol error, 6 unsafe socket directory, 126 command not executable,\n"
 "127 command not found; attach and run: the image's status when it\n"
 "exits (128+N for signal N); eval: 1 an error, 2 a form that does not read,\n"
-"3 no session or no bootstrap in the image, 124 timed out, 130 interrupted.\n"
+"3 no session, no bootstrap or no control channel in the image, 124 timed\n"
+"out, 130 interrupted (143 SIGTERM, 129 SIGHUP while eval - reads stdin).\n"
 "Killing a server hangs up the pty and ends the image. See lispd(1).\n";
 
 #define USAGE_HELP_COL	29	/* where what a command does is said */
