@@ -645,6 +645,7 @@ it is authenticated, swank would allocate whatever its header says.")
   "Connections at most that have not yet sent their first frame.")
 (defparameter *swank-first-wait* 20 "Seconds for the first frame's header.")
 (defvar *swank-pending* 0)
+(defvar *swank-full-said* nil "The console was told the pending are full.")
 (defvar *swank-pending-lock* (sb-thread:make-mutex :name "lispd swank pending"))
 
 (defun c-getuid ()
@@ -740,9 +741,17 @@ send their first frame."
            nil)
           ((sb-thread:with-mutex (*swank-pending-lock*)
              (when (< *swank-pending* *swank-pending-max*)
+               (setf *swank-full-said* nil)
                (incf *swank-pending*)))
            t)
-          (t nil))))
+          (t
+           ;; Said once while it stays full: a flood is not a flood of lines.
+           (unless *swank-full-said*
+             (setf *swank-full-said* t)
+             (console "closing new swank connections: ~d wait to send their ~
+                       first frame, as many as may (each ~d s at most)"
+                      *swank-pending-max* *swank-first-wait*))
+           nil))))
 
 (defun swank-accept-loop (socket)
   (let ((fd (funcall (find-symbol "SOCKET-FILE-DESCRIPTOR" "SB-BSD-SOCKETS")

@@ -127,6 +127,29 @@ like "$(lispd log -n 20 s)" "first frame would be 16777215 bytes" \
 swank_call s "$(rex '(+ 1 2)')"
 like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "and a good client is served"
 
+# At most 32 connections may wait to send their first frame (swank would
+# give each 20 s): the 33rd is closed at once, the console says so once,
+# and once they have gone a good client is served.
+pending() {
+	[ "$(lispd eval -s s 'lispd::*swank-pending*')" = "$1" ]
+}
+./t/rawclient -k 32 60 "$D/s.swank" "" >"$T/held32" 2>&1 &
+hold=$!
+PIDS="$PIDS $hold"
+wait_until 10 grep -q held "$T/held32"
+wait_until 10 pending 32; ok $? "32 silent connections wait for their first frame"
+for i in 1 2 3; do
+	out=$(./t/rawclient "$D/s.swank" "$(hexof "$(rex '(+ 1 2)')")" 2>&1)
+	is "$out" closed "a connection past them is closed at once ($i)"
+done
+is "$(lispd log -n 40 s | grep -c 'closing new swank connections: 32 wait')" 1 \
+    "the console says why, once"
+kill "$hold"
+wait "$hold" 2>/dev/null
+wait_until 10 pending 0; ok $? "the silent ones gone, none waits"
+swank_call s "$(rex '(+ 1 2)')"
+like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "and a good client is served"
+
 # NAME.swank checks its peer as NAME.sock does: with every mode loosened,
 # another uid is refused by the image, and the console says so.
 chmod 755 "$T"; chmod 777 "$D"; chmod 666 "$D/s.swank"
