@@ -43,9 +43,9 @@ is "$(lispd eval -s rv '(+ 1 2)')" 3 "eval reaches it"
 like "$(sv status "$T/sv/rv")" "^run: " "sv status says run"
 old=$(image_pid rv)
 kill -KILL "$old"
-back() {	# a new image, ready
-	lispd wait rv 2>/dev/null && [ -n "$(image_pid rv)" ] &&
-	    [ "$(image_pid rv)" != "$old" ]
+back() {	# a new image, then ready: not the old server's last answer
+	new=$(image_pid rv)
+	[ -n "$new" ] && [ "$new" != "$old" ] && lispd wait rv 2>/dev/null
 }
 wait_until 30 back; ok $? "kill -9 of the image: runsv brings the session back"
 track rv
