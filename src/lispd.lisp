@@ -884,7 +884,9 @@ evaluation saying so. Not cut short by C-c: no half-loaded swank."
                              200)))))
           (let ((why (format nil "session ~a could not load swank ~a ~
                                   from ~a: ~a; ~:[it serves no swank now: ~
-                                  restart it~;it serves swank ~a still~]"
+                                  restart it~;it serves swank ~a still: ~
+                                  mend or reinstall that SLIME, or connect ~
+                                  with a SLIME ~:*~a~]"
                              *session* want path (condition-text c) back
                              have)))
             ;; The console too: the client may have gone (C-c) meanwhile.

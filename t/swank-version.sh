@@ -71,7 +71,7 @@ is "$(cat "$T/err")" "$v0" "saying the version on stderr"
 # A swank that fails to load: the old one is back, and serves.
 out=$(lispd swank -w "$T/swank-broken/swank-loader.lisp" -n s 2>&1); rc=$?
 is $rc 1 "a swank that does not load: exit 1"
-like "$out" "^lispd swank: session s could not load swank 9\.2 from $T/swank-broken/swank-loader\.lisp: .*swank 9\.2 is broken here.*; it serves swank $v0 still$" \
+like "$out" "^lispd swank: session s could not load swank 9\.2 from $T/swank-broken/swank-loader\.lisp: .*swank 9\.2 is broken here.*; it serves swank $v0 still: mend or reinstall that SLIME, or connect with a SLIME $v0$" \
     "saying so in a line, with the old one back"
 like "$(lispd ls)" "^s +$pid running .* $v0 +SBCL" "ls shows the old version"
 swank_call s "$(rex '(+ 1 2)')"

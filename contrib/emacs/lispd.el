@@ -32,7 +32,8 @@
 ;; this SLIME's swank from the start (start -w). Over ssh the same holds:
 ;; the first time, the sources of this SLIME's swank are sent to the host
 ;; as a tar archive (`lispd swank -C VERSION'), which lispd keeps in the
-;; user's cache there (~/.cache/lispd/swank/VERSION), and `lispd swank -c
+;; user's cache there ($XDG_CACHE_HOME/lispd/swank/VERSION, by default
+;; ~/.cache/lispd/swank/VERSION), and `lispd swank -c
 ;; VERSION' finds them the next times.
 ;;
 ;; When the other end closes a connection (the image restarted under
