@@ -6,7 +6,8 @@
 # on, a session that lispd-slime starts itself, and a connection through
 # ssh (a real sshd on 127.0.0.1) whose file names TRAMP translates; ssh's
 # stderr (a first contact's warning, a login banner) out of the stream and
-# in a buffer, no advice on process-status, an unreachable host.
+# in a buffer, no advice on process-status, an unreachable host, a key the
+# host refuses.
 . "${srcdir:-.}/t/lib.sh"
 
 slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
@@ -24,6 +25,8 @@ sshd_banner=$T/banner	# shown by ssh without LogLevel=ERROR
 sshd_start || exit 1
 # ssh as a user has it: at its default LogLevel, saying what it does.
 chatty="ssh -F /dev/null -i $T/ssh/id -o BatchMode=yes"
+# A key the host does not know.
+ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/other"
 
 cat >"$T/test.el" <<EOT
 (setq lispd-program "$LISPD" lispd-directory "$D")
@@ -103,6 +106,9 @@ cat >"$T/test.el" <<EOT
 (setq lispd-ssh-program "$chatty -p $port -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$T/known_hosts"
       lispd-program "lispd-not-installed")
 (say "missing" (failure (concat "$host" ":s")))
+(setq lispd-ssh-program "ssh -F /dev/null -i $T/ssh/other -o IdentitiesOnly=yes -o BatchMode=yes -p $port -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$T/known_hosts"
+      lispd-program "$LISPD_REMOTE")
+(say "refused" (failure (concat "$host" ":s")))
 (say "failed-procs" (ssh-procs))
 EOT
 
@@ -146,7 +152,9 @@ like "$(get unreachable)" '^"lispd: ssh to [^ ]+ failed: ssh: connect to host 12
     "a host nothing answers on: one clear user-error"
 like "$(get missing)" '^"lispd: no lispd on [^ ]+ for ls: .*not found \(install lispd there, or set .lispd-program.\)"$' \
     "no lispd there: one clear user-error"
-is "$(printf '%s\n' "$out" | grep -c '^failure-quick=t$')" 2 "each within 20 s"
+like "$(get refused)" '^"lispd: ssh to [^ ]+ failed: .*Permission denied \(publickey.*\(see buffer \*lispd-ssh [^ ]+\*; check ' \
+    "a key the host refuses: one clear user-error"
+is "$(printf '%s\n' "$out" | grep -c '^failure-quick=t$')" 3 "each within 20 s"
 is "$(get failed-procs)" nil "and no ssh left running"
 
 done_testing

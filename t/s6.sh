@@ -3,13 +3,18 @@
 # Under a real s6-svscan: the service is ready only when the image is
 # (notification-fd), lispd eval reaches it, kill -9 of the image brings it
 # back (s6 restarts lispd run, which exited with the image's status), and
-# s6-svc -d stops it gracefully with the image's exit hooks run.
+# s6-svc -d stops it gracefully with the image's exit hooks run; its
+# image switches to an editor's swank of another version.
 . "${srcdir:-.}/t/lib.sh"
 
 if ! command -v s6-svscan >/dev/null; then
 	echo "1..0 # SKIP s6 is not installed (sh setup.sh check installs it)"
 	exit 0
 fi
+
+# The image compiles a second swank into this cache, not the user's.
+export HOME="$T/home" XDG_CACHE_HOME="$T/cache"
+mkdir -p "$HOME"
 
 mkdir -p "$T/scan/svc"
 cat >"$T/scan/svc/run" <<EOT
@@ -41,6 +46,21 @@ term_type a "$LISPD attach svc; echo rc=\$?"
 wait_screen a '^\* ?$'; ok $? "lispd attach reaches it"
 term_answers a "under s6"
 term_detach a "under s6"
+
+# An editor of another swank version (here a copy of Debian's swank that
+# says 9.1): the service's image, started with the default swank, serves
+# that one instead.
+debian=/usr/share/common-lisp/source/slime
+if [ -f "$debian/swank-loader.lisp" ]; then
+	mkdir -p "$T/swank-b"
+	cp -R "$debian"/. "$T/swank-b"
+	printf '9.1\n' >"$T/swank-b/slime-version"
+	out=$(lispd swank -w "$T/swank-b/swank-loader.lisp" -n svc 2>&1)
+	is "$?:$out" 0:9.1 "under s6, the image switches to the editor's swank"
+	like "$(lispd ls)" "^svc +[0-9]+ running .* 9\.1 +SBCL" "and ls shows 9.1"
+	swank_call svc "$(rex '(+ 1 2)')"
+	like "$(cat "$T/out")" '\(:return \(:ok \("" "3"\)\) 1\)' "which serves"
+fi
 
 # kill -9 of the image: lispd run exits with its status, s6 starts it again.
 old=$(image_pid svc)

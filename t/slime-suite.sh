@@ -3,10 +3,10 @@
 # SLIME's own ERT suite (Debian's slime-tests.el), in batch Emacs, three
 # times in one run: against SLIME's own inferior sbcl, through lispd.el to
 # a local session, and through lispd.el and the real sshd on 127.0.0.1,
-# at a first contact. Every test that passes against the inferior sbcl
-# passes through lispd, but those that need slime-inferior-process, and
-# through ssh those that compile a file of Emacs's host: named below, with
-# why.
+# at a first contact, with a login banner. Every test that passes against
+# the inferior sbcl passes through lispd, but those that need
+# slime-inferior-process, and through ssh those that compile a file of
+# Emacs's host: named below, with why.
 . "${srcdir:-.}/t/lib.sh"
 
 slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
@@ -64,6 +64,10 @@ emacs --batch -Q -L "$slime" -L "$slime/contrib" -f batch-byte-compile \
     "$T/tests/slime-tests.el" >"$T/compile-tests.log" 2>&1
 ok $? "and so do SLIME's tests"
 start -s s -- sbcl --noinform
+# A login banner, written by ssh on stderr at each connection: the swank
+# one's too.
+printf '%s\n' "Authorized uses only." "lispd-suite-banner" >"$T/banner"
+sshd_banner=$T/banner
 sshd_start || exit 1
 
 # suite HOW: run it; HOW is (slime) or a lispd-connect target.
@@ -128,6 +132,9 @@ why other "$missing"
 export LISPD_SSH_FIRST="ssh -F /dev/null -i $T/ssh/id -p $port -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
 suite "$host:s" ssh; is $? 0 "SLIME's suite ran through lispd.el and ssh"
 [ -s "$T/known_hosts" ]; ok $? "at a first contact with the host (its key added)"
+$LISPD_SSH_FIRST -o UserKnownHostsFile="$T/known_hosts" "$host" true 2>&1 |
+    grep -q lispd-suite-banner
+ok $? "with a banner on every ssh's stderr"
 missing=$(passed inferior | grep -vxF "$needs_inferior" | grep -vxF "$local_files" |
     comm -23 - "$(passed ssh >"$T/p.ssh"; echo "$T/p.ssh")")
 is "$missing" "" "every one of them passes through ssh too, but those that compile a local file"
