@@ -6,7 +6,9 @@
 # differ" prompt, and the same image serves 2.27.99; while it is
 # connected, Debian's SLIME is refused with one message naming both
 # versions; once it is gone, Debian's SLIME gets 2.27 back; a session
-# lispd-connect starts serves the editor's swank from the start.
+# lispd-connect starts serves the editor's swank from the start; an image
+# restarted with its default swank serves the editor's again when SLIME
+# reconnects; and through ssh, the sources sent to the host's cache once.
 . "${srcdir:-.}/t/lib.sh"
 
 slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
@@ -197,6 +199,39 @@ like "$(lispd ls)" "^fresh +[0-9]+ +running .* 2\.27\.99 +SBCL" "ls shows fresh 
 is "$(lispd eval -s fresh "$asdf_swank")" NIL "and never had Debian's swank to switch from"
 is "$(lispd eval -s fresh '(namestring swank-loader:*source-directory*)')" "\"$b/\"" \
     "its swank is the copy's"
+
+# An image restarted under --restart on-failure loads its default swank
+# (Debian's 2.27) again: lispd.el, reconnecting SLIME 2.27.99 by itself,
+# has it serve 2.27.99 again first, with no prompt.
+start -s rs --restart on-failure -- sbcl --noinform
+cat >"$T/e.el" <<EOT
+(say "connected" (connect "rs"))
+(say "served" (served))
+(write-region (format "%d\n" (image)) nil "$T/e.kill")
+(say "lost" (wait-for (lambda () (null slime-net-processes)) 30))
+(say "reconnected" (wait-for (lambda () (= connections 2)) 60))
+(say "served-again" (served))
+(say "complete" (complete))
+(say "pid" (image))
+(say "disconnected" (disconnect))
+(say "prompts" prompts)
+EOT
+emacs_b 180 e &
+e=$!
+wait_until 120 sh -c "[ -s '$T/e.kill' ] || ! kill -0 $e"
+[ -s "$T/e.kill" ] && kill -9 "$(cat "$T/e.kill")"
+wait "$e"
+is $? 0 "Emacs E, with SLIME 2.27.99, ran (see $T/e.err)"
+pids
+track rs
+is "$(get "$T/e.out" served)" '"2.27.99"' "E: rs serves 2.27.99"
+is "$(get "$T/e.out" lost)" t "E: kill -9 of the image closes the connection"
+is "$(get "$T/e.out" reconnected)" t "E: lispd.el reconnects to the restarted image"
+is "$(get "$T/e.out" served-again)" '"2.27.99"' "E: which serves 2.27.99 again"
+is "$(get "$T/e.out" complete)" '("mapcan" "mapcar")' "E: completion"
+is "$(get "$T/e.out" prompts)" nil "E: no prompt"
+is "$(get "$T/e.out" pid)" "$(image_pid rs)" "E: in the new image"
+[ "$(image_pid rs)" != "$(cat "$T/e.kill")" ]; ok $? "E: not the one killed"
 
 # Through ssh (the real sshd on 127.0.0.1), SLIME 2.27.99 to a session
 # serving 2.27: its swank's sources are sent to the host's cache (here
