@@ -6,8 +6,9 @@
 # C-c C-c interrupts, ^D and the detach key leave the image running; and
 # SLIME reconnecting by itself to an image restarted under --restart
 # on-failure, but not after slime-disconnect or lispd-disconnect, nor to a
-# session stopped, nor with lispd-reconnect nil; through ssh, the console
-# of host:NAME and a dropped link reconnected.
+# session stopped, nor with lispd-reconnect nil; the backoff and giving up
+# when every attempt fails; through ssh, the console of host:NAME and a
+# dropped link reconnected.
 . "${srcdir:-.}/t/lib.sh"
 
 slime=$(ls -d /usr/share/emacs/site-lisp/elpa/slime-* 2>/dev/null | head -1)
@@ -208,6 +209,21 @@ cat >"$T/gone.el" <<EOT
 (say "lost-r" (wait-for (lambda () (null slime-net-processes)) 30))
 (say "stayed-r" (not (wait-for (lambda () slime-net-processes) 4)))
 (say "tried" (messages "^lispd: reconnecting to r"))
+;; Backoff, then giving up: every attempt fails (lispd-program false).
+(setq lispd-reconnect t lispd-reconnect-delays '(0.3 0.6)
+      lispd-reconnect-limit 3)
+(wait-for (lambda () (file-exists-p "$T/go4")) 60)
+(lispd-connect "r")
+(say "connected-b" (wait-for (lambda () (= connections 3)) 30))
+(write-region (format "%d\n" (image)) nil "$T/kill4")
+(say "lost-b" (wait-for (lambda () (null slime-net-processes)) 30))
+(setq lispd-program "false")
+(say "gave-up" (wait-for (lambda ()
+                           (> (messages "^lispd: gave up reconnecting to r after [0-9]+ s: ") 0))
+                         15))
+(say "attempts" (messages "^lispd: reconnecting to r (attempt [0-9]+)\\.\\.\\.$"))
+(say "stayed-b" (not (wait-for (lambda () slime-net-processes) 2)))
+(setq lispd-program "$LISPD")
 EOT
 run_emacs 120 gone &
 e=$!
@@ -215,6 +231,10 @@ wait_until 60 sh -c "[ -f '$T/stop-g' ] || ! kill -0 $e"
 lispd stop g >/dev/null 2>&1
 wait_until 60 sh -c "[ -s '$T/kill3' ] || ! kill -0 $e"
 [ -s "$T/kill3" ] && kill -9 "$(cat "$T/kill3")"
+wait_until 30 eval 'lispd ls | grep -Eq "^r +[0-9]+ +running .* $swank_up "'
+touch "$T/go4"
+wait_until 60 sh -c "[ -s '$T/kill4' ] || ! kill -0 $e"
+[ -s "$T/kill4" ] && kill -9 "$(cat "$T/kill4")"
 wait "$e"
 ran gone $? "the stopped session"
 track r
@@ -228,6 +248,11 @@ is "$(get "$o" connected-r)" t "with lispd-reconnect nil, SLIME connects to r"
 is "$(get "$o" lost-r)" t "kill -9 of the image closes the connection"
 is "$(get "$o" stayed-r)" t "and no reconnect follows"
 is "$(get "$o" tried)" 0 "none is tried"
+is "$(get "$o" connected-b)" t "SLIME connects to r again"
+is "$(get "$o" lost-b)" t "kill -9 closes it"
+is "$(get "$o" gave-up)" t "every reconnect failing, lispd.el gives up after lispd-reconnect-limit, saying why"
+like "$(get "$o" attempts)" '^[2-9]$' "after attempts at the lispd-reconnect-delays ($(get "$o" attempts))"
+is "$(get "$o" stayed-b)" t "and tries no more"
 wait_until 30 eval 'lispd ls | grep -Eq "^r +[0-9]+ +running .* $swank_up "'
 ok $? "r's image restarted meanwhile"
 
