@@ -253,6 +253,9 @@ if sshd_usable >/dev/null && sshd_start; then
 (say "again" (connect "$host:r"))
 (say "served-again" (served))
 (say "disconnected-again" (disconnect))
+(say "started" (connect "$host:rf"))
+(say "served-rf" (served))
+(say "disconnected-rf" (disconnect))
 (say "sent" (with-current-buffer "*Messages*"
               (how-many "lispd: sending swank 2\\.27\\.99" (point-min) (point-max))))
 (say "prompts" prompts)
@@ -268,6 +271,10 @@ EOT
 	is "$(get "$T/d.out" served-again)" '"2.27.99"' "serves 2.27.99"
 	is "$(get "$T/d.out" sent)" 1 "and the sources were sent once"
 	like "$(lispd ls)" "^r +$rpid +running .* 2\.27\.99 +SBCL" "ls shows r serving 2.27.99"
+	track rf
+	is "$(get "$T/d.out" started)" t "lispd-connect host:rf starts session rf there and connects"
+	is "$(get "$T/d.out" served-rf)" '"2.27.99"' "rf serves 2.27.99, from the host's cache"
+	like "$(lispd ls)" "^rf +[0-9]+ +running .* 2\.27\.99 +SBCL" "ls shows rf serving 2.27.99"
 else
 	ok 0 "# SKIP no sshd for the ssh part"
 fi
