@@ -114,6 +114,20 @@ format_uptime(long secs, char *buf, size_t len)
 		    (secs % 86400) / 3600);
 }
 
+/* Seconds since the epoch as local time, 2026-12-02 14:55:01; "-" stays. */
+static void
+format_when(const char *s, char *buf, size_t len)
+{
+	struct tm	tm;
+	time_t		t;
+	char		*end;
+
+	t = (time_t)strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "-");
+}
+
 /* Bytes as a person reads them: 812K, 41M, 3.2G; "-" stays. */
 static void
 format_size(const char *s, char *buf, size_t len)
@@ -234,6 +248,18 @@ cmd_ls(const struct cmd_entry *self, int argc, char **argv)
 			    "image %s\n", notes != NULL ? notes : "",
 			    names[i], v[5], client_info_get(info, "last", v[6],
 			    sizeof v[6]));
+			free(notes);
+			notes = line;
+		}
+		if (strcmp(client_info_get(info, "core", v[6], sizeof v[6]),
+		    "-") != 0) {
+			format_size(client_info_get(info, "core_size", v[5],
+			    sizeof v[5]), heap, sizeof heap);
+			format_when(client_info_get(info, "saved", v[5],
+			    sizeof v[5]), up, sizeof up);
+			xasprintf(&line, "%s%s: saved into %s (%s) at %s\n",
+			    notes != NULL ? notes : "", names[i], v[6], heap,
+			    up);
 			free(notes);
 			notes = line;
 		}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC; Copyright (c) 2026 the lispd authors */
 /*
- * lispd send, stop and kill: text typed into the console, and the image
- * ended, each answered by the server.
+ * lispd send, stop, kill and save: text typed into the console, the image
+ * ended, and its core saved, each answered by the server.
  */
 
 #include "config.h"
@@ -141,9 +141,10 @@ cmd_send(const struct cmd_entry *self, int argc, char **argv)
 	return (status);
 }
 
+/* stop, kill or save (PROTO_STOP, PROTO_KILL or PROTO_SAVE) */
 static int
 stop_command(const struct cmd_entry *self, int argc, char **argv,
-    int killnow)
+    uint32_t type)
 {
 	const char	*cmd = self->name;
 	struct client	 c;
@@ -172,8 +173,7 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 	dir_check_name(&d, name);
 	client_connect(&c, &d, name);
 	n = proto_pack_u32(msg, sizeof msg, (uint32_t)timeout);
-	if (client_send(&c, killnow ? PROTO_KILL : PROTO_STOP, msg,
-	    killnow ? 0 : n) == -1)
+	if (client_send(&c, type, msg, type == PROTO_KILL ? 0 : n) == -1)
 		die(EXIT_FAIL, "%s: %s", cmd, strerror(errno));
 	status = await_reply(&c);
 	client_close(&c);
@@ -183,11 +183,17 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 int
 cmd_stop(const struct cmd_entry *self, int argc, char **argv)
 {
-	return (stop_command(self, argc, argv, 0));
+	return (stop_command(self, argc, argv, PROTO_STOP));
 }
 
 int
 cmd_kill(const struct cmd_entry *self, int argc, char **argv)
 {
-	return (stop_command(self, argc, argv, 1));
+	return (stop_command(self, argc, argv, PROTO_KILL));
+}
+
+int
+cmd_save(const struct cmd_entry *self, int argc, char **argv)
+{
+	return (stop_command(self, argc, argv, PROTO_SAVE));
 }

@@ -27,6 +27,8 @@ static const char	*opt_log;
 static long long	 opt_log_size = DEFAULT_LOG_SIZE;
 static int		 opt_log_keep = DEFAULT_LOG_KEEP;
 static int		 opt_log_stamps;
+static char		*opt_state;		/* -D, made absolute */
+static int		 opt_keep_cores = DEFAULT_KEEP_CORES;
 
 static void
 command_terminal_size(u_short *rows, u_short *cols)
@@ -71,6 +73,8 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.log_size = opt_log_size;
 	o.log_keep = opt_log_keep;
 	o.log_stamps = opt_log_stamps;
+	o.state = opt_state;
+	o.keep_cores = opt_keep_cores;
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
@@ -304,6 +308,22 @@ start_command(const struct cmd_entry *self, int argc, char **argv,
 		case 'b':
 			scrollback = number(cmd, "-b", optarg, 1024,
 			    256L * 1024 * 1024);
+			break;
+		case 'D':
+			/* The server runs in /: an absolute path. */
+			free(opt_state);
+			if (optarg[0] == '/')
+				opt_state = xstrdup(optarg);
+			else if (getcwd(path, sizeof path) != NULL)
+				xasprintf(&opt_state, "%s/%s", path, optarg);
+			else
+				die(EXIT_USAGE, "%s: -D %s: %s: give an "
+				    "absolute path", cmd, optarg,
+				    strerror(errno));
+			break;
+		case 'K':
+			opt_keep_cores = number(cmd, "--keep-cores", optarg, 1,
+			    1000);
 			break;
 		}
 	}

@@ -93,6 +93,8 @@ command_getopt(const struct cmd_entry *self, int argc, char **argv)
 		{ "log-size", required_argument, NULL, 'z' },
 		{ "log-keep", required_argument, NULL, 'k' },
 		{ "log-time", no_argument, NULL, 'm' },
+		{ "state", required_argument, NULL, 'D' },
+		{ "keep-cores", required_argument, NULL, 'K' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};

@@ -62,6 +62,8 @@ static struct {
 	size_t			 stall_len;
 	int			 stalled;	/* s it has stayed so */
 	int			 stall_s;	/* CONTROL_STALL, or as set */
+	int			 holding;	/* a save: the rest waits */
+	size_t			 hold;		/* bytes to write until then */
 	uint32_t		 next_id;	/* of the last evaluation */
 	char			*lisp;		/* its name and version */
 } control = { .fd = -1 };
@@ -98,6 +100,7 @@ control_decode(const struct proto_msg *m, struct control_msg *cm)
 		cm->len = m->len;
 		return (0);
 	case CTL_SWANK:
+	case CTL_SAVED:
 		if (proto_unpack_status(m, &st) != 0 || st.status > 1)
 			return (-1);
 		cm->status = st.status;
@@ -202,6 +205,9 @@ control_close(const char *why)
 	free(control.why);
 	control.why = xstrdup(why);
 	control.state = CONTROL_GONE;
+	control.holding = 0;
+	control.hold = 0;
+	save_gone(why);
 	server_client_eval_end_all(EVAL_NOIMAGE, why);
 	server_client_resume_all();
 	/*
@@ -276,17 +282,25 @@ control_can_eval(char *why, size_t len)
 static void
 control_flush(void)
 {
+	int	n;
+
 	if (control.fd == -1)
 		return;
-	while (evbuffer_get_length(control.out) != 0) {
-		if (evbuffer_write(control.out, control.fd) == -1) {
+	while (evbuffer_get_length(control.out) != 0 &&
+	    (!control.holding || control.hold != 0)) {
+		n = evbuffer_write_atmost(control.out, control.fd,
+		    control.holding ? (ev_ssize_t)control.hold : -1);
+		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			control_close("the control channel closed");
 			return;
 		}
+		if (control.holding)
+			control.hold -= n;
 	}
-	if (evbuffer_get_length(control.out) != 0)
+	if (evbuffer_get_length(control.out) != 0 &&
+	    (!control.holding || control.hold != 0))
 		event_add(control.wr, NULL);
 	else
 		event_del(control.wr);
@@ -335,6 +349,28 @@ control_send(uint32_t type, const void *head, size_t headlen,
 	if (!event_pending(control.wr, EV_WRITE, NULL))
 		event_active(control.wr, EV_WRITE, 0);
 	return (0);
+}
+
+/*
+ * A save: what is queued for the image now is written, the rest held
+ * until control_release(), so that the image's reader stops at a frame's
+ * end and nothing reaches it while it is stopped.
+ */
+void
+control_hold(void)
+{
+	control.holding = 1;
+	control.hold = evbuffer_get_length(control.out);
+}
+
+void
+control_release(void)
+{
+	if (!control.holding)
+		return;
+	control.holding = 0;
+	control.hold = 0;
+	control_flush();
 }
 
 /* Output of evaluation id was delivered: the image may send more. */
@@ -412,6 +448,9 @@ control_dispatch(const struct control_msg *cm)
 			swank_down(why);
 			free(why);
 		}
+		break;
+	case CTL_SAVED:
+		save_done(cm->status, cm->text, cm->len);
 		break;
 	}
 }

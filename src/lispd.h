@@ -33,6 +33,7 @@ struct event_base;
 struct evbuffer;
 struct winsize;
 struct iovec;
+struct server_client;
 
 /* Exit statuses, as documented in lispd(1). */
 #define EXIT_OK		0
@@ -191,7 +192,18 @@ uint32_t control_next_id(void);
 int	 control_can_eval(char *, size_t);
 int	 control_send(uint32_t, const void *, size_t, const void *, size_t);
 int	 control_room(void);
+void	 control_hold(void);
+void	 control_release(void);
 void	 control_ack(uint32_t, uint32_t);
+
+/* save.c */
+#define DEFAULT_KEEP_CORES	2
+char	*save_state_dir(const char *);
+void	 save_request(struct server_client *, u_int);
+void	 save_done(int, const char *, size_t);
+void	 save_gone(const char *);
+void	 save_info(struct evbuffer *);
+void	 save_free(void);
 
 /* swank.c */
 int	 swank_open(const struct dir *, const char *, int, int);
@@ -250,6 +262,8 @@ struct server_opts {
 	u_short		 rows;		/* the pty's size until a client's */
 	u_short		 cols;
 	char		*cwd;		/* the image's, or NULL: the server's */
+	const char	*state;		/* -D: the state directory, or NULL */
+	int		 keep_cores;	/* cores kept by lispd save */
 };
 
 struct server_client {
@@ -277,6 +291,7 @@ struct server_client {
 #define SC_PAUSED	0x4000	/* not read: the image has forms enough */
 #define SC_EVALGO	0x8000	/* its evaluation was sent to the image */
 #define SC_UNREAD	0x10000	/* not read until its answers are */
+#define SC_WAITSAVE	0x20000	/* lispd save: wants how it went */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
@@ -551,5 +566,6 @@ int	 cmd_swank(const struct cmd_entry *, int, char **);
 int	 cmd_send(const struct cmd_entry *, int, char **);
 int	 cmd_stop(const struct cmd_entry *, int, char **);
 int	 cmd_kill(const struct cmd_entry *, int, char **);
+int	 cmd_save(const struct cmd_entry *, int, char **);
 
 #endif

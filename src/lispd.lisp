@@ -16,13 +16,14 @@
 
 (defpackage #:lispd
   (:use #:common-lisp)
-  (:export #:serve #:ready #:*ready-at-repl*))
+  (:export #:serve #:ready #:*ready-at-repl* #:*save-hooks*))
 
 (in-package #:lispd)
 
 ;;; Loaded as source, a form at a time: say what is defined further down.
 (declaim (ftype function worker-loop read-until-eval run-job job-done
-                          swank-rebind))
+                          swank-rebind save-begin save-in-main save-child
+                          swank-accept-thread saved serve))
 
 (defparameter *protocol* 1 "CTL_VERSION in src/proto.h.")
 (defparameter *window* (* 256 1024) "CTL_WINDOW: unacknowledged output.")
@@ -35,6 +36,7 @@
 (defconstant +done+ 4)
 (defconstant +info+ 5)
 (defconstant +swank+ 6)
+(defconstant +saved+ 7)
 (defconstant +welcome+ 16)
 (defconstant +text+ 17)
 (defconstant +eval+ 18)
@@ -43,6 +45,7 @@
 (defconstant +askinfo+ 21)
 (defconstant +exit+ 22)
 (defconstant +rebind+ 23)
+(defconstant +save+ 24)
 
 (defvar *ready-at-repl* t
   "When true, the image is ready once the REPL reads its first form. An
@@ -439,10 +442,12 @@ that an interrupt or an acknowledgement for a job that ended leaks none."
     (sb-thread:with-mutex ((worker-lock w))
       (loop until (worker-reader w)
             do (sb-thread:condition-wait (worker-queue w) (worker-lock w)))
+      (when (eq (worker-reader w) :exit)  ; a save stops the idle ones
+        (return))
       (setf (worker-reader w) nil))
     (let ((job (read-until-eval)))
       (unless job
-        (return))                       ; the channel is gone
+        (return))                       ; the channel is gone, or a save
       (promote)
       (apply #'run-job job))
     (unless (sb-thread:with-mutex (*pool-lock*)
@@ -493,6 +498,10 @@ RUN-JOB is to be applied to, and nil otherwise."
       ((= type +rebind+)
        (when *swank-socket*
          (swank-rebind (from-utf8 data))))
+      ((= type +save+)
+       ;; Handed to the main thread: this one, the reader, is to end.
+       (when (save-begin id (from-utf8 data :start 4))
+         :saving))
       ((= type +exit+)
        (sb-thread:make-thread (lambda () (sb-ext:exit :code 0))
                               :name "lispd exit")))))
@@ -529,6 +538,8 @@ ends with the error, and the reading goes on."
                          (sb-thread:with-mutex (*out-lock*)
                            (remhash id *jobs*))))
                      nil))))
+        (when (eq job :saving)
+          (return nil))
         (when (and job (= type +eval+))
           (return job))))))
 
@@ -899,9 +910,16 @@ evaluation saying so. Not cut short by C-c: no half-loaded swank."
   (setf *swank-socket*                  ; swank loaded sb-bsd-sockets
         (make-instance (find-symbol "LOCAL-SOCKET" "SB-BSD-SOCKETS")
                        :type :stream :descriptor fd))
-  (sb-thread:make-thread #'swank-accept-loop :name "lispd swank"
-                                             :arguments (list *swank-socket*))
+  (swank-accept-thread)
   (send +swank+ (u32 0) (utf8 (or (swank-version) "") 64)))
+
+(defvar *swank-thread* nil "The thread of swank-accept-loop.")
+
+(defun swank-accept-thread ()
+  (setf *swank-thread*
+        (sb-thread:make-thread #'swank-accept-loop
+                               :name "lispd swank"
+                               :arguments (list *swank-socket*))))
 
 (defun swank-want (loader)
   "Serve the swank of LOADER, a swank-loader.lisp: at once if it is the
@@ -978,6 +996,207 @@ the version served. Else end the evaluation with status 1, saying why."
 ;;; The REPL: ^D does not end the image.
 
 (defvar *eof-said* nil "When the REPL last said what ^D does.")
+
+;;; lispd save: a core of the image, written by a fork of it. SBCL saves
+;;; only with one thread and forks only with one: the others stop (the
+;;; application's through the save hooks, the bootstrap's and swank's
+;;; here), the main thread forks, the child saves and exits, and the image
+;;; goes on, its threads started again: a save that fails costs it nothing.
+
+(defvar *save-hooks* '()
+  "Functions lispd calls, in order, before it saves the image (`lispd
+save'): each stops the threads it started, as SBCL's sb-ext:*save-hooks*
+do, which run next. Then sb-ext:*init-hooks* run in the image, which goes
+on, and in an image started from the core: start them again there.")
+
+(defvar *save-state* nil
+  "A save handed to the main thread: :asked, :taken or :cancelled.")
+(defvar *save-lock* (sb-thread:make-mutex :name "lispd save"))
+(defvar *saved-save-hooks* nil "sb-ext:*save-hooks*, while a core is saved.")
+
+(defun other-threads ()
+  "The threads that keep SBCL from forking: all but main and this one."
+  (remove-if (lambda (th)
+               (or (eq th sb-thread:*current-thread*)
+                   (eq th (sb-thread:main-thread))))
+             (sb-thread:list-all-threads)))
+
+(defun save-stop-ours ()
+  "Stop the bootstrap's threads but this one, the reader, and swank's."
+  (dolist (w (sb-thread:with-mutex (*pool-lock*) (shiftf *idle-workers* '())))
+    (sb-thread:with-mutex ((worker-lock w))
+      (setf (worker-reader w) :exit)
+      (sb-thread:condition-notify (worker-queue w))))
+  (when (and *swank-thread* (sb-thread:thread-alive-p *swank-thread*))
+    (sb-thread:terminate-thread *swank-thread*))
+  (dolist (th (sb-thread:list-all-threads))
+    (when (equal (sb-thread:thread-name th) "lispd swank client")
+      (ignore-errors (sb-thread:terminate-thread th))))
+  ;; Each editor's connection, its threads with it: SLIME reconnects.
+  ;; Its threads stopped and its socket closed (swank-guard), as swank's
+  ;; stop-serving-requests does; not close-connection, whose hooks and
+  ;; sentinel may wait on the threads it stops.
+  (when (find-package "SWANK")
+    (let ((conns (find-symbol "*CONNECTIONS*" "SWANK")))
+      (dolist (c (symbol-value conns))
+        (ignore-errors (funcall (swank-symbol "STOP-SERVING-REQUESTS") c))
+        (setf (symbol-value conns) (remove c (symbol-value conns)))))))
+
+(defun save-go-on (&optional reader)
+  "After a save, or its failure: the bootstrap's threads again (the
+reader too if READER), then sb-ext:*init-hooks*, as an image started from
+the core runs them. Not in an interrupt: see unblock-signals."
+  (when reader
+    (sb-thread:make-thread #'worker-loop :name "lispd"
+                                         :arguments (list (make-worker :reader t))))
+  (when (and *swank-socket*
+             (not (and *swank-thread* (sb-thread:thread-alive-p *swank-thread*))))
+    (swank-accept-thread))
+  (dolist (hook sb-ext:*init-hooks*)
+    (handler-case (funcall hook)
+      (error (c)
+        (console "after the save, an init hook failed: ~a"
+                 (condition-text c))))))
+
+(defun unblock-signals ()
+  "Unblock every signal in this thread. A thread made in an interrupt (as
+the main thread's save runs) starts with the interrupt's signals blocked:
+interrupt-thread and terminate-thread would never reach it, nor the
+threads it makes."
+  (sb-alien:with-alien ((set (array (sb-alien:unsigned 8) 128)))
+    (dotimes (i 128)
+      (setf (sb-alien:deref set i) 0))
+    (sb-alien:alien-funcall
+     (sb-alien:extern-alien "pthread_sigmask"
+                            (function sb-alien:int sb-alien:int
+                                      sb-alien:system-area-pointer
+                                      sb-alien:system-area-pointer))
+     2 (sb-alien:alien-sap set) (sb-sys:int-sap 0)))) ; SIG_SETMASK
+
+(defun save-after-main (status fmt &rest args)
+  "From the main thread's interrupt: the bootstrap's threads and the init
+hooks in a thread that unblocks its signals first, so that none of the
+threads made is deaf to interrupts; then the server is told STATUS."
+  (sb-thread:make-thread
+   (lambda ()
+     (unblock-signals)
+     (save-go-on t)
+     (apply #'saved status fmt args))
+   :name "lispd save")
+  nil)
+
+(defun saved (status fmt &rest args)
+  "Tell the server how the save went; nil."
+  (send +saved+ (u32 status) (utf8 (apply #'format nil fmt args) *text-max*))
+  nil)
+
+(defun save-begin (seconds path)
+  "In the reader: stop what runs, then hand the save of a core into PATH
+to the main thread; true if it took it (this thread then ends), else the
+save failed, which the server was told. Threads get SECONDS to end."
+  (let ((busy (sb-thread:with-mutex (*out-lock*)
+                (loop for job being the hash-values of *jobs*
+                      count (job-thread job)))))
+    (when (plusp busy)
+      (return-from save-begin
+        (saved 1 "~d evaluation~:p running~:* (lispd eval): let ~[~;it~:;them~] ~
+                  end or interrupt ~:*~[~;it~:;them~], then save" busy))))
+  (handler-case (progn (mapc #'funcall *save-hooks*)
+                       (mapc #'funcall sb-ext:*save-hooks*))
+    (error (c)
+      (save-go-on)
+      (return-from save-begin
+        (saved 1 "a save hook failed: ~a" (condition-text c)))))
+  (save-stop-ours)
+  (loop with end = (+ (get-internal-real-time)
+                      (* seconds internal-time-units-per-second))
+        while (and (other-threads) (< (get-internal-real-time) end))
+        do (sleep 0.05))
+  (let ((left (other-threads)))
+    (when left
+      (save-go-on)
+      (return-from save-begin
+        (saved 1 "~d thread~:p did not stop within ~d s: ~{~s~^, ~}: stop ~
+                  ~3:*~[~;it~:;them~] in lispd:*save-hooks* or ~
+                  sb-ext:*save-hooks*, and start ~:*~[~;it~:;them~] again in ~
+                  sb-ext:*init-hooks*"
+               (length left) seconds (mapcar #'sb-thread:thread-name left)))))
+  ;; The main thread forks: it may be reading the console, or busy.
+  (let ((reader sb-thread:*current-thread*))
+    (setf *save-state* :asked)
+    (sb-thread:interrupt-thread (sb-thread:main-thread)
+                                (lambda () (save-in-main path reader)))
+    (loop repeat 100 until (eq *save-state* :taken) do (sleep 0.05))
+    (sb-thread:with-mutex (*save-lock*)
+      (unless (eq *save-state* :taken)
+        (setf *save-state* :cancelled)))
+    (when (eq *save-state* :cancelled)
+      (save-go-on)
+      (return-from save-begin
+        (saved 1 "the main thread did not take the save within 5 s (it is ~
+                  in foreign code, or without interrupts): try again")))
+    t))
+
+(defun save-in-main (path reader)
+  "In the main thread, interrupted: once the reader has ended, fork; the
+child saves the core into PATH, and this image goes on."
+  (sb-thread:with-mutex (*save-lock*)
+    (unless (eq *save-state* :asked)
+      (return-from save-in-main))
+    (setf *save-state* :taken))
+  (sb-thread:join-thread reader :default nil :timeout 5)
+  (let ((left (other-threads)))
+    (when left
+      (return-from save-in-main
+        (save-after-main 1 "thread~p ~{~s~^, ~} started while the save ~
+                            was made ready: try again" (length left)
+                         (mapcar #'sb-thread:thread-name left)))))
+  (dolist (s (list *standard-output* *error-output* *terminal-io*))
+    (ignore-errors (finish-output s)))
+  (require :sb-posix)
+  (let ((pid (handler-case (funcall (find-symbol "FORK" "SB-POSIX"))
+               (error (c)
+                 (return-from save-in-main
+                   (save-after-main 1 "fork failed: ~a"
+                                    (condition-text c)))))))
+    (when (zerop pid)
+      (save-child path))
+    (let ((status (nth-value 1 (funcall (find-symbol "WAITPID" "SB-POSIX")
+                                        pid 0))))
+      (if (and (funcall (find-symbol "WIFEXITED" "SB-POSIX") status)
+               (zerop (funcall (find-symbol "WEXITSTATUS" "SB-POSIX") status)))
+          (save-after-main 0 "")
+          (save-after-main 1 "the process that wrote the core failed (wait ~
+                              status ~d): the disk may be full" status)))))
+
+(defun save-child (path)
+  "In the forked child: save the core into PATH and exit, never return."
+  (handler-case
+      (let ((null (funcall (find-symbol "OPEN" "SB-POSIX") "/dev/null"
+                           (symbol-value (find-symbol "O-RDWR" "SB-POSIX")))))
+        ;; SBCL's runtime reports the save on fd 1: not on the console.
+        (dolist (fd '(0 1 2))
+          (funcall (find-symbol "DUP2" "SB-POSIX") null fd))
+        ;; What a started core must make anew, as serve does.
+        (setf *in* nil *out* nil *ready-sent* nil *idle-workers* '()
+              *jobs* (make-hash-table) *swank-thread* nil *swank-pending* 0
+              *swank-socket* nil *save-state* nil
+              *saved-save-hooks* sb-ext:*save-hooks*
+              sb-ext:*save-hooks* nil)
+        (setf sb-ext:*init-hooks*
+              (append (remove 'resume sb-ext:*init-hooks*) (list 'resume)))
+        (sb-ext:save-lisp-and-die path :executable t
+                                       :save-runtime-options t))
+    (serious-condition ()
+      (sb-ext:exit :code 1 :abort t)))
+  (sb-ext:exit :code 1 :abort t))
+
+(defun resume ()
+  "In an image started from a saved core (sb-ext:*init-hooks*): the save
+hooks back, and the server that started it joined."
+  (setf sb-ext:*save-hooks* *saved-save-hooks*
+        *saved-save-hooks* nil)
+  (serve))
 
 (defun repl-read-form (in out)
   (when *ready-at-repl*

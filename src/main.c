@@ -16,17 +16,17 @@
 static const struct cmd_entry cmd_table[] = {
 	{ "start", NULL,
 	  { { "[-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
-	      "[-l file] [-z size] [-k n] [-- command ...]",
+	      "[-l file] [-z size] [-k n] [-D dir] [-K n] [-- command ...]",
 	      "start a session in the background (default: sbcl)\n"
 	      "and return once the image is ready" } },
-	  "BF:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_start },
+	  "BD:F:K:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_start },
 	{ "run", NULL,
 	  { { "[-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
-	      "[-l file|-] [-z size] [-k n] [--notify-fd n]\n"
+	      "[-l file|-] [-z size] [-k n] [-D dir] [-K n] [--notify-fd n]\n"
 	      "[--stop-timeout seconds] [-- command ...]",
 	      "the same in the foreground, for supervisors;\n"
 	      "exits with the image's status" } },
-	  "BF:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_run },
+	  "BD:F:K:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_run },
 	{ "attach", "a",
 	  { { "[-PrR] [-e key] [-n lines] [name]",
 	      "attach the terminal to the console; C-\\ detaches;\n"
@@ -77,6 +77,12 @@ static const struct cmd_entry cmd_table[] = {
 	  { { "[name]",
 	      "SIGKILL the image now" } },
 	  "", CMD_REMOTE, cmd_kill },
+	{ "save", NULL,
+	  { { "[-t seconds] [name]",
+	      "save the image's core into the state directory\n"
+	      "(SBCL), the image going on; its threads get\n"
+	      "seconds (10) to stop" } },
+	  "t:", CMD_REMOTE, cmd_save },
 };
 
 /* After the commands: what they share, and what lispd says back. */
@@ -95,6 +101,9 @@ static const char usage_tail[] =
 "  -z, --log-size size  rotate the log past size (10M; 0: never)\n"
 "  -k, --log-keep n     rotated logs kept: file.1 .. file.n (5)\n"
 "  -m, --log-time       a timestamp at the start of each logged line\n"
+"  -D, --state dir      where save keeps the cores (else $LISPD_STATE, else\n"
+"                       $XDG_STATE_HOME/lispd, else ~/.local/state/lispd)\n"
+"  -K, --keep-cores n   cores kept of each session (2)\n"
 "  --restart policy     never, on-failure or always: run the image again\n"
 "                       when it ends (backoff 1 s doubling to 60 s)\n"
 "  -w, --swank path     the swank to load: a swank-loader.lisp, or a directory\n"

@@ -130,6 +130,7 @@ proto_name(uint32_t type)
 	case PROTO_GO:		return ("go");
 	case PROTO_INTERRUPT:	return ("interrupt");
 	case PROTO_WAIT:	return ("wait");
+	case PROTO_SAVE:	return ("save");
 	case PROTO_OUTPUT:	return ("output");
 	case PROTO_DROPPED:	return ("dropped");
 	case PROTO_EXIT:	return ("exit");
@@ -155,6 +156,7 @@ proto_ctl_name(uint32_t type)
 	case CTL_DONE:		return ("done");
 	case CTL_INFO:		return ("info");
 	case CTL_SWANK:		return ("swank");
+	case CTL_SAVED:		return ("saved");
 	case CTL_WELCOME:	return ("welcome");
 	case CTL_TEXT:		return ("text");
 	case CTL_EVAL:		return ("eval");
@@ -163,6 +165,7 @@ proto_ctl_name(uint32_t type)
 	case CTL_ASKINFO:	return ("askinfo");
 	case CTL_EXIT:		return ("exit");
 	case CTL_REBIND:	return ("rebind");
+	case CTL_SAVE:		return ("save");
 	}
 	return ("unknown");
 }

@@ -54,6 +54,8 @@ enum proto_type {
 	PROTO_GO = 12,		/* the forms are complete: evaluate them */
 	PROTO_INTERRUPT = 13,	/* u32 status: interrupt the evaluation */
 	PROTO_WAIT = 14,	/* PROTO_OK once the image is ready */
+	PROTO_SAVE = 15,	/* u32 seconds for threads to stop: save a
+				   core; PROTO_NOTICE and PROTO_OK once saved */
 
 	/* Server to client. */
 	PROTO_OUTPUT = 16,	/* console bytes */
@@ -93,6 +95,8 @@ enum ctl_type {
 	CTL_INFO = 5,		/* "key=value\n" lines */
 	CTL_SWANK = 6,		/* u32 0: swank serves NAME.swank; 1: it
 				   cannot, and why */
+	CTL_SAVED = 7,		/* u32 0: the core is saved; 1: it is not,
+				   and why */
 
 	/* Server to image. */
 	CTL_WELCOME = 16,	/* u32 version */
@@ -104,6 +108,8 @@ enum ctl_type {
 	CTL_EXIT = 22,		/* exit, running the exit hooks */
 	CTL_REBIND = 23,	/* NAME.swank was deleted: listen at this
 				   path anew (SIGUSR1) */
+	CTL_SAVE = 24,		/* u32 seconds, a path: save a core there
+				   (nothing else is sent until CTL_SAVED) */
 };
 
 /* Statuses of an evaluation (CTL_DONE, PROTO_EVAL_DONE). */

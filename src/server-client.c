@@ -941,6 +941,14 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		c->flags |= SC_WAITEXIT;
 		server_kill();
 		break;
+	case PROTO_SAVE:
+		if (proto_unpack_u32(m, &v) != 0) {
+			server_client_error(c, EXIT_PROTO, "malformed save "
+			    "message (%u bytes)", m->len);
+			break;
+		}
+		save_request(c, v);
+		break;
 	default:
 		/* Newer clients may send more; unknown types are ignored. */
 		log_debug("%s: ignored message type %u", __func__, m->type);

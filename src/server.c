@@ -1123,6 +1123,7 @@ server_info(struct evbuffer *b)
 	}
 	if (swank_why() != NULL)
 		server_info_text(b, "swank_why", swank_why(), INFO_TEXT_MAX);
+	save_info(b);
 }
 
 static char *
@@ -1509,6 +1510,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	free(image_info.text);
 out:
 	console_close();
+	save_free();
 	free(server.notify_socket);
 	swank_close(d, opts->name);
 	control_free();

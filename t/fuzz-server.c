@@ -182,6 +182,9 @@ fuzz_init(void)
 	fuzz_opts.restart = RESTART_NEVER;
 	fuzz_opts.rows = 24;
 	fuzz_opts.cols = 80;
+	/* lispd save neither: its state directory cannot be made. */
+	fuzz_opts.state = "/nonexistent/lispd-fuzz-state";
+	fuzz_opts.keep_cores = DEFAULT_KEEP_CORES;
 	server.opts = &fuzz_opts;
 	server.name = fuzz_opts.name;
 	server.command = server_command(fuzz_opts.argv);

@@ -6,6 +6,9 @@
 T=$(mktemp -d "${TMPDIR:-/tmp}/lispd-test.XXXXXX")
 D=$T/sock
 TMUX_SOCK=$T/tmux.sock
+# Cores that lispd save writes: here, never in the user's state directory.
+LISPD_STATE=$T/state
+export LISPD_STATE
 PIDS=
 tap_n=0
 # ls's SWANK column once swank is up: the version it serves.

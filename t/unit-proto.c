@@ -364,8 +364,8 @@ main(void)
 			named += strcmp(proto_name(i), "unknown") != 0;
 			ctl += strcmp(proto_ctl_name(i), "unknown") != 0;
 		}
-		is_int(named, 25, "every PROTO_ type has a name");
-		is_int(ctl, 14, "every CTL_ type has a name");
+		is_int(named, 26, "every PROTO_ type has a name");
+		is_int(ctl, 16, "every CTL_ type has a name");
 	}
 	ok(strcmp(proto_ctl_name(CTL_REBIND), "rebind") == 0, "control names");
 
