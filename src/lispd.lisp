@@ -1073,15 +1073,19 @@ threads it makes."
                                       sb-alien:system-area-pointer))
      2 (sb-alien:alien-sap set) (sb-sys:int-sap 0)))) ; SIG_SETMASK
 
-(defun save-after-main (status fmt &rest args)
+(defun save-after-main (status &optional (fmt "") &rest args)
   "From the main thread's interrupt: the bootstrap's threads and the init
 hooks in a thread that unblocks its signals first, so that none of the
-threads made is deaf to interrupts; then the server is told STATUS."
+threads made is deaf to interrupts; then the server is told STATUS. If
+STATUS is a function, it is called there first for the status, the format
+and its arguments: waiting for the child that writes the core."
   (sb-thread:make-thread
    (lambda ()
      (unblock-signals)
      (save-go-on t)
-     (apply #'saved status fmt args))
+     (if (functionp status)
+         (apply #'saved (funcall status))
+         (apply #'saved status fmt args)))
    :name "lispd save")
   nil)
 
@@ -1161,13 +1165,17 @@ child saves the core into PATH, and this image goes on."
                                     (condition-text c)))))))
     (when (zerop pid)
       (save-child path))
-    (let ((status (nth-value 1 (funcall (find-symbol "WAITPID" "SB-POSIX")
-                                        pid 0))))
-      (if (and (funcall (find-symbol "WIFEXITED" "SB-POSIX") status)
-               (zerop (funcall (find-symbol "WEXITSTATUS" "SB-POSIX") status)))
-          (save-after-main 0 "")
-          (save-after-main 1 "the process that wrote the core failed (wait ~
-                              status ~d): the disk may be full" status)))))
+    ;; The image goes on at once; the child is waited for beside it.
+    (save-after-main
+     (lambda ()
+       (let ((status (nth-value 1 (funcall (find-symbol "WAITPID" "SB-POSIX")
+                                           pid 0))))
+         (if (and (funcall (find-symbol "WIFEXITED" "SB-POSIX") status)
+                  (zerop (funcall (find-symbol "WEXITSTATUS" "SB-POSIX")
+                                  status)))
+             (list 0 "")
+             (list 1 "the process that wrote the core failed (wait status ~
+                      ~d): the disk may be full" status)))))))
 
 (defun save-child (path)
   "In the forked child: save the core into PATH and exit, never return."
