@@ -23,12 +23,8 @@ BENCH_EVAL_N=${BENCH_EVAL_N:-500}
 BENCH_REPS=${BENCH_REPS:-5}
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:--O2 -Wall -Wextra}
-if [ -z "${LISPD:-}" ]; then
-	LISPD=${top_builddir:+$top_builddir/src/lispd}
-	LISPD=${LISPD:-$benchdir/../../src/lispd}
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lispd-bench-eval.XXXXXX") || exit 1
+. "$benchdir/lib.sh"
+bench_tmp eval
 cleanup() {
 	"$LISPD" -S "$tmp/s" kill b >/dev/null 2>&1
 	rm -rf "$tmp"
@@ -55,19 +51,9 @@ one() {
 	echo "eval $t: $out" >&2
 }
 
-median() {
-	sort -n "$tmp/$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
 echo "lispd eval benchmark: $(uname -srm), $(getconf _NPROCESSORS_ONLN) cpus"
 echo "$BENCH_EVAL_N runs per measurement, median of $BENCH_REPS measurements"
-r=0
-while [ $r -lt "$BENCH_REPS" ]; do
-	for t in true lispd sbcl; do
-		one $t
-	done
-	r=$((r + 1))
-done
+rounds true lispd sbcl
 t0=$(median true)
 l=$(median lispd)
 sb=$(median sbcl)

@@ -19,12 +19,8 @@
 set -u
 benchdir=$(cd "$(dirname "$0")" && pwd) || exit 1
 BENCH_REPS=${BENCH_REPS:-5}
-if [ -z "${LISPD:-}" ]; then
-	LISPD=${top_builddir:+$top_builddir/src/lispd}
-	LISPD=${LISPD:-$benchdir/../../src/lispd}
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lispd-bench-save.XXXXXX") || exit 1
+. "$benchdir/lib.sh"
+bench_tmp save
 cleanup() {
 	"$LISPD" -S "$tmp/s" kill b >/dev/null 2>&1
 	rm -rf "$tmp"
@@ -53,19 +49,9 @@ one() {
 	echo "save $1: $(tail -1 "$tmp/$1") ms" >&2
 }
 
-median() {
-	sort -n "$tmp/$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
 echo "lispd save benchmark: $(uname -srm), $(getconf _NPROCESSORS_ONLN) cpus"
 echo "median of $BENCH_REPS measurements"
-r=0
-while [ $r -lt "$BENCH_REPS" ]; do
-	for t in lispd sbcl; do
-		one $t
-	done
-	r=$((r + 1))
-done
+rounds lispd sbcl
 l=$(median lispd)
 sb=$(median sbcl)
 core=$(ls "$tmp/state/b/"b-*.core)
