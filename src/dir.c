@@ -285,6 +285,26 @@ dir_unlisten(const struct dir *d, const char *name, const char *suffix,
 	close(fd);
 }
 
+/*
+ * mkdir -p: path and each directory above it made 0700 if need be. -1
+ * with errno and path cut at the directory that could not be made.
+ */
+int
+dir_mkdirs(char *path)
+{
+	char	*p;
+
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			return (-1);
+		*p = '/';
+	}
+	return (mkdir(path, 0700) == -1 && errno != EEXIST ? -1 : 0);
+}
+
 int
 dir_connect(const struct dir *d, const char *name, const char *suffix)
 {

@@ -123,6 +123,7 @@ int	 dir_answers(const struct dir *, const char *, const char *, pid_t *);
 int	 dir_connect(const struct dir *, const char *, const char *);
 int	 dir_listen(const struct dir *, const char *, const char *);
 void	 dir_unlisten(const struct dir *, const char *, const char *, int);
+int	 dir_mkdirs(char *);
 
 /* ring.c */
 struct ring {
@@ -198,7 +199,6 @@ void	 control_ack(uint32_t, uint32_t);
 
 /* save.c */
 #define DEFAULT_KEEP_CORES	2
-char	*save_state_dir(const char *);
 void	 save_request(struct server_client *, u_int);
 void	 save_done(int, const char *, size_t);
 void	 save_gone(const char *);

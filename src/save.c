@@ -55,13 +55,13 @@ static struct {
 
 static void	 save_answer(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	 save_end(int, const char *, size_t);
+
 
 /*
  * The state directory: -D, else $LISPD_STATE, else $XDG_STATE_HOME/lispd,
  * else ~/.local/state/lispd. NULL if there is none to be had.
  */
-char *
+static char *
 save_state_dir(const char *opt)
 {
 	const char	*env;
@@ -80,28 +80,6 @@ save_state_dir(const char *opt)
 		return (path);
 	}
 	return (NULL);
-}
-
-/* mkdir -p, each directory made 0700; -1 with errno and path's failure. */
-static int
-save_mkdirs(char *path)
-{
-	char	*p;
-
-	for (p = path + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-				*p = '/';
-				return (-1);
-			}
-			*p = '/';
-			continue;
-		}
-		return (mkdir(path, 0700) == -1 && errno != EEXIST ? -1 : 0);
-	}
 }
 
 /* N of NAME-N.core, or 0 if the file is not a core of this session. */
@@ -173,7 +151,7 @@ static int
 save_ready_dir(char *why, size_t len)
 {
 	struct statvfs	 vfs;
-	char		*state, *tmp;
+	char		*state, *tmp, *made;
 	u_long		*v;
 	long long	 avail, need;
 	size_t		 n;
@@ -189,12 +167,15 @@ save_ready_dir(char *why, size_t len)
 		xasprintf(&save.dir, "%s/%s", state, server.name);
 		free(state);
 	}
-	if (save_mkdirs(save.dir) == -1) {
+	made = xstrdup(save.dir);
+	if (dir_mkdirs(made) == -1) {
 		snprintf(why, len, "cannot make the state directory %s: %s: "
 		    "start the session with -D DIR (or LISPD_STATE) naming "
 		    "one it can write", save.dir, strerror(errno));
+		free(made);
 		return (-1);
 	}
+	free(made);
 	n = save_cores(&v);
 	free(save.core);
 	xasprintf(&save.core, "%s/%s-%lu.core", save.dir, server.name,
@@ -232,7 +213,7 @@ save_timeout_cb(evutil_socket_t fd, short events, void *arg)
 			    "what it waits for";
 
 	(void)fd; (void)events; (void)arg;
-	save_end(1, why, strlen(why));
+	save_done(1, why, strlen(why));
 }
 
 /*
@@ -371,9 +352,9 @@ save_answer(int status, const char *fmt, ...)
 	}
 }
 
-/* The end of a save: status 0, or why it failed. */
-static void
-save_end(int status, const char *text, size_t len)
+/* The end of a save (CTL_SAVED, or no answer): status 0, or why not. */
+void
+save_done(int status, const char *text, size_t len)
 {
 	char		 why[512];
 	long long	 size = 0;
@@ -407,18 +388,11 @@ save_end(int status, const char *text, size_t len)
 	save.core = NULL;
 }
 
-/* The image says how the save went (CTL_SAVED). */
-void
-save_done(int status, const char *text, size_t len)
-{
-	save_end(status, text, len);
-}
-
 /* The channel went while a save was being made. */
 void
 save_gone(const char *why)
 {
-	save_end(1, why, strlen(why));
+	save_done(1, why, strlen(why));
 }
 
 /* For the info (ls): the newest core this server saved. */

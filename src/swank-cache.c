@@ -46,7 +46,6 @@ static void
 swank_cache_dir(char *path)
 {
 	const char	*base = getenv("XDG_CACHE_HOME"), *home;
-	char		*p;
 	int		 n;
 
 	if (base != NULL && *base == '/')
@@ -58,16 +57,7 @@ swank_cache_dir(char *path)
 		    "XDG_CACHE_HOME");
 	if (n < 0 || n >= PATH_MAX - 80)
 		die(EXIT_FAIL, "swank: the cache directory's path is too long");
-	for (p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			die(EXIT_FAIL, "swank: cannot make %s: %s", path,
-			    strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	if (dir_mkdirs(path) == -1)
 		die(EXIT_FAIL, "swank: cannot make %s: %s", path,
 		    strerror(errno));
 }
