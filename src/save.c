@@ -146,6 +146,16 @@ save_image_bytes(void)
 	return (resident * sysconf(_SC_PAGESIZE));
 }
 
+/* "cannot VERB the state directory" and errno, in why: -1. */
+static int
+save_dir_error(char *why, size_t len, const char *verb)
+{
+	snprintf(why, len, "cannot %s the state directory %s: %s: start the "
+	    "session with -D DIR (or LISPD_STATE) naming one it can write",
+	    verb, save.dir, strerror(errno));
+	return (-1);
+}
+
 /* Make STATE/NAME and see it can take a core: 0, or -1 with why. */
 static int
 save_ready_dir(char *why, size_t len)
@@ -169,11 +179,8 @@ save_ready_dir(char *why, size_t len)
 	}
 	made = xstrdup(save.dir);
 	if (dir_mkdirs(made) == -1) {
-		snprintf(why, len, "cannot make the state directory %s: %s: "
-		    "start the session with -D DIR (or LISPD_STATE) naming "
-		    "one it can write", save.dir, strerror(errno));
 		free(made);
-		return (-1);
+		return (save_dir_error(why, len, "make"));
 	}
 	free(made);
 	n = save_cores(&v);
@@ -184,11 +191,8 @@ save_ready_dir(char *why, size_t len)
 	xasprintf(&tmp, "%s/.%s.tmp", save.dir, strrchr(save.core, '/') + 1);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1) {
-		snprintf(why, len, "cannot write in the state directory %s: "
-		    "%s: start the session with -D DIR (or LISPD_STATE) naming "
-		    "one it can write", save.dir, strerror(errno));
 		free(tmp);
-		return (-1);
+		return (save_dir_error(why, len, "write in"));
 	}
 	close(fd);
 	need = save_image_bytes() + SAVE_SPARE;
