@@ -251,6 +251,13 @@ cmd_ls(const struct cmd_entry *self, int argc, char **argv)
 			free(notes);
 			notes = line;
 		}
+		if (strcmp(client_info_get(info, "resume", v[6],
+		    sizeof v[6]), "-") != 0) {
+			xasprintf(&line, "%s%s: %s\n", notes != NULL ?
+			    notes : "", names[i], v[6]);
+			free(notes);
+			notes = line;
+		}
 		if (strcmp(client_info_get(info, "core", v[6], sizeof v[6]),
 		    "-") != 0) {
 			format_size(client_info_get(info, "core_size", v[5],

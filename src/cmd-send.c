@@ -152,27 +152,32 @@ stop_command(const struct cmd_entry *self, int argc, char **argv,
 	struct command_args a = { .n = 0 };
 	const char	*name, *rname;
 	char		*host;
-	uint8_t		 msg[4];
+	uint8_t		 msg[8];
 	size_t		 n;
 	long		 timeout = DEFAULT_STOP_TIMEOUT;
-	int		 ch, status, timeset = 0;
+	int		 ch, status, timeset = 0, save = 0;
 
 	while ((ch = command_getopt(self, argc, argv)) != -1) {
 		if (ch == 't') {
 			timeout = number(cmd, "-t", optarg, 0, 86400);
 			timeset = 1;
-		}
+		} else if (ch == 'W')
+			save = 1;
 	}
 	name = command_only_name(self, argc, argv);
 	if ((host = command_remote(self, name, &rname)) != NULL) {
 		if (timeset)
 			command_arg_number(&a, "-t", timeout);
+		if (save)
+			command_arg(&a, "-W");
 		return (command_forward(self, host, rname, &a, 0, NULL, 0));
 	}
 	dir_open(&d, opt_dir);
 	dir_check_name(&d, name);
 	client_connect(&c, &d, name);
 	n = proto_pack_u32(msg, sizeof msg, (uint32_t)timeout);
+	if (save)
+		n += proto_pack_u32(msg + n, sizeof msg - n, PROTO_STOP_SAVE);
 	if (client_send(&c, type, msg, type == PROTO_KILL ? 0 : n) == -1)
 		die(EXIT_FAIL, "%s: %s", cmd, strerror(errno));
 	status = await_reply(&c);

@@ -29,6 +29,8 @@ static int		 opt_log_keep = DEFAULT_LOG_KEEP;
 static int		 opt_log_stamps;
 static char		*opt_state;		/* -D, made absolute */
 static int		 opt_keep_cores = DEFAULT_KEEP_CORES;
+static int		 opt_resume;		/* -u, --resume */
+static int		 opt_save_on_term;	/* -U, --save-on-term */
 
 static void
 command_terminal_size(u_short *rows, u_short *cols)
@@ -75,6 +77,8 @@ start_session(struct dir *d, const char *name, char **cmdv, size_t scrollback,
 	o.log_stamps = opt_log_stamps;
 	o.state = opt_state;
 	o.keep_cores = opt_keep_cores;
+	o.resume = opt_resume;
+	o.save_on_term = opt_save_on_term;
 	command_terminal_size(&o.rows, &o.cols);
 
 	if (lockfd == -1 && (lockfd = dir_lock(d, name)) == -1) {
@@ -324,6 +328,12 @@ start_command(const struct cmd_entry *self, int argc, char **argv,
 		case 'K':
 			opt_keep_cores = number(cmd, "--keep-cores", optarg, 1,
 			    1000);
+			break;
+		case 'u':
+			opt_resume = 1;
+			break;
+		case 'U':
+			opt_save_on_term = 1;
 			break;
 		}
 	}

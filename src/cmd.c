@@ -95,6 +95,9 @@ command_getopt(const struct cmd_entry *self, int argc, char **argv)
 		{ "log-time", no_argument, NULL, 'm' },
 		{ "state", required_argument, NULL, 'D' },
 		{ "keep-cores", required_argument, NULL, 'K' },
+		{ "resume", no_argument, NULL, 'u' },
+		{ "save-on-term", no_argument, NULL, 'U' },
+		{ "save", no_argument, NULL, 'W' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 	};

@@ -199,7 +199,14 @@ void	 control_ack(uint32_t, uint32_t);
 
 /* save.c */
 #define DEFAULT_KEEP_CORES	2
-void	 save_request(struct server_client *, u_int);
+#define SAVE_GO_ON	0	/* how a save ends: the image goes on */
+#define SAVE_THEN_STOP	1	/* it stops, if it was saved */
+#define SAVE_STOP_ANYWAY 2	/* it stops, saved or not */
+void	 save_request(struct server_client *, u_int, int, u_int);
+char	**save_resume_argv(void);
+int	 save_resume_failed(const char *);
+void	 save_resume_ready(void);
+void	 save_resume_tell(struct server_client *);
 void	 save_done(int, const char *, size_t);
 void	 save_gone(const char *);
 void	 save_info(struct evbuffer *);
@@ -264,6 +271,8 @@ struct server_opts {
 	char		*cwd;		/* the image's, or NULL: the server's */
 	const char	*state;		/* -D: the state directory, or NULL */
 	int		 keep_cores;	/* cores kept by lispd save */
+	int		 resume;	/* --resume: start from the newest core */
+	int		 save_on_term;	/* --save-on-term: SIGTERM saves first */
 };
 
 struct server_client {
@@ -292,6 +301,7 @@ struct server_client {
 #define SC_EVALGO	0x8000	/* its evaluation was sent to the image */
 #define SC_UNREAD	0x10000	/* not read until its answers are */
 #define SC_WAITSAVE	0x20000	/* lispd save: wants how it went */
+#define SC_SAVESTOP	0x40000	/* stop --save: then the exit status */
 	u_short			 rows;
 	u_short			 cols;
 	uint64_t		 dropped;
@@ -383,6 +393,7 @@ void	 server_input(struct server_client *, const void *, size_t);
 int	 server_input_room(size_t);
 void	 server_resize(struct server_client *);
 void	 server_stop(u_int);
+void	 server_notice_all(const char *);
 void	 server_kill(void);
 void	 server_reap(void);
 uint64_t server_now(void);

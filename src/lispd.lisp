@@ -16,7 +16,8 @@
 
 (defpackage #:lispd
   (:use #:common-lisp)
-  (:export #:serve #:ready #:*ready-at-repl* #:*save-hooks*))
+  (:export #:serve #:ready #:*ready-at-repl* #:*save-hooks*
+           #:*save-toplevel*))
 
 (in-package #:lispd)
 
@@ -1009,8 +1010,18 @@ save'): each stops the threads it started, as SBCL's sb-ext:*save-hooks*
 do, which run next. Then sb-ext:*init-hooks* run in the image, which goes
 on, and in an image started from the core: start them again there.")
 
+(defvar *save-toplevel* nil
+  "The function an image started from a saved core runs (`lispd start
+--resume`), after sb-ext:*init-hooks*, in place of SBCL's REPL; nil for
+the REPL. An image with its own toplevel (lispd start -B) sets it to that
+toplevel, which calls (lispd:ready) once it serves; with the REPL the
+image is ready once its init hooks have run.")
+
 (defvar *save-state* nil
   "A save handed to the main thread: :asked, :taken or :cancelled.")
+(defvar *saved-lose* nil
+  "In a saved core: whether its image ran with --lose-on-corruption and
+--disable-ldb, which a core saved with its runtime options cannot take.")
 (defvar *save-lock* (sb-thread:make-mutex :name "lispd save"))
 (defvar *saved-save-hooks* nil "sb-ext:*save-hooks*, while a core is saved.")
 
@@ -1105,6 +1116,15 @@ save failed, which the server was told. Threads get SECONDS to end."
       (return-from save-begin
         (saved 1 "~d evaluation~:p running~:* (lispd eval): let ~[~;it~:;them~] ~
                   end or interrupt ~:*~[~;it~:;them~], then save" busy))))
+  ;; The fork is sb-posix's. An executable of its own finds SBCL's modules
+  ;; only through SBCL_HOME, or if it was built with sb-posix in it.
+  (handler-case (require :sb-posix)
+    (error ()
+      (return-from save-begin
+        (saved 1 "SBCL's sb-posix module, which the save forks with, does ~
+                  not load: build the image with (require :sb-posix), or ~
+                  start it with SBCL_HOME set to SBCL's library directory ~
+                  (/usr/lib/sbcl on Debian)"))))
   (handler-case (progn (mapc #'funcall *save-hooks*)
                        (mapc #'funcall sb-ext:*save-hooks*))
     (error (c)
@@ -1157,7 +1177,6 @@ child saves the core into PATH, and this image goes on."
                          (mapcar #'sb-thread:thread-name left)))))
   (dolist (s (list *standard-output* *error-output* *terminal-io*))
     (ignore-errors (finish-output s)))
-  (require :sb-posix)
   (let ((pid (handler-case (funcall (find-symbol "FORK" "SB-POSIX"))
                (error (c)
                  (return-from save-in-main
@@ -1190,21 +1209,29 @@ child saves the core into PATH, and this image goes on."
               *jobs* (make-hash-table) *swank-thread* nil *swank-pending* 0
               *swank-socket* nil *save-state* nil
               *saved-save-hooks* sb-ext:*save-hooks*
-              sb-ext:*save-hooks* nil)
+              sb-ext:*save-hooks* nil
+              *saved-lose* (/= 0 (sb-alien:extern-alien "lose_on_corruption_p"
+                                                        sb-alien:int)))
         (setf sb-ext:*init-hooks*
               (append (remove 'resume sb-ext:*init-hooks*) (list 'resume)))
-        (sb-ext:save-lisp-and-die path :executable t
-                                       :save-runtime-options t))
+        (apply #'sb-ext:save-lisp-and-die path :executable t
+               :save-runtime-options t
+               (and *save-toplevel* (list :toplevel *save-toplevel*))))
     (serious-condition ()
       (sb-ext:exit :code 1 :abort t)))
   (sb-ext:exit :code 1 :abort t))
 
 (defun resume ()
   "In an image started from a saved core (sb-ext:*init-hooks*): the save
-hooks back, and the server that started it joined."
+hooks back, the runtime's settings, and the server that started it joined:
+ready now, unless *save-toplevel* is to say so."
   (setf sb-ext:*save-hooks* *saved-save-hooks*
         *saved-save-hooks* nil)
-  (serve))
+  (when *saved-lose*
+    (setf (sb-alien:extern-alien "lose_on_corruption_p" sb-alien:int) 1)
+    (sb-alien:alien-funcall
+     (sb-alien:extern-alien "disable_lossage_handler" (function sb-alien:void))))
+  (serve :ready (null *save-toplevel*)))
 
 (defun repl-read-form (in out)
   (when *ready-at-repl*

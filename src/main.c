@@ -15,18 +15,18 @@
 
 static const struct cmd_entry cmd_table[] = {
 	{ "start", NULL,
-	  { { "[-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+	  { { "[-BNmuU] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
 	      "[-l file] [-z size] [-k n] [-D dir] [-K n] [-- command ...]",
 	      "start a session in the background (default: sbcl)\n"
 	      "and return once the image is ready" } },
-	  "BD:F:K:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_start },
+	  "BD:F:K:NT:Ub:k:l:mr:uw:z:", CMD_NAMEOPT, cmd_start },
 	{ "run", NULL,
-	  { { "[-BNm] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
+	  { { "[-BNmuU] [-b bytes] [-s name] [-w swank] [--restart policy]\n"
 	      "[-l file|-] [-z size] [-k n] [-D dir] [-K n] [--notify-fd n]\n"
 	      "[--stop-timeout seconds] [-- command ...]",
 	      "the same in the foreground, for supervisors;\n"
 	      "exits with the image's status" } },
-	  "BD:F:K:NT:b:k:l:mr:w:z:", CMD_NAMEOPT, cmd_run },
+	  "BD:F:K:NT:Ub:k:l:mr:uw:z:", CMD_NAMEOPT, cmd_run },
 	{ "attach", "a",
 	  { { "[-PrR] [-e key] [-n lines] [name]",
 	      "attach the terminal to the console; C-\\ detaches;\n"
@@ -70,9 +70,11 @@ static const struct cmd_entry cmd_table[] = {
 	      "stdin as it is)" } },
 	  "n", CMD_REMOTE|CMD_STDIN, cmd_send },
 	{ "stop", NULL,
-	  { { "[-t seconds] [name]",
-	      "SIGTERM the image, SIGKILL after a timeout (10 s)" } },
-	  "t:", CMD_REMOTE, cmd_stop },
+	  { { "[-W] [-t seconds] [name]",
+	      "SIGTERM the image, SIGKILL after a timeout (10 s);\n"
+	      "-W, --save: save its core first, and stop only\n"
+	      "if it was saved" } },
+	  "Wt:", CMD_REMOTE, cmd_stop },
 	{ "kill", NULL,
 	  { { "[name]",
 	      "SIGKILL the image now" } },
@@ -104,6 +106,10 @@ static const char usage_tail[] =
 "  -D, --state dir      where save keeps the cores (else $LISPD_STATE, else\n"
 "                       $XDG_STATE_HOME/lispd, else ~/.local/state/lispd)\n"
 "  -K, --keep-cores n   cores kept of each session (2)\n"
+"  -u, --resume         start the image from the newest saved core that\n"
+"                       starts (else the one before, else the command afresh),\n"
+"                       each restart too; each step is said, and in ls\n"
+"  -U, --save-on-term   on SIGTERM (a supervisor's stop), save a core first\n"
 "  --restart policy     never, on-failure or always: run the image again\n"
 "                       when it ends (backoff 1 s doubling to 60 s)\n"
 "  -w, --swank path     the swank to load: a swank-loader.lisp, or a directory\n"

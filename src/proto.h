@@ -46,7 +46,8 @@ enum proto_type {
 	PROTO_RESIZE = 4,	/* u16 rows, u16 cols */
 	PROTO_LIST = 5,		/* ask for PROTO_INFO */
 	PROTO_SEND = 6,		/* text typed into the console, all or none */
-	PROTO_STOP = 7,		/* u32 seconds before SIGKILL */
+	PROTO_STOP = 7,		/* u32 seconds before SIGKILL, [u32 flags:
+				   PROTO_STOP_SAVE, save a core first] */
 	PROTO_KILL = 8,		/* SIGKILL now */
 	PROTO_DETACH = 9,	/* give the terminal back, then close */
 	PROTO_EVAL = 10,	/* u32 flags, package name: forms follow */
@@ -124,6 +125,8 @@ enum ctl_type {
 #define PROTO_ATTACH_TTY	0x2	/* PROTO_VERSION_TTY */
 #define PROTO_ATTACH_LOG	0x4	/* lispd log: no terminal, read-only */
 #define PROTO_ATTACH_ONCE	0x8	/* the replay only, then PROTO_OK */
+
+#define PROTO_STOP_SAVE		0x1	/* stop --save */
 
 struct proto_msg {
 	uint32_t	 type;

@@ -10,7 +10,15 @@
  * for the image, so that the bootstrap's reader can stop at a frame's end.
  * A core is renamed into place only once it is whole and synced: a crash
  * mid-save never leaves a broken newest core. The newest opts->keep_cores
- * are kept.
+ * are kept. A save may end in a stop: lispd stop --save stops only once
+ * saved; SIGTERM with --save-on-term stops whatever came of the save.
+ *
+ * With --resume every start of the image, the first and each restart,
+ * runs the newest core of the session (its own runtime: the core is an
+ * executable); if it exits or is not ready within RESUME_WAIT, the one
+ * before, and so on; then the session's command, afresh. Each step is a
+ * line in the log, a notice to whoever waits (the first lispd wait, which
+ * lispd start is, gets those said before it came) and, once it ends, in ls.
  *
  *	STATE/NAME/NAME-N.core		the cores, N counting up
  *	STATE/NAME/.NAME-N.core.tmp	one being written
@@ -25,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +50,8 @@
 #define SAVE_SPARE	(64LL * 1024 * 1024)
 /* Seconds the image has to answer, beyond those its threads get. */
 #define SAVE_WAIT	120
+/* Seconds a resumed core has to be ready ($LISPD_RESUME_WAIT). */
+#define RESUME_WAIT	60
 
 static struct {
 	char		*dir;		/* STATE/NAME, once made */
@@ -51,10 +62,24 @@ static struct {
 	char		*last;		/* the newest core this server saved */
 	time_t		 last_at;
 	long long	 last_size;
+	int		 then;		/* SAVE_GO_ON, _THEN_STOP, _STOP_ANYWAY */
+	u_int		 stop_timeout;
+
+	/* --resume */
+	u_long		*cores;		/* the cores to try, newest first */
+	size_t		 ncores;
+	size_t		 next;		/* the one to try next */
+	int		 seq;		/* trying them, one after another */
+	int		 trying;	/* cores[next - 1] runs, not yet ready */
+	char		*resuming;	/* its path */
+	uint64_t	 resume_t0;
+	struct event	*resume_timer;	/* it is not ready in time */
+	char		*resumed;	/* for ls: how the last start went */
+	struct evbuffer	*said;		/* the steps, for the first wait */
+	int		 told;		/* a wait has had them */
 } save;
 
-static void	 save_answer(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
+static void	 save_end(int, int, const char *);
 
 
 /*
@@ -80,6 +105,21 @@ save_state_dir(const char *opt)
 		return (path);
 	}
 	return (NULL);
+}
+
+/* save.dir, STATE/NAME, named: 0, or -1 if there is no state directory. */
+static int
+save_dir_name(void)
+{
+	char	*state;
+
+	if (save.dir != NULL)
+		return (0);
+	if ((state = save_state_dir(server.opts->state)) == NULL)
+		return (-1);
+	xasprintf(&save.dir, "%s/%s", state, server.name);
+	free(state);
+	return (0);
 }
 
 /* N of NAME-N.core, or 0 if the file is not a core of this session. */
@@ -161,21 +201,16 @@ static int
 save_ready_dir(char *why, size_t len)
 {
 	struct statvfs	 vfs;
-	char		*state, *tmp, *made;
+	char		*tmp, *made;
 	u_long		*v;
 	long long	 avail, need;
 	size_t		 n;
 	int		 fd;
 
-	if (save.dir == NULL) {
-		if ((state = save_state_dir(server.opts->state)) == NULL) {
-			snprintf(why, len, "no state directory: set "
-			    "LISPD_STATE or HOME, or start the session with "
-			    "-D DIR");
-			return (-1);
-		}
-		xasprintf(&save.dir, "%s/%s", state, server.name);
-		free(state);
+	if (save_dir_name() == -1) {
+		snprintf(why, len, "no state directory: set LISPD_STATE or "
+		    "HOME, or start the session with -D DIR");
+		return (-1);
 	}
 	made = xstrdup(save.dir);
 	if (dir_mkdirs(made) == -1) {
@@ -221,49 +256,39 @@ save_timeout_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * A client asks for a save; threads get seconds to stop. Answered at
- * once if it cannot be, else once the image says how it went.
+ * Ask the image for a core; its threads get seconds to stop. 0, or -1 with
+ * why it cannot be.
  */
-void
-save_request(struct server_client *c, u_int seconds)
+static int
+save_begin(u_int seconds, char *why, size_t len)
 {
 	struct proto_text	 t;
 	struct timeval		 tv;
 	const char		*lisp = control_lisp();
-	char			 why[512];
+	char			 can[512];
 	uint8_t			 head[8];
 	size_t			 n;
 
-	if (save.tmp != NULL) {
-		c->flags |= SC_WAITSAVE;	/* told with the other */
-		return;
-	}
 	if (!control_up()) {
 		/* Its words name the session: the client names it once. */
 		n = strlen(server.name);
-		if (control_can_eval(why, sizeof why) == -1)
-			server_client_error(c, EXIT_FAIL, "cannot save: %s",
-			    strncmp(why, "session ", 8) == 0 &&
-			    strncmp(why + 8, server.name, n) == 0 &&
-			    strncmp(why + 8 + n, ": ", 2) == 0 ?
-			    why + 10 + n : why);
+		if (control_can_eval(can, sizeof can) == -1)
+			snprintf(why, len, "%s", strncmp(can, "session ", 8) ==
+			    0 && strncmp(can + 8, server.name, n) == 0 &&
+			    strncmp(can + 8 + n, ": ", 2) == 0 ? can + 10 + n :
+			    can);
 		else
-			server_client_error(c, EXIT_FAIL, "cannot save: the "
-			    "image is not ready yet: save once 'lispd wait "
-			    "%s' returns", server.name);
-		return;
+			snprintf(why, len, "the image is not ready yet: save "
+			    "once 'lispd wait %s' returns", server.name);
+		return (-1);
 	}
 	if (lisp == NULL || strncmp(lisp, "SBCL", 4) != 0) {
-		server_client_error(c, EXIT_FAIL, "cannot save: the image is "
-		    "%s, and lispd saves SBCL images only", lisp != NULL ?
-		    lisp : "not SBCL");
-		return;
+		snprintf(why, len, "the image is %s, and lispd saves SBCL "
+		    "images only", lisp != NULL ? lisp : "not SBCL");
+		return (-1);
 	}
-	if (save_ready_dir(why, sizeof why) == -1) {
-		log_warnx("%s: cannot save: %s", server.name, why);
-		server_client_error(c, EXIT_FAIL, "cannot save: %s", why);
-		return;
-	}
+	if (save_ready_dir(why, len) == -1)
+		return (-1);
 	t.id = seconds;
 	t.data = NULL;		/* the id alone: the path follows */
 	t.len = strlen(save.tmp);
@@ -272,9 +297,9 @@ save_request(struct server_client *c, u_int seconds)
 		unlink(save.tmp);
 		free(save.tmp);
 		save.tmp = NULL;
-		server_client_error(c, EXIT_FAIL, "cannot save: the image is "
-		    "not reading its control channel");
-		return;
+		snprintf(why, len, "the image is not reading its control "
+		    "channel");
+		return (-1);
 	}
 	control_hold();
 	if (save.timer == NULL)
@@ -283,8 +308,35 @@ save_request(struct server_client *c, u_int seconds)
 	tv.tv_usec = 0;
 	evtimer_add(save.timer, &tv);
 	save.t0 = server_now();
-	c->flags |= SC_WAITSAVE;
 	log_info("%s: saving the image into %s", server.name, save.core);
+	return (0);
+}
+
+/*
+ * A save is asked for: by a client (lispd save, or stop --save with then
+ * SAVE_THEN_STOP), or by SIGTERM with --save-on-term (c NULL, then
+ * SAVE_STOP_ANYWAY). Whoever asks is answered once it is done, or at once
+ * if it cannot be; one asked while another is made is answered with it.
+ */
+void
+save_request(struct server_client *c, u_int seconds, int then,
+    u_int stop_timeout)
+{
+	char	why[512];
+
+	if (c != NULL)
+		c->flags |= SC_WAITSAVE |
+		    (then == SAVE_THEN_STOP ? SC_SAVESTOP : 0);
+	if (then > save.then) {
+		save.then = then;
+		save.stop_timeout = stop_timeout;
+	}
+	if (save.tmp != NULL)
+		return;		/* told with the other */
+	if (save_begin(seconds, why, sizeof why) == -1) {
+		log_warnx("%s: cannot save: %s", server.name, why);
+		save_end(1, 0, why);
+	}
 }
 
 /* Write what the image has been saved as to the disk, and keep the
@@ -329,31 +381,46 @@ save_keep(long long *size, char *why, size_t len)
 	return (0);
 }
 
-/* Every client waiting for the save: OK with the notice, or an error. */
+/*
+ * Every client waiting for the save: OK with the notice, or an error; one
+ * that stops after it waits on for the exit, unless the save failed and
+ * the stop is off. With all, the attached clients are told too. Then the
+ * stop, if one was asked for and is still on.
+ */
 static void
-save_answer(int status, const char *fmt, ...)
+save_end(int status, int all, const char *text)
 {
 	struct server_client	*c;
-	char			 text[NOTICE_MAX];
-	va_list			 ap;
+	int			 stop;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
+	stop = save.then == SAVE_STOP_ANYWAY ||
+	    (save.then == SAVE_THEN_STOP && status == 0);
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if (c->flags & SC_DEAD)
 			continue;
 		if (c->flags & SC_WAITSAVE) {
-			c->flags &= ~SC_WAITSAVE;
-			if (status != 0)
-				server_client_error(c, EXIT_FAIL, "%s", text);
+			if ((c->flags & SC_SAVESTOP) && stop) {
+				server_client_notice(c, "%s%s", status != 0 ?
+				    "cannot save: " : "", text);
+				c->flags |= SC_WAITEXIT;
+			} else if (status != 0)
+				server_client_error(c, EXIT_FAIL, "cannot "
+				    "save: %s%s", text, c->flags & SC_SAVESTOP ?
+				    "; not stopped, the image goes on ('lispd "
+				    "stop' stops it unsaved)" : "");
 			else {
 				server_client_notice(c, "%s", text);
 				server_client_write(c, PROTO_OK, NULL, 0);
 			}
-		} else if ((c->flags & (SC_ATTACHED | SC_LOG)) == SC_ATTACHED)
-			server_client_notice(c, "%s", text);
+			c->flags &= ~(SC_WAITSAVE | SC_SAVESTOP);
+		} else if (all &&
+		    (c->flags & (SC_ATTACHED | SC_LOG)) == SC_ATTACHED)
+			server_client_notice(c, "%s%s", status != 0 ?
+			    "cannot save: " : "", text);
 	}
+	save.then = SAVE_GO_ON;
+	if (stop)
+		server_stop(save.stop_timeout);
 }
 
 /* The end of a save (CTL_SAVED, or no answer): status 0, or why not. */
@@ -376,20 +443,23 @@ save_done(int status, const char *text, size_t len)
 		save.last_size = size;
 		log_info("%s: saved into %s (%lld bytes) in %.1f s",
 		    server.name, save.last, size, secs);
-		save_answer(0, "saved %s (%lld MB) in %.1f s into %s; the "
-		    "image goes on", server.name, (size + (1 << 19)) >> 20,
-		    secs, save.last);
+		snprintf(why, sizeof why, "saved %s (%lld MB) in %.1f s into "
+		    "%s; %s", server.name, (size + (1 << 19)) >> 20, secs,
+		    save.last, save.then != SAVE_GO_ON ? "stopping" :
+		    "the image goes on");
+		status = 0;
 	} else {
 		if (status != 0)
 			snprintf(why, sizeof why, "%.*s", (int)len, text);
 		unlink(save.tmp);
 		log_warnx("%s: cannot save: %s", server.name, why);
-		save_answer(1, "cannot save: %s", why);
+		status = 1;
 	}
 	free(save.tmp);
 	save.tmp = NULL;
 	free(save.core);
 	save.core = NULL;
+	save_end(status, 1, why);
 }
 
 /* The channel went while a save was being made. */
@@ -403,6 +473,8 @@ save_gone(const char *why)
 void
 save_info(struct evbuffer *b)
 {
+	if (save.resumed != NULL)
+		evbuffer_add_printf(b, "resume=%s\n", save.resumed);
 	if (save.last == NULL)
 		return;
 	evbuffer_add_printf(b, "core=%s\nsaved=%lld\ncore_size=%lld\n",
@@ -416,9 +488,244 @@ save_free(void)
 		unlink(save.tmp);
 	if (save.timer != NULL)
 		event_free(save.timer);
+	if (save.resume_timer != NULL)
+		event_free(save.resume_timer);
+	if (save.said != NULL)
+		evbuffer_free(save.said);
+	free(save.cores);
+	free(save.resuming);
+	free(save.resumed);
 	free(save.tmp);
 	free(save.core);
 	free(save.dir);
 	free(save.last);
 	memset(&save, 0, sizeof save);
+}
+
+/*
+ * --resume
+ */
+
+#define SAVE_CORE_MAGIC	0x5342434cU	/* "LCBS": SBCL's core_magic */
+
+/* The low 32 bits of a little-endian word (SBCL's on this machine). */
+static uint32_t
+save_le32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24);
+}
+
+/*
+ * Does the file end as an SBCL executable with its core does: the core's
+ * offset, the magic, and the magic again at that offset? A core cut short
+ * does not, and its runtime would quietly start SBCL's own core instead.
+ * NULL if it does, else what is wrong.
+ */
+static const char *
+save_core_whole(const char *path)
+{
+	struct stat	sb;
+	uint8_t		tail[16], head[8];
+	uint64_t	off;
+	int		fd, i;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return (strerror(errno));
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return ("not a regular file");
+	}
+	if (sb.st_uid != geteuid() || (sb.st_mode & 022) != 0) {
+		close(fd);
+		return ("not the session's user's own, or writable by others");
+	}
+	if (sb.st_size < (off_t)(sizeof tail + sizeof head) ||
+	    pread(fd, tail, sizeof tail, sb.st_size - sizeof tail) !=
+	    (ssize_t)sizeof tail) {
+		close(fd);
+		return ("too short for a core");
+	}
+	for (off = 0, i = 7; i >= 0; i--)
+		off = off << 8 | tail[i];
+	if (save_le32(tail + 8) != SAVE_CORE_MAGIC ||
+	    off > (uint64_t)sb.st_size - sizeof tail - sizeof head ||
+	    pread(fd, head, sizeof head, (off_t)off) != (ssize_t)sizeof head ||
+	    save_le32(head) != SAVE_CORE_MAGIC) {
+		close(fd);
+		return ("it does not end as a whole SBCL core does (cut short?)");
+	}
+	close(fd);
+	return (NULL);
+}
+
+/* A step of a resume: in the log, and to whoever waits or is attached. */
+static void
+save_say(const char *fmt, ...)
+{
+	struct server_client	*c;
+	char			 line[NOTICE_MAX];
+	va_list			 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->flags & SC_WAITREADY)
+			save.told = 1;	/* lispd start is told as it goes */
+	}
+	server_notice_all(line);
+	if (!save.told) {
+		if (save.said == NULL)
+			save.said = evbuffer_new();
+		evbuffer_add_printf(save.said, "%s\n", line);
+	}
+}
+
+/* The first lispd wait (lispd start's) hears the steps said before it. */
+void
+save_resume_tell(struct server_client *c)
+{
+	char	*line;
+	size_t	 n;
+
+	if (save.told || save.said == NULL)
+		return;
+	save.told = 1;
+	while ((line = evbuffer_readln(save.said, &n, EVBUFFER_EOL_LF)) !=
+	    NULL) {
+		server_client_notice(c, "%s", line);
+		free(line);
+	}
+}
+
+/* How the start went, for ls: "resumed from CORE", or why afresh. */
+static void
+save_resumed(const char *fmt, ...)
+{
+	va_list	ap;
+
+	free(save.resumed);
+	va_start(ap, fmt);
+	if (vasprintf(&save.resumed, fmt, ap) == -1)
+		save.resumed = NULL;
+	va_end(ap);
+	save.seq = 0;
+}
+
+/* RESUME_WAIT, or $LISPD_RESUME_WAIT (1 to 3600) for a slow start. */
+static int
+save_resume_wait(void)
+{
+	const char	*env = getenv("LISPD_RESUME_WAIT");
+	char		*end;
+	long		 v;
+
+	if (env == NULL || *env == '\0')
+		return (RESUME_WAIT);
+	v = strtol(env, &end, 10);
+	return (*end == '\0' && v >= 1 && v <= 3600 ? (int)v : RESUME_WAIT);
+}
+
+static void
+save_resume_timeout_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd; (void)events; (void)arg;
+	if (!save.trying)
+		return;
+	save_say("the core %s is not ready after %d s: ending it",
+	    save.resuming, save_resume_wait());
+	kill(server.pid, SIGKILL);
+}
+
+/*
+ * The command for this start of the image: with --resume, the next core
+ * to try (a vector of its own), or NULL for the session's command.
+ */
+char **
+save_resume_argv(void)
+{
+	static char	*argv[4];
+	struct timeval	 tv = { save_resume_wait(), 0 };
+	struct stat	 sb;
+	const char	*bad;
+	char		 when[32];
+
+	if (!server.opts->resume)
+		return (NULL);
+	if (!save.seq) {
+		/* A new start, the first or a restart: the cores as now. */
+		free(save.cores);
+		save.cores = NULL;
+		save.ncores = save.next = 0;
+		save.seq = 1;
+		if (save_dir_name() == 0)
+			save.ncores = save_cores(&save.cores);
+		if (save.ncores == 0) {
+			save_say("no saved core in %s: starting afresh",
+			    save.dir != NULL ? save.dir : "any state directory");
+			save_resumed("started afresh: no saved core");
+			return (NULL);
+		}
+	}
+	while (save.next < save.ncores) {
+		free(save.resuming);
+		xasprintf(&save.resuming, "%s/%s-%lu.core", save.dir,
+		    server.name, save.cores[save.next++]);
+		if ((bad = save_core_whole(save.resuming)) != NULL) {
+			save_say("the core %s cannot be used: %s%s",
+			    save.resuming, bad, save.next < save.ncores ?
+			    "" : "; starting afresh");
+			continue;
+		}
+		if (stat(save.resuming, &sb) == -1 || strftime(when,
+		    sizeof when, "%Y-%m-%d %H:%M:%S",
+		    localtime(&sb.st_mtime)) == 0)
+			snprintf(when, sizeof when, "?");
+		save_say("resuming from %s (saved %s)", save.resuming, when);
+		save.trying = 1;
+		save.resume_t0 = server_now();
+		if (save.resume_timer == NULL)
+			save.resume_timer = evtimer_new(server.base,
+			    save_resume_timeout_cb, NULL);
+		evtimer_add(save.resume_timer, &tv);
+		argv[0] = save.resuming;
+		argv[1] = (char *)"--no-sysinit";	/* in the core already */
+		argv[2] = (char *)"--no-userinit";
+		argv[3] = NULL;
+		return (argv);
+	}
+	save_resumed("started afresh: none of the %zu saved cores started",
+	    save.ncores);
+	return (NULL);
+}
+
+/*
+ * The image ended, or could not be run (how): if it was a core being
+ * tried, say so and return 1, the next to be started at once.
+ */
+int
+save_resume_failed(const char *how)
+{
+	if (!save.trying)
+		return (0);
+	save.trying = 0;
+	evtimer_del(save.resume_timer);
+	save_say("the core %s did not start: the image %s before it was "
+	    "ready%s", save.resuming, how, save.next < save.ncores ? "" :
+	    "; starting afresh");
+	return (1);
+}
+
+/* The image is ready: a core tried has resumed. */
+void
+save_resume_ready(void)
+{
+	if (!save.trying)
+		return;
+	save.trying = 0;
+	evtimer_del(save.resume_timer);
+	save_say("resumed from %s in %.2f s", save.resuming,
+	    (server_now() - save.resume_t0) / 1e9);
+	save_resumed("resumed from %s", save.resuming);
 }

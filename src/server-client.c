@@ -841,7 +841,7 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 	struct proto_hello	 h;
 	struct proto_resize	 r;
 	const char		*why;
-	uint32_t		 v;
+	uint32_t		 v, flags;
 	uint8_t			 hello[16];
 	size_t			 n;
 
@@ -903,6 +903,7 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		}
 		break;
 	case PROTO_WAIT:
+		save_resume_tell(c);
 		if (server.ready)
 			server_client_write(c, PROTO_OK, NULL, 0);
 		else if (server.state == SERVER_EXITED)
@@ -932,6 +933,13 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 			    "message (%u bytes)", m->len);
 			break;
 		}
+		if (proto_get32(m, 4, &flags) == 0 &&
+		    (flags & PROTO_STOP_SAVE) &&
+		    server.state == SERVER_RUNNING) {
+			/* stop --save: stopped once saved, else not. */
+			save_request(c, v, SAVE_THEN_STOP, v);
+			break;
+		}
 		c->flags |= SC_WAITEXIT;
 		if (server.state == SERVER_STOPPING)
 			server_client_notice(c, "already stopping");
@@ -947,7 +955,7 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 			    "message (%u bytes)", m->len);
 			break;
 		}
-		save_request(c, v);
+		save_request(c, v, SAVE_GO_ON, 0);
 		break;
 	default:
 		/* Newer clients may send more; unknown types are ignored. */

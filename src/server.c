@@ -536,6 +536,7 @@ server_ready(void)
 		return;
 	server.ready = 1;
 	log_info("%s: ready", server.name);
+	save_resume_ready();
 	server_notify();
 	TAILQ_FOREACH(c, &server.clients, entry) {
 		if (c->flags & SC_WAITREADY) {
@@ -545,7 +546,7 @@ server_ready(void)
 	}
 }
 
-static void
+void
 server_notice_all(const char *msg)
 {
 	struct server_client	*c;
@@ -699,6 +700,15 @@ server_exited(int status)
 	log_info("%s: image (pid %ld) %s", server.name, (long)server.pid,
 	    how);
 	server.last_status = status;
+	if (server.state != SERVER_STOPPING && save_resume_failed(how)) {
+		/* That core would not start: the next, at once. */
+		server.state = SERVER_RESTARTING;
+		server_pty_close();
+		console_break();
+		control_gone("the image ended before it was ready");
+		evtimer_add(server.restart_ev, &tv);
+		return;
+	}
 	if (!server_restarts(status)) {
 		server_finish(status);
 		return;
@@ -821,7 +831,12 @@ server_signal_cb(evutil_socket_t sig, short events, void *arg)
 		break;
 	case SIGTERM:
 	case SIGINT:
-		server_stop(server.stop_timeout);
+		/* --save-on-term: a core first, if the image can be saved. */
+		if (server.opts->save_on_term && server.state == SERVER_RUNNING)
+			save_request(NULL, server.stop_timeout,
+			    SAVE_STOP_ANYWAY, server.stop_timeout);
+		else
+			server_stop(server.stop_timeout);
 		break;
 	case SIGHUP:
 		console_reopen();
@@ -1232,9 +1247,9 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 {
 	const struct server_opts	*opts = server.opts;
 	struct winsize			 ws;
-	char				 slave[128], **argv, **sbcl;
+	char				 slave[128], **argv, **sbcl, **core;
 	char *const			*cmd;
-	int				 imgfd, expected, err, status;
+	int				 imgfd, expected, err;
 
 	memset(&ws, 0, sizeof ws);
 	ws.ws_row = server.rows;
@@ -1246,17 +1261,21 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	}
 	/* A heap exhausted must end the image, not wait in ldb for ever. */
 	cmd = opts->argv;
-	sbcl = NULL;
-	if (opts->restart != RESTART_NEVER &&
-	    (sbcl = bootstrap_sbcl_runtime(cmd)) != NULL)
-		cmd = sbcl;
-	argv = server_bootstrap(cmd, warn, wlen);
+	sbcl = argv = NULL;
+	if ((core = save_resume_argv()) != NULL)
+		cmd = core;	/* the bootstrap is in it, and its options */
+	else {
+		if (opts->restart != RESTART_NEVER &&
+		    (sbcl = bootstrap_sbcl_runtime(cmd)) != NULL)
+			cmd = sbcl;
+		argv = server_bootstrap(cmd, warn, wlen);
+	}
 	control_free();
 	/*
 	 * Without the bootstrap nobody in the image would serve them: the
 	 * image gets no end of the channel, and so no swank socket either.
 	 */
-	expected = argv != NULL || opts->bootstrap;
+	expected = argv != NULL || opts->bootstrap || core != NULL;
 	imgfd = control_open(expected);
 	swank_reclaim();
 	if (swank_fd() == -1 && server.restarts == 0)
@@ -1271,10 +1290,16 @@ server_spawn(char *msg, size_t len, char *warn, size_t wlen)
 	free(argv);
 	free(sbcl);
 	if (server.pid == -1) {
-		status = server_exec_error(err, opts->argv[0], msg, len);
 		close(server.ptyfd);
 		server.ptyfd = -1;
-		return (status);
+		if (core != NULL) {
+			/* Said; then the one before, or the command. */
+			snprintf(msg, len, "could not be run (%s)",
+			    strerror(err));
+			save_resume_failed(msg);
+			return (server_spawn(msg, len, warn, wlen));
+		}
+		return (server_exec_error(err, opts->argv[0], msg, len));
 	}
 	server.started = time(NULL);
 	server.state = SERVER_RUNNING;
