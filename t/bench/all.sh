@@ -7,7 +7,7 @@
 #
 #	sh t/bench/all.sh		(what `make bench` runs)
 #
-# The environment of run.sh, eval.sh, figures.sh and save.sh applies. Exits 1 if
+# The environment of run.sh, eval.sh, figures.sh, save.sh and resume.sh applies. Exits 1 if
 # a script failed; a missed goal is reported, not an error.
 
 set -u
@@ -19,7 +19,7 @@ BENCH_SUMMARY=$sum
 export BENCH_SUMMARY
 
 rc=0
-for s in run.sh eval.sh figures.sh save.sh; do
+for s in run.sh eval.sh figures.sh save.sh resume.sh; do
 	echo "== $s"
 	sh "$benchdir/$s" || rc=1
 	echo
