@@ -506,20 +506,7 @@ control_read(void)
 static int
 control_stall_seconds(void)
 {
-	const char	*env = getenv("LISPD_CONTROL_STALL");
-	char		*end;
-	long		 s;
-
-	if (env == NULL || *env == '\0')
-		return (CONTROL_STALL);
-	errno = 0;
-	s = strtol(env, &end, 10);
-	if (errno != 0 || *end != '\0' || s < 1 || s > 3600) {
-		log_warnx("LISPD_CONTROL_STALL=%s is not 1 to 3600 seconds: "
-		    "%d it is", env, CONTROL_STALL);
-		return (CONTROL_STALL);
-	}
-	return ((int)s);
+	return (server_env_seconds("LISPD_CONTROL_STALL", CONTROL_STALL));
 }
 
 /* A frame begun and not ended arms the clock; a whole one stops it. */

@@ -394,6 +394,7 @@ int	 server_input_room(size_t);
 void	 server_resize(struct server_client *);
 void	 server_stop(u_int);
 void	 server_notice_all(const char *);
+int	 server_env_seconds(const char *, int);
 void	 server_kill(void);
 void	 server_reap(void);
 uint64_t server_now(void);

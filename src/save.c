@@ -613,18 +613,11 @@ save_resumed(const char *fmt, ...)
 	save.seq = 0;
 }
 
-/* RESUME_WAIT, or $LISPD_RESUME_WAIT (1 to 3600) for a slow start. */
+/* RESUME_WAIT, or $LISPD_RESUME_WAIT for a slow start. */
 static int
 save_resume_wait(void)
 {
-	const char	*env = getenv("LISPD_RESUME_WAIT");
-	char		*end;
-	long		 v;
-
-	if (env == NULL || *env == '\0')
-		return (RESUME_WAIT);
-	v = strtol(env, &end, 10);
-	return (*end == '\0' && v >= 1 && v <= 3600 ? (int)v : RESUME_WAIT);
+	return (server_env_seconds("LISPD_RESUME_WAIT", RESUME_WAIT));
 }
 
 static void

@@ -546,6 +546,29 @@ server_ready(void)
 	}
 }
 
+/*
+ * Seconds from the environment variable name (1 to 3600), else def; a
+ * value that is not is logged, and def used.
+ */
+int
+server_env_seconds(const char *name, int def)
+{
+	const char	*env = getenv(name);
+	char		*end;
+	long		 s;
+
+	if (env == NULL || *env == '\0')
+		return (def);
+	errno = 0;
+	s = strtol(env, &end, 10);
+	if (errno != 0 || *end != '\0' || s < 1 || s > 3600) {
+		log_warnx("%s=%s is not 1 to 3600 seconds: %d it is", name,
+		    env, def);
+		return (def);
+	}
+	return ((int)s);
+}
+
 void
 server_notice_all(const char *msg)
 {

@@ -201,6 +201,21 @@ start_name() {
 	echo default
 }
 
+# grow NAME: a function, a global, a CLOS instance and a package defined
+# in session NAME, as grown by hand; $grown_probe shows them, as
+# $grown_want.
+grown_probe='(list (greet "core") *kept* (point-x *p*) (funcall (find-symbol "ANSWER" "GROWN")))'
+grown_want='("hello core" (1 2 3) 42 42)'
+grow() {
+	timeout 60 "$LISPD" -S "$D" eval -s "$1" \
+	    '(defun greet (x) (format nil "hello ~a" x))' \
+	    '(defvar *kept* (list 1 2 3))' \
+	    '(defclass point () ((x :initarg :x :reader point-x)))' \
+	    '(defvar *p* (make-instance (quote point) :x 42))' \
+	    '(defpackage :grown (:use :cl) (:export #:answer))' \
+	    '(defun grown:answer () 42)' >/dev/null
+}
+
 # wait_until TIMEOUT COMMAND...: poll a readiness condition.
 wait_until() {
 	limit=$1

@@ -15,14 +15,9 @@ ev() {
 }
 
 start -s web -- sbcl --noinform
-ev -s web '(defun greet (x) (format nil "hello ~a" x))' \
-    '(defvar *kept* (list 1 2 3))' \
-    '(defclass point () ((x :initarg :x :reader point-x)))' \
-    '(defvar *p* (make-instance (quote point) :x 42))' \
-    '(defpackage :grown (:use :cl) (:export #:answer))' \
-    '(defun grown:answer () 42)' >/dev/null
-probe='(list (greet "core") *kept* (point-x *p*) (funcall (find-symbol "ANSWER" "GROWN")))'
-want='("hello core" (1 2 3) 42 42)'
+grow web
+probe=$grown_probe
+want=$grown_want
 is "$(ev -s web "$probe")" "$want" "the image is grown by hand"
 
 # A save that cannot be made: stop --save does not stop.

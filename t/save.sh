@@ -17,14 +17,9 @@ ev() {
 
 start -D "$T/st" -s sv -- sbcl --noinform
 pid=$(image_pid sv)
-ev -s sv '(defun greet (x) (format nil "hello ~a" x))' \
-    '(defvar *kept* (list 1 2 3))' \
-    '(defclass point () ((x :initarg :x :reader point-x)))' \
-    '(defvar *p* (make-instance (quote point) :x 42))' \
-    '(defpackage :grown (:use :cl) (:export #:answer))' \
-    '(defun grown:answer () 42)' >/dev/null
-probe='(list (greet "core") *kept* (point-x *p*) (funcall (find-symbol "ANSWER" "GROWN")))'
-want='("hello core" (1 2 3) 42 42)'
+grow sv
+probe=$grown_probe
+want=$grown_want
 
 term_new a
 term_type a "$LISPD attach sv; echo rc=\$?"
