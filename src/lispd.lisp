@@ -706,40 +706,47 @@ or one that is not six hex digits."
                 (t (sleep 0.05))))))))   ; a part of the header: wait
 
 (defun swank-client (socket stream)
-  (handler-case
-      (let ((len nil) (known nil))
-        ;; Counted among the pending until it is known: a client that
-        ;; stops halfway through its header or its secret waits alone,
-        ;; holding no lock (it held swank's from all others).
-        (unwind-protect
-             (progn
-               (setf len (peek-header (sb-sys:fd-stream-fd stream)))
-               (when (and len (<= len *swank-first-max*))
-                 (funcall (swank-symbol "AUTHENTICATE-CLIENT") stream)
-                 (setf known t)))
-          (sb-thread:with-mutex (*swank-pending-lock*)
-            (decf *swank-pending*)))
-        (unless known
-          (when len
-            (console "closed a swank connection whose first frame would be ~
-                      ~d bytes (at most ~d before it is authenticated)"
-                     len *swank-first-max*))
-          (return-from swank-client (ignore-errors (close stream))))
-        ;; Under the lock: swank-want replaces no swank a connection is
-        ;; being made with, and it finds this one among the connections.
-        (sb-thread:with-mutex (*swank-lock*)
-          ;; Set to t, swank opens a TCP port for output: never here.
-          (setf (symbol-value (swank-symbol "*USE-DEDICATED-OUTPUT-STREAM*"))
-                nil)
-          (let ((conn (funcall (swank-symbol "MAKE-CONNECTION") socket stream
-                               :spawn)))
-            (funcall (swank-symbol "SERVE-REQUESTS") conn)
-            ;; A sentinel thread, if swank runs one, adds it a moment later.
-            (loop repeat 50
-                  until (member conn (swank-value "SWANK" "*CONNECTIONS*"))
-                  do (sleep 0.02)))))
-    (error ()
-      (ignore-errors (close stream)))))
+  (let ((handed nil))
+    (unwind-protect
+         (handler-case
+             (let ((len nil) (known nil))
+               ;; Counted among the pending until it is known: a client that
+               ;; stops halfway through its header or its secret waits alone,
+               ;; holding no lock (it held swank's from all others).
+               (unwind-protect
+                    (progn
+                      (setf len (peek-header (sb-sys:fd-stream-fd stream)))
+                      (when (and len (<= len *swank-first-max*))
+                        (funcall (swank-symbol "AUTHENTICATE-CLIENT") stream)
+                        (setf known t)))
+                 (sb-thread:with-mutex (*swank-pending-lock*)
+                   (decf *swank-pending*)))
+               (unless known
+                 (when len
+                   (console "closed a swank connection whose first frame would be ~
+                             ~d bytes (at most ~d before it is authenticated)"
+                            len *swank-first-max*))
+                 (return-from swank-client))
+               ;; Under the lock: swank-want replaces no swank a connection is
+               ;; being made with, and it finds this one among the connections.
+               (sb-thread:with-mutex (*swank-lock*)
+                 ;; Set to t, swank opens a TCP port for output: never here.
+                 (setf (symbol-value (swank-symbol "*USE-DEDICATED-OUTPUT-STREAM*"))
+                       nil)
+                 (let ((conn (funcall (swank-symbol "MAKE-CONNECTION") socket stream
+                                      :spawn)))
+                   (setf handed t)
+                   (funcall (swank-symbol "SERVE-REQUESTS") conn)
+                   ;; A sentinel thread, if swank runs one, adds it a moment later.
+                   (loop repeat 50
+                         until (member conn (swank-value "SWANK" "*CONNECTIONS*"))
+                         do (sleep 0.02)))))
+           (error ()
+             (ignore-errors (close stream))))
+      ;; Refused, failed, or ended by a save before swank had it: its
+      ;; socket goes with the thread, or the client would wait for ever.
+      (unless handed
+        (ignore-errors (close stream))))))
 
 (defun swank-admit (stream)
   "Whether to serve the new connection STREAM: the peer is this image's

@@ -575,7 +575,9 @@ save_say(const char *fmt, ...)
 			save.told = 1;	/* lispd start is told as it goes */
 	}
 	server_notice_all(line);
-	if (!save.told) {
+	/* Kept for the first start only: a restart loop under run, with no
+	 * client ever waiting, would grow it for ever. */
+	if (!save.told && server.restarts == 0) {
 		if (save.said == NULL)
 			save.said = evbuffer_new();
 		evbuffer_add_printf(save.said, "%s\n", line);

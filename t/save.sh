@@ -59,7 +59,20 @@ out=$(lispd save sv 2>&1); is $? 0 "an application thread its save hook stops: s
 is "$(ev -s sv '(sb-thread:thread-alive-p *ticker*)')" T "and its init hook started it again"
 t0=$(ev -s sv '*ticks*')
 wait_until 5 eval '[ "$(ev -s sv "*ticks*")" -gt "$t0" ]'; ok $? "it runs"
+# A swank client that has not authenticated: its thread goes with the
+# save, and its socket too (else it would wait for ever).
+mkfifo "$T/silent"
+lispd swank sv <"$T/silent" >/dev/null 2>&1 &
+silent=$!
+PIDS="$PIDS $silent"
+exec 7>"$T/silent"
+pending() {
+	[ "$(ev -s sv '(count "lispd swank client" (sb-thread:list-all-threads) :key (function sb-thread:thread-name) :test (function equal))')" = 1 ]
+}
+wait_until 10 pending; ok $? "a swank client waits to authenticate"
 lispd save sv >/dev/null 2>&1; is $? 0 "a third save"
+wait_until 10 dead $silent; ok $? "the save closed the waiting client's socket"
+exec 7>&-
 is "$(cd "$T/st/sv" && ls)" "$(printf 'sv-2.core\nsv-3.core')" "the newest two cores are kept"
 
 # A thread that ignores the hooks: the save is abandoned, naming it.
