@@ -182,7 +182,7 @@ attach_dispatch(struct client *c, const struct proto_msg *m)
 			    strerror(errno));
 		break;
 	case PROTO_DROPPED:
-		if (proto_unpack_dropped(m, &dropped) == 0)
+		if (proto_unpack_u64(m, &dropped) == 0)
 			attach_notice("%llu bytes of output were dropped while "
 			    "this terminal was behind",
 			    (unsigned long long)dropped);

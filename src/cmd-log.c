@@ -50,7 +50,7 @@ cmd_log_read(const struct dir *d, const char *name, uint32_t history, int follow
 				    strerror(errno));
 			break;
 		case PROTO_DROPPED:
-			if (proto_unpack_dropped(&m, &dropped) == 0)
+			if (proto_unpack_u64(&m, &dropped) == 0)
 				warnmsg("log: %s: %llu bytes of output were "
 				    "dropped while this reader was behind",
 				    name, (unsigned long long)dropped);

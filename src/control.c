@@ -116,6 +116,8 @@ control_decode(const struct proto_msg *m, struct control_msg *cm)
 		cm->text = o.data;
 		cm->len = o.len;
 		return (0);
+	case CTL_PONG:
+		return (proto_get32(m, 0, &cm->id));
 	case CTL_DONE:
 		if (proto_unpack_ctl_done(m, &st) != 0 || st.status > 255)
 			return (-1);
@@ -451,6 +453,9 @@ control_dispatch(const struct control_msg *cm)
 		break;
 	case CTL_SAVED:
 		save_done(cm->status, cm->text, cm->len);
+		break;
+	case CTL_PONG:
+		server_client_pong(cm->id);
 		break;
 	}
 }

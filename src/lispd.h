@@ -308,6 +308,8 @@ struct server_client {
 
 	/* An evaluation (lispd eval), sent on to the image. */
 	uint32_t		 eval_id;	/* 0: none */
+	uint32_t		 ping_id;	/* lispd ping's CTL_PING, or 0 */
+	uint64_t		 ping_t0;
 	uint32_t		 eval_flags;
 	char			*eval_package;
 	uint32_t		 eval_unacked;	/* output not yet acknowledged */
@@ -394,7 +396,9 @@ int	 server_input_room(size_t);
 void	 server_resize(struct server_client *);
 void	 server_stop(u_int);
 void	 server_notice_all(const char *);
+void	 server_client_pong(uint32_t);
 int	 server_env_seconds(const char *, int);
+const char *server_unnamed(const char *);
 void	 server_kill(void);
 void	 server_reap(void);
 uint64_t server_now(void);
@@ -557,6 +561,7 @@ int	 start_session(struct dir *, const char *, char **, size_t, int, int,
 int	 cmd_start(const struct cmd_entry *, int, char **);
 int	 cmd_run(const struct cmd_entry *, int, char **);
 int	 cmd_wait(const struct cmd_entry *, int, char **);
+int	 cmd_ping(const struct cmd_entry *, int, char **);
 
 /* cmd-attach.c: attach, and lispd alone (attach.c does it). */
 int	 cmd_attach(const struct cmd_entry *, int, char **);

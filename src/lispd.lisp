@@ -38,6 +38,7 @@
 (defconstant +info+ 5)
 (defconstant +swank+ 6)
 (defconstant +saved+ 7)
+(defconstant +pong+ 8)
 (defconstant +welcome+ 16)
 (defconstant +text+ 17)
 (defconstant +eval+ 18)
@@ -47,6 +48,7 @@
 (defconstant +exit+ 22)
 (defconstant +rebind+ 23)
 (defconstant +save+ 24)
+(defconstant +ping+ 25)
 
 (defvar *ready-at-repl* t
   "When true, the image is ready once the REPL reads its first form. An
@@ -496,6 +498,8 @@ RUN-JOB is to be applied to, and nil otherwise."
            (job-grant job (get-u32 data 4)))))
       ((= type +askinfo+)
        (send +info+ (utf8 (info) *text-max*)))
+      ((= type +ping+)                  ; lispd ping: the reader answers
+       (send +pong+ (u32 id)))
       ((= type +rebind+)
        (when *swank-socket*
          (swank-rebind (from-utf8 data))))

@@ -45,6 +45,12 @@ static const struct cmd_entry cmd_table[] = {
 	  { { "[-t seconds] [name]",
 	      "return once the image is ready" } },
 	  "t:", CMD_REMOTE, cmd_wait },
+	{ "ping", NULL,
+	  { { "[-v] [-t seconds] [name]",
+	      "a round trip to the image through its control\n"
+	      "channel: exit 0 if it answers within seconds (5),\n"
+	      "else 1 and why; -v: the time it took, in us" } },
+	  "t:v", CMD_REMOTE, cmd_ping },
 	{ "log", NULL,
 	  { { "[-f] [-n lines] [name]",
 	      "the console's recent output (the scrollback);\n"
@@ -127,7 +133,7 @@ static const char usage_tail[] =
 "and gets the newest lines again; when the image floods, reading it comes\n"
 "first and clients get what the server has time for.\n"
 "\n"
-"remote: attach, eval, swank, log, send, stop, kill and wait take\n"
+"remote: attach, eval, swank, log, send, stop, kill, ping and wait take\n"
 "[user@]host:NAME and run there through ssh ($LISPD_SSH, else ssh; the\n"
 "remote lispd is $LISPD_REMOTE, else lispd), forms and text on stdin;\n"
 "ls takes [user@]host:.\n"

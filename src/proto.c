@@ -142,6 +142,8 @@ proto_name(uint32_t type)
 	case PROTO_DETACHED:	return ("detached");
 	case PROTO_EVAL_OUT:	return ("eval-out");
 	case PROTO_EVAL_DONE:	return ("eval-done");
+	case PROTO_PING:	return ("ping");
+	case PROTO_PONG:	return ("pong");
 	}
 	return ("unknown");
 }
@@ -157,6 +159,7 @@ proto_ctl_name(uint32_t type)
 	case CTL_INFO:		return ("info");
 	case CTL_SWANK:		return ("swank");
 	case CTL_SAVED:		return ("saved");
+	case CTL_PONG:		return ("pong");
 	case CTL_WELCOME:	return ("welcome");
 	case CTL_TEXT:		return ("text");
 	case CTL_EVAL:		return ("eval");
@@ -166,6 +169,7 @@ proto_ctl_name(uint32_t type)
 	case CTL_EXIT:		return ("exit");
 	case CTL_REBIND:	return ("rebind");
 	case CTL_SAVE:		return ("save");
+	case CTL_PING:		return ("ping");
 	}
 	return ("unknown");
 }
@@ -375,9 +379,9 @@ proto_unpack_u32(const struct proto_msg *m, uint32_t *v)
 	return (proto_get32(m, 0, v));
 }
 
-/* PROTO_DROPPED: u64 bytes. */
+/* PROTO_DROPPED (bytes), PROTO_PONG (microseconds): one u64. */
 size_t
-proto_pack_dropped(uint8_t *buf, size_t size, uint64_t v)
+proto_pack_u64(uint8_t *buf, size_t size, uint64_t v)
 {
 	uint8_t	b[8];
 
@@ -388,7 +392,7 @@ proto_pack_dropped(uint8_t *buf, size_t size, uint64_t v)
 }
 
 int
-proto_unpack_dropped(const struct proto_msg *m, uint64_t *v)
+proto_unpack_u64(const struct proto_msg *m, uint64_t *v)
 {
 	return (proto_get64(m, 0, v));
 }

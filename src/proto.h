@@ -71,6 +71,12 @@ enum proto_type {
 	PROTO_DETACHED = 24,	/* the server let go of the terminal */
 	PROTO_EVAL_OUT = 25,	/* u8 stream (1 output, 2 errors), bytes */
 	PROTO_EVAL_DONE = 26,	/* u32 status, text for stderr */
+
+	/* Client to server, added since. */
+	PROTO_PING = 27,	/* answered with PROTO_PONG */
+
+	/* Server to client, added since. */
+	PROTO_PONG = 28,	/* u64 microseconds the image took to answer */
 };
 
 #define PROTO_EVAL_VERBOSE	0x1	/* a backtrace with an error */
@@ -98,6 +104,7 @@ enum ctl_type {
 				   cannot, and why */
 	CTL_SAVED = 7,		/* u32 0: the core is saved; 1: it is not,
 				   and why */
+	CTL_PONG = 8,		/* u32 id of the CTL_PING answered */
 
 	/* Server to image. */
 	CTL_WELCOME = 16,	/* u32 version */
@@ -111,6 +118,7 @@ enum ctl_type {
 				   path anew (SIGUSR1) */
 	CTL_SAVE = 24,		/* u32 seconds, a path: save a core there
 				   (nothing else is sent until CTL_SAVED) */
+	CTL_PING = 25,		/* u32 id: answer CTL_PONG at once */
 };
 
 /* Statuses of an evaluation (CTL_DONE, PROTO_EVAL_DONE). */
@@ -226,8 +234,8 @@ int	 proto_unpack_resize(const struct proto_msg *, struct proto_resize *);
 /* PROTO_STOP, PROTO_INTERRUPT, PROTO_EXIT, CTL_WELCOME: one u32. */
 size_t	 proto_pack_u32(uint8_t *, size_t, uint32_t);
 int	 proto_unpack_u32(const struct proto_msg *, uint32_t *);
-size_t	 proto_pack_dropped(uint8_t *, size_t, uint64_t);
-int	 proto_unpack_dropped(const struct proto_msg *, uint64_t *);
+size_t	 proto_pack_u64(uint8_t *, size_t, uint64_t);
+int	 proto_unpack_u64(const struct proto_msg *, uint64_t *);
 size_t	 proto_pack_eval(uint8_t *, size_t, const struct proto_eval *);
 int	 proto_unpack_eval(const struct proto_msg *, struct proto_eval *);
 size_t	 proto_pack_status(uint8_t *, size_t, const struct proto_status *);

@@ -270,13 +270,8 @@ save_begin(u_int seconds, char *why, size_t len)
 	size_t			 n;
 
 	if (!control_up()) {
-		/* Its words name the session: the client names it once. */
-		n = strlen(server.name);
 		if (control_can_eval(can, sizeof can) == -1)
-			snprintf(why, len, "%s", strncmp(can, "session ", 8) ==
-			    0 && strncmp(can + 8, server.name, n) == 0 &&
-			    strncmp(can + 8 + n, ": ", 2) == 0 ? can + 10 + n :
-			    can);
+			snprintf(why, len, "%s", server_unnamed(can));
 		else
 			snprintf(why, len, "the image is not ready yet: save "
 			    "once 'lispd wait %s' returns", server.name);

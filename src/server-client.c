@@ -28,6 +28,7 @@ static void	server_client_parse(struct server_client *);
 static void	server_client_gone_cb(evutil_socket_t, short, void *);
 static void	server_client_eval_stop(struct server_client *, uint32_t);
 static void	server_client_later(struct server_client *);
+static void	server_client_ping(struct server_client *);
 static void	server_client_write_cb(evutil_socket_t, short, void *);
 static int	server_client_held(struct server_client *, struct event *);
 static void	server_client_queue(struct server_client *, uint32_t,
@@ -231,7 +232,7 @@ server_client_dropped(struct server_client *c)
 		    (unsigned long long)missed);
 	else if (missed != 0) {
 		/* Its client says so, in words that suit where it writes. */
-		n = proto_pack_dropped(msg, sizeof msg, missed);
+		n = proto_pack_u64(msg, sizeof msg, missed);
 		server_client_queue(c, PROTO_DROPPED, msg, n);
 	}
 	for (i = 0; i < 2; i++) {
@@ -902,6 +903,9 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 			server_client_eval_done(c, v, why, strlen(why));
 		}
 		break;
+	case PROTO_PING:
+		server_client_ping(c);
+		break;
 	case PROTO_WAIT:
 		save_resume_tell(c);
 		if (server.ready)
@@ -961,6 +965,60 @@ server_client_dispatch(struct server_client *c, const struct proto_msg *m)
 		/* Newer clients may send more; unknown types are ignored. */
 		log_debug("%s: ignored message type %u", __func__, m->type);
 		break;
+	}
+}
+
+/*
+ * lispd ping: a round trip to the image through the control channel,
+ * answered by the bootstrap's reader whatever the evaluations do.
+ */
+static void
+server_client_ping(struct server_client *c)
+{
+	static uint32_t	 next;
+	char		 why[512];
+	uint8_t		 msg[4];
+	size_t		 n;
+
+	if (control_can_eval(why, sizeof why) == -1) {
+		server_client_error(c, EXIT_FAIL, "cannot ping: %s",
+		    server_unnamed(why));
+		return;
+	}
+	if (!control_up()) {
+		server_client_error(c, EXIT_FAIL, "cannot ping: the image's "
+		    "bootstrap has not joined yet: 'lispd wait %s' returns once "
+		    "it has", server.name);
+		return;
+	}
+	if (++next == 0)
+		next = 1;
+	c->ping_id = next;
+	c->ping_t0 = server_now();
+	n = proto_pack_u32(msg, sizeof msg, c->ping_id);
+	if (control_send(CTL_PING, msg, n, NULL, 0) == -1) {
+		c->ping_id = 0;
+		server_client_error(c, EXIT_FAIL, "cannot ping: the image is "
+		    "not reading its control channel");
+	}
+}
+
+/* The image answered the ping id. */
+void
+server_client_pong(uint32_t id)
+{
+	struct server_client	*c;
+	uint8_t			 msg[8];
+	size_t			 n;
+
+	TAILQ_FOREACH(c, &server.clients, entry) {
+		if (c->ping_id != id || id == 0 || (c->flags & SC_DEAD))
+			continue;
+		c->ping_id = 0;
+		n = proto_pack_u64(msg, sizeof msg,
+		    (server_now() - c->ping_t0) / 1000);
+		server_client_write(c, PROTO_PONG, msg, n);
+		return;
 	}
 }
 

@@ -547,6 +547,22 @@ server_ready(void)
 }
 
 /*
+ * why without a leading "session NAME: ", for a line the client leads
+ * with the session's name itself.
+ */
+const char *
+server_unnamed(const char *why)
+{
+	size_t	n = strlen(server.name);
+
+	if (strncmp(why, "session ", 8) == 0 &&
+	    strncmp(why + 8, server.name, n) == 0 &&
+	    strncmp(why + 8 + n, ": ", 2) == 0)
+		return (why + 10 + n);
+	return (why);
+}
+
+/*
  * Seconds from the environment variable name (1 to 3600), else def; a
  * value that is not is logged, and def used.
  */

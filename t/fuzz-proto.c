@@ -44,7 +44,7 @@ fuzz_unpack(const struct proto_msg *m)
 		fuzz_within(m, a.key, a.keylen);
 	(void)proto_unpack_resize(m, &r);
 	(void)proto_unpack_u32(m, &u32);
-	(void)proto_unpack_dropped(m, &u64);
+	(void)proto_unpack_u64(m, &u64);
 	if (proto_unpack_eval(m, &e) == 0)
 		fuzz_within(m, e.package, e.len);
 	if (proto_unpack_ctl_eval(m, &e) == 0)

@@ -37,6 +37,7 @@ wait_until 10 sent; ok $? "the text arrives intact, and the REPL evaluates it"
 lispd send r '(format t "for-the-log-~a~%" (* 6 7))' >/dev/null
 wait_until 10 eval '"$LISPD" log "$host:r" | grep -q "^for-the-log-42"'
 ok $? "log host:NAME prints the console there"
+like "$("$LISPD" ping -v -t 10 "$host:r")" '^[0-9]+ us$' "ping -v host:NAME answers through ssh"
 
 # swank through the bridge, over ssh.
 swank_call "$host:r" "$(rex '(+ 1 2)')"
