@@ -455,7 +455,10 @@ control_dispatch(const struct control_msg *cm)
 		save_done(cm->status, cm->text, cm->len);
 		break;
 	case CTL_PONG:
-		server_client_pong(cm->id);
+		if (cm->id & WATCHDOG_ID)
+			watchdog_pong(cm->id);
+		else
+			server_client_pong(cm->id);
 		break;
 	}
 }

@@ -207,6 +207,7 @@ char	**save_resume_argv(void);
 int	 save_resume_failed(const char *);
 void	 save_resume_ready(void);
 void	 save_resume_tell(struct server_client *);
+int	 save_busy(void);
 void	 save_done(int, const char *, size_t);
 void	 save_gone(const char *);
 void	 save_info(struct evbuffer *);
@@ -397,6 +398,14 @@ void	 server_resize(struct server_client *);
 void	 server_stop(u_int);
 void	 server_notice_all(const char *);
 void	 server_client_pong(uint32_t);
+int	 server_notify_send(const char *);
+
+/* watchdog.c */
+#define WATCHDOG_ID	0x80000000U	/* its CTL_PINGs; lispd ping's are below */
+void	 watchdog_init(void);
+void	 watchdog_start(void);
+void	 watchdog_pong(uint32_t);
+void	 watchdog_free(void);
 int	 server_env_seconds(const char *, int);
 const char *server_unnamed(const char *);
 void	 server_kill(void);

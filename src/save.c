@@ -719,3 +719,10 @@ save_resume_ready(void)
 	    (server_now() - save.resume_t0) / 1e9);
 	save_resumed("resumed from %s", save.resuming);
 }
+
+/* Is a core being written? The image is busy, not wedged. */
+int
+save_busy(void)
+{
+	return (save.tmp != NULL);
+}

@@ -991,7 +991,7 @@ server_client_ping(struct server_client *c)
 		    "it has", server.name);
 		return;
 	}
-	if (++next == 0)
+	if (++next >= WATCHDOG_ID)
 		next = 1;
 	c->ping_id = next;
 	c->ping_t0 = server_now();

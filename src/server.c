@@ -491,24 +491,16 @@ server_resize(struct server_client *c)
 	server.cols = c->cols;
 }
 
-/*
- * Tell a supervisor the image is ready: a newline on the notification fd,
- * then close it (s6); READY=1 to $NOTIFY_SOCKET (systemd).
- */
-static void
-server_notify(void)
+/* A datagram to $NOTIFY_SOCKET (systemd), if there is one: 0, or -1. */
+int
+server_notify_send(const char *msg)
 {
 	struct sockaddr_un	sun;
 	socklen_t		len;
-	int			fd;
+	int			fd, rv = 0;
 
-	if (server.notify_fd != -1) {
-		(void)!write(server.notify_fd, "\n", 1);
-		close(server.notify_fd);
-		server.notify_fd = -1;
-	}
 	if (server.notify_socket == NULL)
-		return;
+		return (-1);
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", server.notify_socket);
@@ -517,13 +509,32 @@ server_notify(void)
 	if (sun.sun_path[0] == '@')
 		sun.sun_path[0] = '\0';	/* an abstract socket */
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun, len) == -1)
-		log_warn("%s: READY=1 to %s", server.name,
+	    sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sun,
+	    len) == -1) {
+		log_warn("%s: %s to %s", server.name, msg,
 		    server.notify_socket);
+		rv = -1;
+	}
 	if (fd != -1)
 		close(fd);
-	free(server.notify_socket);
-	server.notify_socket = NULL;
+	return (rv);
+}
+
+/*
+ * Tell a supervisor the image is ready: a newline on the notification fd,
+ * then close it (s6); READY=1 to $NOTIFY_SOCKET (systemd), whose watchdog
+ * then starts.
+ */
+static void
+server_notify(void)
+{
+	if (server.notify_fd != -1) {
+		(void)!write(server.notify_fd, "\n", 1);
+		close(server.notify_fd);
+		server.notify_fd = -1;
+	}
+	if (server_notify_send("READY=1") == 0)
+		watchdog_start();
 }
 
 /* The image is ready: tell whoever waits for it. */
@@ -1479,6 +1490,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 	if (getenv("NOTIFY_SOCKET") != NULL && *getenv("NOTIFY_SOCKET") != '\0')
 		server.notify_socket = xstrdup(getenv("NOTIFY_SOCKET"));
 	unsetenv("NOTIFY_SOCKET");
+	watchdog_init();
 	TAILQ_INIT(&server.clients);
 	server.dir = d;
 	server.name = opts->name;
@@ -1575,6 +1587,7 @@ server_main(struct dir *d, const struct server_opts *opts, int lockfd,
 out:
 	console_close();
 	save_free();
+	watchdog_free();
 	free(server.notify_socket);
 	swank_close(d, opts->name);
 	control_free();

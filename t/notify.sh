@@ -41,6 +41,47 @@ track m
 lispd kill m >/dev/null 2>&1
 wait "$runner"
 
+# systemd's watchdog: WATCHDOG=1 every half period while the image
+# answers pings, none while it is stopped, again once continued.
+./t/notify-listen "$T/wd" 120 all >"$T/wd.got" 2>"$T/wd.err" &
+listener=$!
+PIDS="$PIDS $listener"
+wait_until 10 test -S "$T/wd"
+NOTIFY_SOCKET=$T/wd WATCHDOG_USEC=400000 WATCHDOG_PID=$$ \
+    lispd run -s wd -- sbcl --noinform >/dev/null 2>"$T/wd.log" &
+runner=$!
+PIDS="$PIDS $runner"
+wait_until 30 eval 'lispd wait -t 1 wd >/dev/null 2>&1'
+track wd
+# WATCHDOG_PID is the shell's, not run's: no watchdog. What must not
+# come is waited for a while: five periods.
+sleep 1
+is "$(grep -c WATCHDOG=1 "$T/wd.got")" 0 "WATCHDOG_PID of another process: no watchdog"
+lispd kill wd >/dev/null 2>&1
+wait "$runner"
+watchdogs() {
+	grep -c '^WATCHDOG=1$' "$T/wd.got"
+}
+NOTIFY_SOCKET=$T/wd WATCHDOG_USEC=400000 \
+    "$LISPD" -S "$D" run -s wd -- sbcl --noinform >/dev/null 2>"$T/wd.log" &
+runner=$!
+PIDS="$PIDS $runner"
+wait_until 30 eval '[ "$(watchdogs)" -ge 3 ]'; ok $? "WATCHDOG=1 comes while the image answers"
+track wd
+is "$(lispd eval -s wd '(list (sb-ext:posix-getenv "WATCHDOG_USEC") (sb-ext:posix-getenv "NOTIFY_SOCKET"))')" "(NIL NIL)" \
+    "neither variable reaches the image"
+pid=$(image_pid wd)
+kill -STOP "$pid"
+sleep 0.5	# a tick's ping in flight before the stop may still be answered
+n=$(watchdogs)
+sleep 1.5	# three ticks of 0.2 s and more: none of them may come
+is "$(watchdogs)" "$n" "none while the image is stopped"
+like "$(cat "$T/wd.log")" "did not answer its watchdog ping" "and run says why"
+kill -CONT "$pid"
+wait_until 10 eval '[ "$(watchdogs)" -ge $((n + 2)) ]'; ok $? "they come again once it is continued"
+lispd stop wd >/dev/null 2>&1
+wait "$runner"
+
 out=$(lispd run -s bad --notify-fd 77 -- sbcl 2>&1); rc=$?
 is $rc 2 "run --notify-fd of a closed descriptor exits 2"
 like "$out" "notify-fd 77: no such open file descriptor" "and says so"
