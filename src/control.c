@@ -117,6 +117,7 @@ control_decode(const struct proto_msg *m, struct control_msg *cm)
 		cm->len = o.len;
 		return (0);
 	case CTL_PONG:
+		cm->text = (const char *)m->data;	/* no text, but not NULL */
 		return (proto_get32(m, 0, &cm->id));
 	case CTL_DONE:
 		if (proto_unpack_ctl_done(m, &st) != 0 || st.status > 255)

@@ -61,7 +61,7 @@ fuzz() {	# fuzz NAME SECONDS [SEEDS]
 		failed=$((failed + 1)); status=1
 	fi
 }
-fuzz fuzz-proto 30
+fuzz fuzz-proto 30 "$top/t/fuzz-corpus/proto"	# with what it found once
 fuzz fuzz-server 60 "$top/t/fuzz-corpus/server"
 
 echo "=== distcheck"
